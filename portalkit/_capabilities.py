@@ -1,0 +1,103 @@
+"""What a request asks for, and what happens when the provider cannot do it.
+
+The rule: a feature whose absence would change what the customer may do (a per-session
+configuration, acting for another merchant account, vendor-specific fields whose meaning
+portalkit cannot judge) is refused with ``UnsupportedFeature`` before anything is sent. A
+cosmetic hint (locale, return URL, deep links, the page the portal opens at, an explicit
+idempotency key) is dropped and listed in ``PortalLink.ignored_fields`` -- unless the
+caller chose ``strict=True``, which refuses every unsupported field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+
+from ._models import Action, Feature, PortalRequest
+from ._protocol import PortalProvider
+from .errors import UnsupportedFeature
+
+COSMETIC_FEATURES: frozenset[Feature] = frozenset(
+    {
+        Feature.RETURN_URL,
+        Feature.LOCALE,
+        Feature.SUBSCRIPTION_DEEP_LINKS,
+        Feature.FLOW,
+        Feature.IDEMPOTENCY_KEY,
+    }
+)
+
+CONFIGURATION_FEATURES: dict[Action, Feature] = {
+    Action.CANCEL_SUBSCRIPTION: Feature.CONFIGURE_CANCEL_SUBSCRIPTION,
+    Action.UPDATE_SUBSCRIPTION: Feature.CONFIGURE_UPDATE_SUBSCRIPTION,
+    Action.UPDATE_PAYMENT_METHOD: Feature.CONFIGURE_UPDATE_PAYMENT_METHOD,
+    Action.VIEW_INVOICES: Feature.CONFIGURE_VIEW_INVOICES,
+}
+
+# The request field each cosmetic feature lives in, cleared when the provider lacks it.
+_FIELD_OF: dict[Feature, str] = {
+    Feature.RETURN_URL: "return_url",
+    Feature.LOCALE: "locale",
+    Feature.SUBSCRIPTION_DEEP_LINKS: "subscription_ids",
+    Feature.FLOW: "flow",
+    Feature.IDEMPOTENCY_KEY: "idempotency_key",
+}
+
+
+def requested_features(request: PortalRequest, provider_name: str) -> Iterator[tuple[Feature, str]]:
+    """Each feature the request uses, with the request field that asks for it."""
+    if request.return_url is not None:
+        yield Feature.RETURN_URL, "return_url"
+    if request.locale is not None:
+        yield Feature.LOCALE, "locale"
+    if request.subscription_ids:
+        yield Feature.SUBSCRIPTION_DEEP_LINKS, "subscription_ids"
+    if request.flow is not None:
+        yield Feature.FLOW, "flow"
+    if request.on_behalf_of is not None:
+        yield Feature.ON_BEHALF_OF, "on_behalf_of"
+    if request.idempotency_key is not None:
+        yield Feature.IDEMPOTENCY_KEY, "idempotency_key"
+    if request.options_for(provider_name):
+        yield Feature.PROVIDER_OPTIONS, f"provider_options[{provider_name!r}]"
+    if request.configuration is not None:
+        for action in request.configuration.overrides():
+            yield CONFIGURATION_FEATURES[action], f"configuration.{action.value}"
+
+
+def apply_feature_policy(
+    provider: PortalProvider, request: PortalRequest, *, strict: bool
+) -> tuple[PortalRequest, tuple[str, ...]]:
+    """The request with unsupported cosmetic fields cleared, and the names of those fields.
+
+    Raises ``UnsupportedFeature`` for anything else the provider cannot do, so adapters only
+    ever see fields they support.
+    """
+    cleared: dict[str, Any] = {}
+    for feature, field in requested_features(request, provider.name):
+        if feature in provider.features:
+            continue
+        if strict or feature not in COSMETIC_FEATURES:
+            raise UnsupportedFeature(
+                f"{field}: {provider.name} does not support {feature.value}"
+                + (
+                    ""
+                    if feature in COSMETIC_FEATURES
+                    else "; refusing rather than dropping it,"
+                    " because it changes what the customer may do"
+                ),
+                feature=feature.value,
+                field=field,
+                rule=f"unsupported by {provider.name}",
+                provider=provider.name,
+            )
+        cleared[_FIELD_OF[feature]] = () if feature is Feature.SUBSCRIPTION_DEEP_LINKS else None
+    if not cleared:
+        return request, ()
+    return attrs.evolve(request, **cleared), tuple(cleared)
+
+
+def supports(provider: PortalProvider, feature: Feature) -> bool:
+    return feature in provider.features

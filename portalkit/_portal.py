@@ -1,0 +1,314 @@
+"""Portal and AsyncPortal: send what an adapter builds, retry, and hand the answer back.
+
+Everything a create_link call decides -- feature policy, idempotency key, the HTTP request,
+per-attempt timeouts, reading the body within a size limit, turning the answer into a link
+or an error -- lives in ``_Call``, shared by both. The sync and async classes differ only in
+the few lines that actually wait on the network.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterable, Iterator
+from types import TracebackType
+from typing import Self
+
+import attrs
+import httpx
+from tenacity import AsyncRetrying, Retrying
+
+from . import _validation as check
+from ._capabilities import apply_feature_policy
+from ._models import Feature, PortalLink, PortalRequest
+from ._protocol import PortalProvider
+from ._retry import RetryControl, RetryPolicy
+from .errors import InvalidRequest, InvalidResponse, PortalError, ProviderUnavailable
+
+logger = logging.getLogger("portalkit")
+
+#: A portal-session answer is a few KiB; anything far larger is refused unread.
+DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
+DEFAULT_TIMEOUT = httpx.Timeout(5.0, connect=3.0)
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+
+@attrs.frozen
+class _Settings:
+    retry: RetryPolicy
+    strict: bool
+    allowed_return_hosts: frozenset[str] | None
+    max_response_bytes: int
+
+
+def _settings(
+    retry: RetryPolicy | None,
+    strict: bool,
+    allowed_return_hosts: Iterable[str] | None,
+    max_response_bytes: int,
+) -> _Settings:
+    if max_response_bytes < 1024:
+        raise ValueError("max_response_bytes must be at least 1024")
+    hosts = None
+    if allowed_return_hosts is not None:
+        hosts = frozenset(host.lower().rstrip(".") for host in allowed_return_hosts)
+    return _Settings(retry or RetryPolicy(), strict, hosts, max_response_bytes)
+
+
+class _Call:
+    """One create_link call, from request to link, minus the waiting."""
+
+    def __init__(
+        self, provider: PortalProvider, settings: _Settings, request: PortalRequest
+    ) -> None:
+        if not isinstance(request, PortalRequest):
+            raise InvalidRequest.local(
+                "request", f"must be a PortalRequest, not {type(request).__name__}"
+            )
+        self.provider = provider
+        self.settings = settings
+        _check_return_host(request, settings.allowed_return_hosts)
+        request, self.ignored = apply_feature_policy(provider, request, strict=settings.strict)
+        if Feature.IDEMPOTENCY_KEY in provider.features and request.idempotency_key is None:
+            # Made once, before the first attempt, so every retry carries the same key and
+            # the vendor answers a retried create with the session it already minted.
+            request = attrs.evolve(request, idempotency_key=str(uuid.uuid4()))
+        self.request = request
+        self.http_request = provider.build_request(request)
+        self.control = RetryControl(settings.retry, provider.name)
+        self.attempts = 0
+
+    def attempt_request(self, client: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+        """The request for the next attempt: the client's default headers under the
+        adapter's, and timeouts no longer than what is left of the deadline."""
+        self.attempts += 1
+        http_request = self.http_request
+        if self.attempts == 1:
+            for name, value in client.headers.items():
+                http_request.headers.setdefault(name, value)
+        left = max(self.control.remaining(), 0.001)
+        default = client.timeout
+        timeout = httpx.Timeout(
+            connect=_shorter(default.connect, left),
+            read=_shorter(default.read, left),
+            write=_shorter(default.write, left),
+            pool=_shorter(default.pool, left),
+        )
+        http_request.extensions = {**http_request.extensions, "timeout": timeout.as_dict()}
+        logger.debug(
+            "portalkit: %s attempt %d: %s %s",
+            self.provider.name,
+            self.attempts,
+            http_request.method,
+            http_request.url.path,
+        )
+        return http_request
+
+    def body_limit_error(self, response: httpx.Response) -> InvalidResponse:
+        return InvalidResponse(
+            f"{self.provider.name} sent a response body over the "
+            f"{self.settings.max_response_bytes}-byte limit; refused without reading it",
+            provider=self.provider.name,
+            status=response.status_code,
+        )
+
+    def check_declared_length(self, response: httpx.Response) -> None:
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.settings.max_response_bytes:
+            raise self.body_limit_error(response)
+
+    def transport_error(self, exc: Exception) -> ProviderUnavailable:
+        kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+        return ProviderUnavailable(
+            f"{self.provider.name}: the HTTP request {kind} ({type(exc).__name__})",
+            provider=self.provider.name,
+        )
+
+    def finish(self, response: httpx.Response, body: bytes) -> PortalLink:
+        """The link for a 2xx answer, or raise the adapter's error for anything else."""
+        headers = response.headers.copy()
+        headers.pop("content-encoding", None)  # ``body`` is already decoded
+        complete = httpx.Response(
+            response.status_code, headers=headers, content=body, request=self.http_request
+        )
+        logger.debug(
+            "portalkit: %s answered HTTP %d (%d bytes)",
+            self.provider.name,
+            response.status_code,
+            len(body),
+        )
+        if not complete.is_success:
+            raise self.provider.parse_error(complete)
+        link = self.provider.parse_response(complete, self.request)
+        logger.info(
+            "portalkit: %s minted portal session %s for customer %s",
+            self.provider.name,
+            link.session_id,
+            link.customer_id,
+        )
+        return attrs.evolve(
+            link,
+            ignored_fields=tuple(dict.fromkeys((*self.ignored, *link.ignored_fields))),
+            idempotency_key=self.request.idempotency_key,
+        )
+
+
+def _shorter(configured: float | None, left: float) -> float:
+    return left if configured is None else min(configured, left)
+
+
+def _check_return_host(request: PortalRequest, allowed: frozenset[str] | None) -> None:
+    if allowed is None or request.return_url is None:
+        return
+    host = (httpx.URL(request.return_url).host or "").lower().rstrip(".")
+    if host not in allowed:
+        check.fail("return_url", f"host {host!r} is not in this Portal's allowed_return_hosts")
+
+
+def _collect(chunks: Iterator[bytes], call: _Call, response: httpx.Response) -> bytes:
+    limit = call.settings.max_response_bytes
+    body = bytearray()
+    for chunk in chunks:
+        body += chunk
+        if len(body) > limit:
+            raise call.body_limit_error(response)
+    return bytes(body)
+
+
+async def _acollect(chunks: AsyncIterator[bytes], call: _Call, response: httpx.Response) -> bytes:
+    limit = call.settings.max_response_bytes
+    body = bytearray()
+    async for chunk in chunks:
+        body += chunk
+        if len(body) > limit:
+            raise call.body_limit_error(response)
+    return bytes(body)
+
+
+class Portal:
+    """Mints customer-portal links through one provider, synchronously.
+
+    Safe to share across threads: it holds no per-call state, and ``httpx.Client`` is
+    thread-safe. Pass ``http_client`` to reuse your own pool, proxies or TLS settings (you
+    close it); without one, Portal makes a client and closes it in ``close()``.
+    """
+
+    def __init__(
+        self,
+        provider: PortalProvider,
+        *,
+        http_client: httpx.Client | None = None,
+        retry: RetryPolicy | None = None,
+        strict: bool = False,
+        allowed_return_hosts: Iterable[str] | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        self.provider = provider
+        self._settings = _settings(retry, strict, allowed_return_hosts, max_response_bytes)
+        self._owns_client = http_client is None
+        self._client = http_client or httpx.Client(timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS)
+
+    def create_link(self, request: PortalRequest) -> PortalLink:
+        """Mint one portal link. Raises a ``portalkit.errors.PortalError`` on any failure."""
+        call = _Call(self.provider, self._settings, request)
+        for attempt in Retrying(**call.control.tenacity_kwargs()):
+            with attempt:
+                return self._attempt(call)
+        raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
+
+    def _attempt(self, call: _Call) -> PortalLink:
+        try:
+            response = self._client.send(call.attempt_request(self._client), stream=True)
+            try:
+                call.check_declared_length(response)
+                body = _collect(response.iter_bytes(), call, response)
+            finally:
+                response.close()
+        except PortalError:
+            raise
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            raise call.transport_error(exc) from exc
+        return call.finish(response, body)
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Portal({self.provider!r})"
+
+
+class AsyncPortal:
+    """Mints customer-portal links through one provider, with ``httpx.AsyncClient``.
+
+    The same adapters, policy and errors as ``Portal``; pass ``http_client`` to reuse your
+    own ``httpx.AsyncClient``.
+    """
+
+    def __init__(
+        self,
+        provider: PortalProvider,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        retry: RetryPolicy | None = None,
+        strict: bool = False,
+        allowed_return_hosts: Iterable[str] | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        self.provider = provider
+        self._settings = _settings(retry, strict, allowed_return_hosts, max_response_bytes)
+        self._owns_client = http_client is None
+        self._client = http_client or httpx.AsyncClient(
+            timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS
+        )
+
+    async def create_link(self, request: PortalRequest) -> PortalLink:
+        """Mint one portal link. Raises a ``portalkit.errors.PortalError`` on any failure."""
+        call = _Call(self.provider, self._settings, request)
+        async for attempt in AsyncRetrying(**call.control.tenacity_kwargs()):
+            with attempt:
+                return await self._attempt(call)
+        raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
+
+    async def _attempt(self, call: _Call) -> PortalLink:
+        try:
+            response = await self._client.send(call.attempt_request(self._client), stream=True)
+            try:
+                call.check_declared_length(response)
+                body = await _acollect(response.aiter_bytes(), call, response)
+            finally:
+                await response.aclose()
+        except PortalError:
+            raise
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            raise call.transport_error(exc) from exc
+        return call.finish(response, body)
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"AsyncPortal({self.provider!r})"

@@ -1,0 +1,139 @@
+"""Local checks that hold for every vendor, run before anything is sent.
+
+Each check raises ``InvalidRequest`` naming the field and the rule it broke. Adapters add
+their vendor's own id patterns on top (see ``require_pattern``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from typing import NoReturn
+from urllib.parse import urlsplit
+
+from .errors import InvalidRequest
+
+MAX_ID_LENGTH = 255
+MAX_URL_LENGTH = 2048
+
+# Ids end up in URL paths and headers: no slash, percent, dot-dot, whitespace or control
+# character, no non-ASCII look-alike. Vendors' own patterns are stricter still.
+_IDENTIFIER = re.compile(r"[A-Za-z0-9_\-.:]+")
+_TOKEN = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no space: safe in an HTTP header
+_LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
+_LOOPBACK_NAMES = frozenset({"localhost"})
+
+
+def fail(field: str, rule: str) -> NoReturn:
+    raise InvalidRequest.local(field, rule)
+
+
+def _check_text(field: str, value: object, max_length: int) -> str:
+    if not isinstance(value, str):
+        fail(field, f"must be a string, not {type(value).__name__}")
+    if not value:
+        fail(field, "must not be empty")
+    if len(value) > max_length:
+        fail(field, f"must be at most {max_length} characters (got {len(value)})")
+    return value
+
+
+def identifier(field: str, value: object) -> None:
+    """A vendor object id: ASCII letters, digits, ``_ - . :``; no ``..``."""
+    text = _check_text(field, value, MAX_ID_LENGTH)
+    if not _IDENTIFIER.fullmatch(text) or ".." in text:
+        fail(
+            field,
+            "must contain only ASCII letters, digits, '_', '-', '.', ':'"
+            " (no '/', '%', '..', spaces or control characters)",
+        )
+
+
+def token(field: str, value: object) -> None:
+    """An opaque token sent in a header (idempotency key): printable ASCII, no spaces."""
+    text = _check_text(field, value, MAX_ID_LENGTH)
+    if not _TOKEN.fullmatch(text):
+        fail(field, "must be printable ASCII without spaces or control characters")
+
+
+def locale(field: str, value: object) -> None:
+    """A BCP 47 language tag such as ``fr`` or ``pt-BR``."""
+    text = _check_text(field, value, 35)
+    if not _LOCALE.fullmatch(text):
+        fail(field, "must be a language tag such as 'fr' or 'pt-BR'")
+
+
+def unique(field: str, values: Iterable[str]) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            fail(field, f"must not repeat {value!r}")
+        seen.add(value)
+
+
+def instance_of(field: str, value: object, cls: type) -> None:
+    if value is not None and not isinstance(value, cls):
+        fail(field, f"must be a {cls.__name__} or None, not {type(value).__name__}")
+
+
+def is_loopback_host(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def return_url(field: str, value: object) -> None:
+    """An absolute https URL to a plain ASCII host; http only for loopback (local development)."""
+    text = _check_text(field, value, MAX_URL_LENGTH)
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+        fail(field, "must not contain whitespace or control characters")
+    if not text.isascii():
+        fail(field, "must be ASCII (write an international host name in punycode, xn--...)")
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+        parts.port  # noqa: B018 -- raises ValueError on a malformed port
+    except ValueError:
+        fail(field, "must be a well-formed absolute URL")
+    if parts.scheme not in ("https", "http") or not host:
+        fail(field, "must be an absolute https:// URL")
+    if parts.scheme == "http" and not is_loopback_host(host):
+        fail(field, "must use https:// (plain http is allowed only for localhost/127.0.0.1)")
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        fail(field, "must not contain user info (user@host)")
+    if parts.fragment or "#" in text:
+        fail(field, "must not contain a fragment (#...)")
+
+
+def require_pattern(
+    field: str, value: str, pattern: re.Pattern[str], description: str, provider: str
+) -> None:
+    """A vendor's own id format, e.g. Paddle's ``^ctm_[a-z\\d]{26}$``."""
+    if not pattern.fullmatch(value):
+        raise InvalidRequest.local(field, f"must match {description}", provider=provider)
+
+
+def base_url(value: object, *, allow_insecure: bool = False) -> str:
+    """A provider's API root: https, or http to a loopback host (a local sandbox), unless
+    the caller explicitly opts out with ``allow_insecure_base_url=True``. No trailing slash."""
+    text = _check_text("base_url", value, MAX_URL_LENGTH)
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError:
+        fail("base_url", "must be a well-formed absolute URL")
+    if parts.scheme not in ("https", "http") or not host:
+        fail("base_url", "must be an absolute https:// URL")
+    if parts.query or parts.fragment or parts.username is not None:
+        fail("base_url", "must not contain a query, fragment or user info")
+    if parts.scheme == "http" and not (is_loopback_host(host) or allow_insecure):
+        fail(
+            "base_url",
+            "must use https:// (http is allowed only for localhost/127.0.0.1, "
+            "or with allow_insecure_base_url=True)",
+        )
+    return text.rstrip("/")

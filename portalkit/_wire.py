@@ -1,0 +1,225 @@
+"""Vendor-free helpers that adapters use at the wire edge: JSON bodies, timestamps, cattrs
+converters, and turning an error response into the right PortalError.
+
+Every failure here becomes an ``InvalidResponse`` naming the provider, never a KeyError,
+JSONDecodeError or cattrs error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+import httpx
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from ._retry import parse_retry_after
+from .errors import (
+    InvalidRequest,
+    InvalidResponse,
+    PortalError,
+    RateLimited,
+    error_class_for_status,
+)
+
+T = TypeVar("T")
+
+
+def request_id_from_headers(response: httpx.Response, *names: str) -> str | None:
+    for name in names:
+        value: str | None = response.headers.get(name)
+        if value:
+            return value
+    return None
+
+
+def strip_slash(url: str) -> str:
+    """A base URL without its trailing slash, so paths can be appended."""
+    return str(url).rstrip("/")
+
+
+def decode_json_object(
+    response: httpx.Response, provider: str, request_id: str | None = None
+) -> dict[str, Any]:
+    """The response body as a JSON object, or ``InvalidResponse`` saying what was wrong."""
+
+    def invalid(what: str) -> InvalidResponse:
+        return InvalidResponse(
+            f"{provider} answered HTTP {response.status_code} with {what}",
+            provider=provider,
+            status=response.status_code,
+            request_id=request_id,
+        )
+
+    if not response.content:
+        raise invalid("an empty body")
+    content_type = response.headers.get("content-type", "")
+    if "json" not in content_type.lower():
+        raise invalid(f"content type {content_type or 'none'!r}, not JSON")
+    try:
+        body = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        raise invalid("a body that is not valid JSON (malformed or truncated)") from None
+    if not isinstance(body, dict):
+        raise invalid(f"a JSON {type(body).__name__}, not an object")
+    return body
+
+
+def parse_timestamp(value: object, field: str, provider: str) -> datetime:
+    """An RFC 3339 / ISO 8601 timestamp with an offset, as an aware UTC datetime."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is not None:
+                return parsed.astimezone(UTC)
+    raise InvalidResponse(
+        f"{provider} sent {field}={value!r}, not an ISO 8601 time with an offset", provider=provider
+    )
+
+
+def structure(
+    converter: cattrs.Converter,
+    data: object,
+    cls: type[T],
+    provider: str,
+    *,
+    status: int | None = None,
+    request_id: str | None = None,
+) -> T:
+    """``converter.structure`` that reports a malformed body as ``InvalidResponse``."""
+    try:
+        return converter.structure(data, cls)
+    except (cattrs.BaseValidationError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        details = "; ".join(_leaf_messages(exc))
+        raise InvalidResponse(
+            f"{provider} sent a body that does not match its documented shape: {details}",
+            provider=provider,
+            status=status,
+            request_id=request_id,
+        ) from None
+
+
+def _leaf_messages(exc: BaseException) -> list[str]:
+    if isinstance(exc, cattrs.BaseValidationError):
+        return [
+            str(e) if not isinstance(e, KeyError) else f"missing field {e}" for e in _flatten(exc)
+        ]
+    return [f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)]
+
+
+def _flatten(group: cattrs.BaseValidationError) -> list[BaseException]:
+    leaves: list[BaseException] = []
+    for exc in group.exceptions:
+        leaves.extend(_flatten(exc) if isinstance(exc, cattrs.BaseValidationError) else [exc])
+    return leaves
+
+
+def snake_to_camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def camel_case_converter() -> cattrs.Converter:
+    """A converter whose attrs classes appear camelCase on the wire (``customer_id`` <->
+    ``customerId``), through a hook factory so each wire class needs no per-field code."""
+    converter = cattrs.Converter()
+
+    def renames(cls: type) -> dict[str, Any]:
+        return {a.name: override(rename=snake_to_camel(a.name)) for a in attrs.fields(cls)}
+
+    def unstructure_hook(cls: type) -> Callable[[Any], dict[str, Any]]:
+        return make_dict_unstructure_fn(cls, converter, **renames(cls))
+
+    def structure_hook(cls: type) -> Callable[[Mapping[str, Any], Any], Any]:
+        return make_dict_structure_fn(cls, converter, **renames(cls))
+
+    converter.register_unstructure_hook_factory(attrs.has, unstructure_hook)
+    converter.register_structure_hook_factory(attrs.has, structure_hook)
+    return converter
+
+
+_CODE_SAFE = re.compile(r"[^\x20-\x7e]")
+
+
+def vendor_error(
+    provider: str,
+    response: httpx.Response,
+    *,
+    code: str | None,
+    message: str | None,
+    request_id: str | None,
+    overrides: Mapping[str, type[PortalError]] | None = None,
+) -> PortalError:
+    """The PortalError for a vendor's error response.
+
+    The class comes from the vendor's error code when the adapter maps it (``overrides``,
+    matched case-insensitively so ``VALIDATION_ERROR`` and ``validation_error`` agree), else
+    from the HTTP status. ``RateLimited`` gets the ``Retry-After`` header.
+    """
+    status = response.status_code
+    cls: type[PortalError] | None = None
+    if code and overrides:
+        cls = {k.lower(): v for k, v in overrides.items()}.get(code.lower())
+    if cls is None:
+        cls = error_class_for_status(status)
+    summary = f"{provider} refused the request with HTTP {status}"
+    if code:
+        code = _CODE_SAFE.sub("?", code)[:100]
+    if message:
+        message = _CODE_SAFE.sub("?", message)[:500]
+    context: dict[str, Any] = {
+        "provider": provider,
+        "status": status,
+        "code": code,
+        "vendor_message": message,
+        "request_id": request_id,
+    }
+    if cls is RateLimited or issubclass(cls, RateLimited):
+        return RateLimited(
+            summary, retry_after=parse_retry_after(response.headers.get("retry-after")), **context
+        )
+    return cls(summary, **context)
+
+
+def error_body(response: httpx.Response) -> Mapping[str, Any]:
+    """The decoded error body, or {} when it is not a JSON object (an HTML page from a proxy)."""
+    try:
+        body = json.loads(response.content) if response.content else {}
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+USER_AGENT = "portalkit/0.1 (+https://pypi.org/project/portalkit-billing/)"
+
+
+def json_body(payload: Mapping[str, Any]) -> bytes:
+    """Compact UTF-8 JSON, as sent on the wire."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def merge_options(
+    payload: dict[str, Any], options: Mapping[str, Any], provider: str
+) -> dict[str, Any]:
+    """Add escape-hatch fields to a body without letting them replace a field portalkit set."""
+    for key, value in options.items():
+        if key in payload:
+            raise InvalidRequest.local(
+                f"provider_options[{provider!r}].{key}",
+                "must not replace a field portalkit sets; use the PortalRequest field instead",
+                provider=provider,
+            )
+        payload[key] = value
+    return payload

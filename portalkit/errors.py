@@ -1,0 +1,211 @@
+"""The portalkit error tree.
+
+Every failure that reaches a caller of ``Portal.create_link`` is one of these::
+
+    PortalError                      anything portalkit raises
+    ├── InvalidRequest               refused locally, or the vendor said 400/422
+    │   └── UnsupportedFeature       the vendor cannot do what was asked (raised before sending)
+    ├── AuthenticationFailed         401: wrong key, bad signature
+    ├── PermissionDenied             403: the key lacks the portal scope
+    ├── CustomerNotFound             404: no such customer in this account
+    ├── IdempotencyConflict          409: the same idempotency key with another body
+    ├── RateLimited                  429, once retries or the deadline are spent (``retry_after``)
+    ├── ProviderUnavailable          5xx, 408, transport failures, once retries are spent
+    │   └── InvalidResponse          a body portalkit cannot read: malformed, truncated, too large
+    └── DeepLinkNotFound             PortalLink.deep_link: no such link was minted
+
+Each error carries the provider name, the HTTP status (None when no response came back),
+the vendor's own error code and message, and the vendor's request id, so support tickets can
+quote them. Messages never contain API keys, signatures or portal URLs.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict, Unpack
+
+__all__ = [
+    "AuthenticationFailed",
+    "CustomerNotFound",
+    "DeepLinkNotFound",
+    "ErrorContext",
+    "IdempotencyConflict",
+    "InvalidRequest",
+    "InvalidResponse",
+    "PermissionDenied",
+    "PortalError",
+    "ProviderUnavailable",
+    "RateLimited",
+    "UnsupportedFeature",
+    "error_class_for_status",
+]
+
+
+class ErrorContext(TypedDict, total=False):
+    """Where an error came from: shared by every PortalError constructor."""
+
+    provider: str | None
+    status: int | None
+    code: str | None
+    vendor_message: str | None
+    request_id: str | None
+
+
+class PortalError(Exception):
+    """Base of every error portalkit raises."""
+
+    #: Whether Portal may retry the call that raised this (with the same idempotency key).
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        status: int | None = None,
+        code: str | None = None,
+        vendor_message: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.status = status
+        self.code = code
+        self.vendor_message = vendor_message
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        details = [
+            f"{name}={value}"
+            for name, value in (
+                ("provider", self.provider),
+                ("status", self.status),
+                ("code", self.code),
+                ("request_id", self.request_id),
+            )
+            if value is not None
+        ]
+        text = self.message
+        if self.vendor_message and self.vendor_message not in text:
+            text = f"{text}: {self.vendor_message}"
+        return f"{text} ({', '.join(details)})" if details else text
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+
+class InvalidRequest(PortalError):
+    """The request was refused: by local validation before sending, or by the vendor (400/422).
+
+    ``field`` names the offending request field and ``rule`` the rule it broke, when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        rule: str | None = None,
+        **context: Unpack[ErrorContext],
+    ) -> None:
+        super().__init__(message, **context)
+        self.field = field
+        self.rule = rule
+
+    @classmethod
+    def local(cls, field: str, rule: str, provider: str | None = None) -> InvalidRequest:
+        """A validation failure found before any request was sent."""
+        return cls(f"{field}: {rule}", field=field, rule=rule, provider=provider)
+
+
+class UnsupportedFeature(InvalidRequest):
+    """The vendor cannot do what the request asks; raised before anything is sent.
+
+    ``feature`` is the :class:`portalkit.Feature` value that the provider lacks.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        feature: str,
+        field: str | None = None,
+        rule: str | None = None,
+        **context: Unpack[ErrorContext],
+    ) -> None:
+        super().__init__(message, field=field, rule=rule, **context)
+        self.feature = feature
+
+
+class AuthenticationFailed(PortalError):
+    """401: the credentials were refused (wrong key, bad or stale signature)."""
+
+
+class PermissionDenied(PortalError):
+    """403: the credentials are valid but may not mint portal sessions (missing scope)."""
+
+
+class CustomerNotFound(PortalError):
+    """404: the vendor knows no such customer in this account."""
+
+
+class IdempotencyConflict(PortalError):
+    """409: the idempotency key was already used with a different request body."""
+
+
+class RateLimited(PortalError):
+    """429: too many requests. ``retry_after`` is the vendor's wait in seconds, when given."""
+
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        **context: Unpack[ErrorContext],
+    ) -> None:
+        super().__init__(message, **context)
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.retry_after is not None:
+            text = f"{text}; retry after {self.retry_after:g}s"
+        return text
+
+
+class ProviderUnavailable(PortalError):
+    """The vendor could not be reached or failed (5xx, 408, timeouts, dropped connections)."""
+
+    retryable = True
+
+
+class InvalidResponse(ProviderUnavailable):
+    """The vendor answered with a body portalkit cannot use: not JSON, truncated, missing
+    required fields, of the wrong content type, or larger than the configured limit."""
+
+
+class DeepLinkNotFound(PortalError, LookupError):
+    """``PortalLink.deep_link`` was asked for an (action, subscription) the vendor did not mint."""
+
+
+_STATUS_TO_ERROR: dict[int, type[PortalError]] = {
+    400: InvalidRequest,
+    401: AuthenticationFailed,
+    403: PermissionDenied,
+    404: CustomerNotFound,
+    408: ProviderUnavailable,
+    409: IdempotencyConflict,
+    422: InvalidRequest,
+    429: RateLimited,
+}
+
+
+def error_class_for_status(status: int) -> type[PortalError]:
+    """The portalkit error class for an HTTP error status, whatever the vendor."""
+    if status in _STATUS_TO_ERROR:
+        return _STATUS_TO_ERROR[status]
+    if status >= 500:
+        return ProviderUnavailable
+    return PortalError

@@ -1,0 +1,260 @@
+"""Paddle Billing: ``POST /customers/{customer_id}/portal-sessions``.
+
+Vendor docs: Paddle API reference -> Customer portal sessions -> Create a customer portal
+session. Notes on what the page leaves open are in docs/providers/paddle.md.
+
+Wire shape::
+
+    POST {base_url}/customers/ctm_<26>/portal-sessions      the customer is in the path
+    Authorization: Bearer <api key>
+    {"subscription_ids": ["sub_<26>", ...]}                  optional, at most 25, unique
+
+    201 {"data": {"id": "cpls_...", "customer_id": "ctm_...",
+                  "urls": {"general": {"overview": "...&token=..."},
+                           "subscriptions": [{"id": "sub_...", "cancel_subscription": "...",
+                                              "update_subscription_payment_method": "..."}]},
+                  "created_at": "..."},
+         "meta": {"request_id": "..."}}
+
+No return URL, no locale, no per-session configuration, no idempotency key, and no expiry
+in the answer (``expires_at`` stays None). Paddle has no idempotency keys, so a retried
+create may mint a second session: harmless, because a portal session grants nothing but a
+fresh short-lived token. ``Flow`` maps onto Paddle's deep links: the link's ``url`` becomes
+the deep link for that action and subscription.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar, Literal
+
+import attrs
+import cattrs
+import httpx
+
+from .. import _validation as check
+from .._models import Action, DeepLink, Feature, Flow, PortalLink, PortalRequest
+from .._wire import (
+    USER_AGENT,
+    decode_json_object,
+    error_body,
+    json_body,
+    parse_timestamp,
+    strip_slash,
+    structure,
+    text_or_none,
+    vendor_error,
+)
+from ..errors import (
+    DeepLinkNotFound,
+    InvalidRequest,
+    InvalidResponse,
+    PortalError,
+    UnsupportedFeature,
+)
+
+BASE_URLS = {
+    "production": "https://api.paddle.com",
+    "sandbox": "https://sandbox-api.paddle.com",
+}
+CUSTOMER_ID = re.compile(r"ctm_[a-z\d]{26}")
+SUBSCRIPTION_ID = re.compile(r"sub_[a-z\d]{26}")
+MAX_SUBSCRIPTIONS = 25
+# Paddle's per-subscription deep links, by the portalkit action they open.
+_SUBSCRIPTION_LINKS: dict[Action, str] = {
+    Action.CANCEL_SUBSCRIPTION: "cancel_subscription",
+    Action.UPDATE_PAYMENT_METHOD: "update_subscription_payment_method",
+}
+
+
+@attrs.frozen
+class _General:
+    overview: str
+
+
+@attrs.frozen
+class _SubscriptionUrls:
+    id: str
+    cancel_subscription: str
+    update_subscription_payment_method: str
+
+
+@attrs.frozen
+class _Urls:
+    general: _General
+    subscriptions: list[_SubscriptionUrls] = attrs.field(factory=list)
+
+
+@attrs.frozen
+class _Session:
+    id: str
+    customer_id: str
+    urls: _Urls
+    created_at: str
+
+
+@attrs.frozen
+class _Meta:
+    request_id: str | None = None
+
+
+@attrs.frozen
+class _Envelope:
+    data: _Session
+    meta: _Meta = attrs.field(factory=_Meta)
+
+
+_converter = cattrs.Converter()
+
+
+def _base_url(instance: Paddle, attribute: attrs.Attribute[str | None], value: str | None) -> None:
+    if value is not None:
+        check.base_url(value, allow_insecure=instance.allow_insecure_base_url)
+
+
+def _environment(instance: Paddle, attribute: attrs.Attribute[str], value: str) -> None:
+    if value not in BASE_URLS:
+        raise InvalidRequest.local(
+            "environment", "must be 'production' or 'sandbox'", provider="paddle"
+        )
+
+
+@attrs.frozen
+class Paddle:
+    """Paddle Billing adapter. ``Paddle(api_key=..., environment="sandbox")``; ``base_url``
+    overrides the environment's host."""
+
+    name: ClassVar[str] = "paddle"
+    features: ClassVar[frozenset[Feature]] = frozenset(
+        {Feature.SUBSCRIPTION_DEEP_LINKS, Feature.FLOW}
+    )
+
+    api_key: str = attrs.field(repr=False)
+    environment: Literal["production", "sandbox"] = attrs.field(
+        default="production", validator=_environment
+    )
+    base_url: str | None = attrs.field(
+        default=None,
+        converter=attrs.converters.optional(strip_slash),
+        validator=_base_url,
+    )
+    allow_insecure_base_url: bool = attrs.field(default=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.api_key, str) or not self.api_key.strip():
+            raise InvalidRequest.local("api_key", "is required", provider=self.name)
+
+    @property
+    def api_root(self) -> str:
+        return self.base_url or BASE_URLS[self.environment]
+
+    def build_request(self, request: PortalRequest) -> httpx.Request:
+        # Validated before it goes into the path.
+        check.require_pattern(
+            "customer_id", request.customer_id, CUSTOMER_ID, r"^ctm_[a-z\d]{26}$", self.name
+        )
+        subscription_ids = list(request.subscription_ids)
+        if request.flow is not None:
+            flow_subscription = self._check_flow(request.flow)
+            if flow_subscription and flow_subscription not in subscription_ids:
+                subscription_ids.append(flow_subscription)  # its deep link opens the flow
+        for index, subscription_id in enumerate(subscription_ids):
+            check.require_pattern(
+                f"subscription_ids[{index}]",
+                subscription_id,
+                SUBSCRIPTION_ID,
+                r"^sub_[a-z\d]{26}$",
+                self.name,
+            )
+        if len(subscription_ids) > MAX_SUBSCRIPTIONS:
+            raise InvalidRequest.local(
+                "subscription_ids", f"must hold at most {MAX_SUBSCRIPTIONS} ids", provider=self.name
+            )
+        payload: dict[str, Any] = {"subscription_ids": subscription_ids} if subscription_ids else {}
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+            "Authorization": f"Bearer {self.api_key}",
+        }
+        url = f"{self.api_root}/customers/{request.customer_id}/portal-sessions"
+        return httpx.Request("POST", url, headers=headers, content=json_body(payload))
+
+    def _check_flow(self, flow: Flow) -> str | None:
+        """The subscription a flow needs a deep link for; refuse flows Paddle cannot open."""
+        if flow.action is Action.OVERVIEW and flow.subscription_id is None:
+            return None
+        if flow.action in _SUBSCRIPTION_LINKS and flow.subscription_id is not None:
+            return flow.subscription_id
+        raise UnsupportedFeature(
+            f"flow: paddle can open {', '.join(a.value for a in _SUBSCRIPTION_LINKS)} for a "
+            f"subscription, or the overview, not {flow.action.value!r}"
+            + (
+                f" for {flow.subscription_id!r}"
+                if flow.subscription_id
+                else " without a subscription"
+            ),
+            feature="flow",
+            field="flow",
+            rule="unsupported flow for paddle",
+            provider=self.name,
+        )
+
+    def parse_response(self, response: httpx.Response, request: PortalRequest) -> PortalLink:
+        body = decode_json_object(response, self.name)
+        envelope = structure(_converter, body, _Envelope, self.name, status=response.status_code)
+        session = envelope.data
+        deep_links = [DeepLink(Action.OVERVIEW, None, session.urls.general.overview)]
+        for subscription in session.urls.subscriptions:
+            deep_links.extend(
+                DeepLink(action, subscription.id, getattr(subscription, key))
+                for action, key in _SUBSCRIPTION_LINKS.items()
+            )
+        link = PortalLink(
+            provider=self.name,
+            session_id=session.id,
+            customer_id=session.customer_id,
+            url=session.urls.general.overview,
+            expires_at=None,  # Paddle does not report one; never invented
+            created_at=parse_timestamp(session.created_at, "created_at", self.name),
+            return_url=None,
+            deep_links=tuple(deep_links),
+            request_id=envelope.meta.request_id,
+            raw=body,
+        )
+        if request.flow is not None:
+            try:
+                flow_url = link.deep_link(request.flow.action, request.flow.subscription_id)
+            except DeepLinkNotFound:
+                raise InvalidResponse(
+                    f"paddle minted no deep link for the flow {request.flow.action.value!r}",
+                    provider=self.name,
+                    status=response.status_code,
+                    request_id=link.request_id,
+                ) from None
+            link = attrs.evolve(link, url=flow_url)
+        return link
+
+    def parse_error(self, response: httpx.Response) -> PortalError:
+        body = error_body(response)
+        error = body.get("error")
+        error = error if isinstance(error, dict) else {}
+        meta = body.get("meta")
+        meta = meta if isinstance(meta, dict) else {}
+        message = text_or_none(error.get("detail"))
+        field_errors = error.get("errors")
+        if isinstance(field_errors, list):
+            details = [
+                f"{item.get('field')}: {item.get('message')}"
+                for item in field_errors
+                if isinstance(item, dict)
+            ]
+            if details:
+                message = "; ".join(filter(None, [message, *details]))
+        return vendor_error(
+            self.name,
+            response,
+            code=text_or_none(error.get("code")),
+            message=message,
+            request_id=text_or_none(meta.get("request_id")) or response.headers.get("X-Request-Id"),
+        )
