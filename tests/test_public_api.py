@@ -6,8 +6,8 @@ from portalkit import errors
 
 def test_exported_names_are_pinned() -> None:
     assert portalkit.__all__ == [
-        "COSMETIC_FEATURES",
         "CONFIGURATION_FEATURES",
+        "COSMETIC_FEATURES",
         "Action",
         "AsyncPortal",
         "DeepLink",
