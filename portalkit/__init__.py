@@ -6,10 +6,14 @@ from portalkit.providers.paddle import Paddle
 with Portal(Paddle(api_key="...", environment="sandbox")) as portal:
     link = portal.create_link(PortalRequest(customer_id="ctm_..."))
     # redirect the customer to link.url
+
+with Portal.from_env() as portal:    # PORTALKIT_PROVIDER=paddle, PADDLE_API_KEY=...
+    ...
 """
 
 from . import errors
 from ._capabilities import CONFIGURATION_FEATURES, COSMETIC_FEATURES
+from ._env import ProviderEnv
 from ._models import (
     Action,
     DeepLink,
@@ -21,7 +25,9 @@ from ._models import (
 )
 from ._portal import AsyncPortal, Portal
 from ._protocol import PortalProvider
+from ._registry import available_providers, get_provider_factory, provider_from_env
 from ._retry import RetryPolicy
+from ._router import MigrationRouter, Route
 
 __version__ = "0.1.0"
 
@@ -33,12 +39,18 @@ __all__ = [
     "DeepLink",
     "Feature",
     "Flow",
+    "MigrationRouter",
     "Portal",
     "PortalConfiguration",
     "PortalLink",
     "PortalProvider",
     "PortalRequest",
+    "ProviderEnv",
     "RetryPolicy",
+    "Route",
     "__version__",
+    "available_providers",
     "errors",
+    "get_provider_factory",
+    "provider_from_env",
 ]

@@ -69,12 +69,19 @@ class PortalConfiguration:
         }
 
 
+def _to_action(value: Action | str) -> Action:
+    try:
+        return Action(value)
+    except ValueError:
+        check.fail("flow.action", f"must be one of {', '.join(action for action in Action)}")
+
+
 @attrs.frozen
 class Flow:
     """Open the portal at one action, optionally for one subscription (Stripe's ``flow_data``;
     Paddle's per-subscription deep links)."""
 
-    action: Action = attrs.field(converter=Action)
+    action: Action = attrs.field(converter=_to_action)
     subscription_id: str | None = attrs.field(default=None)
 
     @subscription_id.validator

@@ -8,11 +8,12 @@ the few lines that actually wait on the network.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from types import TracebackType
-from typing import Self
+from typing import Self, TypedDict, Unpack
 
 import attrs
 import httpx
@@ -22,8 +23,16 @@ from . import _validation as check
 from ._capabilities import apply_feature_policy
 from ._models import Feature, PortalLink, PortalRequest
 from ._protocol import PortalProvider
+from ._registry import provider_from_env
 from ._retry import RetryControl, RetryPolicy
-from .errors import InvalidRequest, InvalidResponse, PortalError, ProviderUnavailable
+from ._router import Dispatch, RequestRouter
+from .errors import (
+    CustomerNotFound,
+    InvalidRequest,
+    InvalidResponse,
+    PortalError,
+    ProviderUnavailable,
+)
 
 logger = logging.getLogger("portalkit")
 
@@ -31,6 +40,25 @@ logger = logging.getLogger("portalkit")
 DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
 DEFAULT_TIMEOUT = httpx.Timeout(5.0, connect=3.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+
+class _PortalOptions(TypedDict, total=False):
+    retry: RetryPolicy | None
+    strict: bool
+    allowed_return_hosts: Iterable[str] | None
+    max_response_bytes: int
+
+
+class PortalOptions(_PortalOptions, total=False):
+    """Portal's keyword arguments, for ``Portal.from_env(**options)``."""
+
+    http_client: httpx.Client | None
+
+
+class AsyncPortalOptions(_PortalOptions, total=False):
+    """AsyncPortal's keyword arguments, for ``AsyncPortal.from_env(**options)``."""
+
+    http_client: httpx.AsyncClient | None
 
 
 @attrs.frozen
@@ -185,8 +213,31 @@ async def _acollect(chunks: AsyncIterator[bytes], call: _Call, response: httpx.R
     return bytes(body)
 
 
+def _dispatcher(provider: PortalProvider | RequestRouter) -> Callable[[PortalRequest], Dispatch]:
+    """Where each request goes: one step to ``provider``, or the router's steps."""
+    if isinstance(provider, RequestRouter):
+        return provider.dispatch
+    return functools.partial(Dispatch, provider)
+
+
+def _async_dispatcher(
+    provider: PortalProvider | RequestRouter,
+) -> Callable[[PortalRequest], Awaitable[Dispatch]]:
+    if isinstance(provider, RequestRouter):
+        return provider.adispatch
+
+    async def direct(request: PortalRequest) -> Dispatch:
+        return Dispatch(provider, request)
+
+    return direct
+
+
 class Portal:
     """Mints customer-portal links through one provider, synchronously.
+
+    ``provider`` is an adapter, or a ``MigrationRouter`` that picks the adapter (and the
+    customer's id there) for each request. ``Portal.from_env()`` builds the adapter from
+    environment variables (``PORTALKIT_PROVIDER`` and that provider's own).
 
     Safe to share across threads: it holds no per-call state, and ``httpx.Client`` is
     thread-safe. Pass ``http_client`` to reuse your own pool, proxies or TLS settings (you
@@ -195,7 +246,7 @@ class Portal:
 
     def __init__(
         self,
-        provider: PortalProvider,
+        provider: PortalProvider | RequestRouter,
         *,
         http_client: httpx.Client | None = None,
         retry: RetryPolicy | None = None,
@@ -205,12 +256,33 @@ class Portal:
     ) -> None:
         self.provider = provider
         self._settings = _settings(retry, strict, allowed_return_hosts, max_response_bytes)
+        self._dispatch = _dispatcher(provider)
         self._owns_client = http_client is None
         self._client = http_client or httpx.Client(timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS)
 
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **options: Unpack[PortalOptions]
+    ) -> Self:
+        """A Portal for the provider named by ``PORTALKIT_PROVIDER``, configured from its
+        variables in ``environ`` (default ``os.environ``); see ``provider_from_env``."""
+        return cls(provider_from_env(environ), **options)
+
     def create_link(self, request: PortalRequest) -> PortalLink:
         """Mint one portal link. Raises a ``portalkit.errors.PortalError`` on any failure."""
-        call = _Call(self.provider, self._settings, request)
+        return self._run(self._dispatch(request))
+
+    def _run(self, step: Dispatch) -> PortalLink:
+        try:
+            return self._create(_Call(step.provider, self._settings, step.request))
+        except CustomerNotFound as error:
+            fallback = step.fall_back(error)
+            if fallback is None:
+                raise
+            # Inside the handler, so a failing fallback's error keeps this one as context.
+            return self._run(fallback)
+
+    def _create(self, call: _Call) -> PortalLink:
         for attempt in Retrying(**call.control.tenacity_kwargs()):
             with attempt:
                 return self._attempt(call)
@@ -258,7 +330,7 @@ class AsyncPortal:
 
     def __init__(
         self,
-        provider: PortalProvider,
+        provider: PortalProvider | RequestRouter,
         *,
         http_client: httpx.AsyncClient | None = None,
         retry: RetryPolicy | None = None,
@@ -268,14 +340,34 @@ class AsyncPortal:
     ) -> None:
         self.provider = provider
         self._settings = _settings(retry, strict, allowed_return_hosts, max_response_bytes)
+        self._dispatch = _async_dispatcher(provider)
         self._owns_client = http_client is None
         self._client = http_client or httpx.AsyncClient(
             timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS
         )
 
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **options: Unpack[AsyncPortalOptions]
+    ) -> Self:
+        """An AsyncPortal for the provider named by ``PORTALKIT_PROVIDER``, configured from
+        its variables in ``environ`` (default ``os.environ``); see ``provider_from_env``."""
+        return cls(provider_from_env(environ), **options)
+
     async def create_link(self, request: PortalRequest) -> PortalLink:
         """Mint one portal link. Raises a ``portalkit.errors.PortalError`` on any failure."""
-        call = _Call(self.provider, self._settings, request)
+        return await self._run(await self._dispatch(request))
+
+    async def _run(self, step: Dispatch) -> PortalLink:
+        try:
+            return await self._create(_Call(step.provider, self._settings, step.request))
+        except CustomerNotFound as error:
+            fallback = step.fall_back(error)
+            if fallback is None:
+                raise
+            return await self._run(fallback)
+
+    async def _create(self, call: _Call) -> PortalLink:
         async for attempt in AsyncRetrying(**call.control.tenacity_kwargs()):
             with attempt:
                 return await self._attempt(call)

@@ -70,7 +70,14 @@ def decode_json_object(
     return body
 
 
-def parse_timestamp(value: object, field: str, provider: str) -> datetime:
+def parse_timestamp(
+    value: object,
+    field: str,
+    provider: str,
+    *,
+    status: int | None = None,
+    request_id: str | None = None,
+) -> datetime:
     """An RFC 3339 / ISO 8601 timestamp with an offset, as an aware UTC datetime."""
     if isinstance(value, str):
         try:
@@ -81,7 +88,10 @@ def parse_timestamp(value: object, field: str, provider: str) -> datetime:
             if parsed.tzinfo is not None:
                 return parsed.astimezone(UTC)
     raise InvalidResponse(
-        f"{provider} sent {field}={value!r}, not an ISO 8601 time with an offset", provider=provider
+        f"{provider} sent {field}={value!r}, not an ISO 8601 time with an offset",
+        provider=provider,
+        status=status,
+        request_id=request_id,
     )
 
 
@@ -109,17 +119,23 @@ def structure(
 
 def _leaf_messages(exc: BaseException) -> list[str]:
     if isinstance(exc, cattrs.BaseValidationError):
-        return [
-            str(e) if not isinstance(e, KeyError) else f"missing field {e}" for e in _flatten(exc)
-        ]
+        # "required field missing @ body.data.url": where, never the value (it may be a URL).
+        return cattrs.transform_error(exc, path="body")
     return [f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)]
 
 
-def _flatten(group: cattrs.BaseValidationError) -> list[BaseException]:
-    leaves: list[BaseException] = []
-    for exc in group.exceptions:
-        leaves.extend(_flatten(exc) if isinstance(exc, cattrs.BaseValidationError) else [exc])
-    return leaves
+def _strict_str(value: object, _: type) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, not {type(value).__name__}")
+    return value
+
+
+def wire_converter() -> cattrs.Converter:
+    """A converter for vendor bodies. Unlike cattrs' default, a ``str`` field accepts only a
+    JSON string: the default calls ``str()``, turning ``"url": null`` into the URL "None"."""
+    converter = cattrs.Converter()
+    converter.register_structure_hook(str, _strict_str)
+    return converter
 
 
 def snake_to_camel(name: str) -> str:
@@ -130,7 +146,7 @@ def snake_to_camel(name: str) -> str:
 def camel_case_converter() -> cattrs.Converter:
     """A converter whose attrs classes appear camelCase on the wire (``customer_id`` <->
     ``customerId``), through a hook factory so each wire class needs no per-field code."""
-    converter = cattrs.Converter()
+    converter = wire_converter()
 
     def renames(cls: type) -> dict[str, Any]:
         return {a.name: override(rename=snake_to_camel(a.name)) for a in attrs.fields(cls)}

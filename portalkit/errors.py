@@ -12,7 +12,10 @@ Every failure that reaches a caller of ``Portal.create_link`` is one of these::
     ├── RateLimited                  429, once retries or the deadline are spent (``retry_after``)
     ├── ProviderUnavailable          5xx, 408, transport failures, once retries are spent
     │   └── InvalidResponse          a body portalkit cannot read: malformed, truncated, too large
-    └── DeepLinkNotFound             PortalLink.deep_link: no such link was minted
+    ├── DeepLinkNotFound             PortalLink.deep_link: no such link was minted
+    └── ConfigurationError           portalkit is set up wrong: a missing or malformed
+                                     environment variable, an unknown provider name, a
+                                     route to a provider the router does not have
 
 Each error carries the provider name, the HTTP status (None when no response came back),
 the vendor's own error code and message, and the vendor's request id, so support tickets can
@@ -25,6 +28,7 @@ from typing import TypedDict, Unpack
 
 __all__ = [
     "AuthenticationFailed",
+    "ConfigurationError",
     "CustomerNotFound",
     "DeepLinkNotFound",
     "ErrorContext",
@@ -188,6 +192,22 @@ class InvalidResponse(ProviderUnavailable):
 
 class DeepLinkNotFound(PortalError, LookupError):
     """``PortalLink.deep_link`` was asked for an (action, subscription) the vendor did not mint."""
+
+
+class ConfigurationError(PortalError):
+    """portalkit is set up wrong, so no request was sent: a missing or malformed environment
+    variable (``variable`` names it; its value is never shown), an unknown or broken provider
+    plug-in, or a route to a provider the router was not given."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        variable: str | None = None,
+        **context: Unpack[ErrorContext],
+    ) -> None:
+        super().__init__(message, **context)
+        self.variable = variable
 
 
 _STATUS_TO_ERROR: dict[int, type[PortalError]] = {

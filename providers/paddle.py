@@ -26,13 +26,13 @@ the deep link for that action and subscription.
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 import attrs
-import cattrs
 import httpx
 
 from .. import _validation as check
+from .._env import ProviderEnv
 from .._models import Action, DeepLink, Feature, Flow, PortalLink, PortalRequest
 from .._wire import (
     USER_AGENT,
@@ -44,6 +44,7 @@ from .._wire import (
     structure,
     text_or_none,
     vendor_error,
+    wire_converter,
 )
 from ..errors import (
     DeepLinkNotFound,
@@ -104,7 +105,7 @@ class _Envelope:
     meta: _Meta = attrs.field(factory=_Meta)
 
 
-_converter = cattrs.Converter()
+_converter = wire_converter()
 
 
 def _base_url(instance: Paddle, attribute: attrs.Attribute[str | None], value: str | None) -> None:
@@ -143,6 +144,18 @@ class Paddle:
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.api_key, str) or not self.api_key.strip():
             raise InvalidRequest.local("api_key", "is required", provider=self.name)
+
+    @classmethod
+    def from_env(cls, env: ProviderEnv) -> Paddle:
+        """``PADDLE_API_KEY`` (required), ``PADDLE_ENVIRONMENT`` (``production``, the
+        default, or ``sandbox``), ``PADDLE_BASE_URL`` (optional; overrides the environment's
+        host)."""
+        environment = env.choice("environment", BASE_URLS, default="production")
+        return cls(
+            api_key=env.require("api_key"),
+            environment=cast(Literal["production", "sandbox"], environment),  # checked above
+            base_url=env.get("base_url"),
+        )
 
     @property
     def api_root(self) -> str:
@@ -185,6 +198,14 @@ class Paddle:
         if flow.action is Action.OVERVIEW and flow.subscription_id is None:
             return None
         if flow.action in _SUBSCRIPTION_LINKS and flow.subscription_id is not None:
+            # Checked here so a bad id is reported where the caller wrote it.
+            check.require_pattern(
+                "flow.subscription_id",
+                flow.subscription_id,
+                SUBSCRIPTION_ID,
+                r"^sub_[a-z\d]{26}$",
+                self.name,
+            )
             return flow.subscription_id
         raise UnsupportedFeature(
             f"flow: paddle can open {', '.join(a.value for a in _SUBSCRIPTION_LINKS)} for a "
@@ -216,7 +237,13 @@ class Paddle:
             customer_id=session.customer_id,
             url=session.urls.general.overview,
             expires_at=None,  # Paddle does not report one; never invented
-            created_at=parse_timestamp(session.created_at, "created_at", self.name),
+            created_at=parse_timestamp(
+                session.created_at,
+                "created_at",
+                self.name,
+                status=response.status_code,
+                request_id=envelope.meta.request_id,
+            ),
             return_url=None,
             deep_links=tuple(deep_links),
             request_id=envelope.meta.request_id,

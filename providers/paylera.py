@@ -26,10 +26,10 @@ import re
 from typing import Any, ClassVar
 
 import attrs
-import cattrs
 import httpx
 
 from .. import _validation as check
+from .._env import ProviderEnv
 from .._models import Action, Feature, PortalLink, PortalRequest
 from .._wire import (
     USER_AGENT,
@@ -43,6 +43,7 @@ from .._wire import (
     structure,
     text_or_none,
     vendor_error,
+    wire_converter,
 )
 from ..errors import InvalidRequest, PortalError
 
@@ -67,7 +68,7 @@ class _Session:
     expires_at: str
 
 
-_converter = cattrs.Converter()
+_converter = wire_converter()
 
 
 def _base_url(instance: Paylera, attribute: attrs.Attribute[str], value: str) -> None:
@@ -98,6 +99,13 @@ class Paylera:
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.api_key, str) or not self.api_key.strip():
             raise InvalidRequest.local("api_key", "is required", provider=self.name)
+
+    @classmethod
+    def from_env(cls, env: ProviderEnv) -> Paylera:
+        """``PAYLERA_API_KEY`` (required), ``PAYLERA_BASE_URL`` (optional)."""
+        return cls(
+            api_key=env.require("api_key"), base_url=env.get("base_url", default=API_BASE_URL)
+        )
 
     def build_request(self, request: PortalRequest) -> httpx.Request:
         check.require_pattern(
@@ -151,7 +159,13 @@ class Paylera:
             # to the customer that was sent.
             customer_id=request.customer_id,
             url=session.url,
-            expires_at=parse_timestamp(session.expires_at, "expires_at", self.name),
+            expires_at=parse_timestamp(
+                session.expires_at,
+                "expires_at",
+                self.name,
+                status=response.status_code,
+                request_id=request_id,
+            ),
             created_at=None,  # not reported by Paylera
             return_url=request.return_url,
             request_id=request_id,

@@ -32,6 +32,7 @@ import attrs
 import httpx
 
 from .. import _validation as check
+from .._env import ProviderEnv
 from .._models import Feature, PortalLink, PortalRequest
 from .._wire import (
     USER_AGENT,
@@ -137,6 +138,17 @@ class Plugipay:
         if self.on_behalf_of is not None:
             self._check_account(self.on_behalf_of)
 
+    @classmethod
+    def from_env(cls, env: ProviderEnv) -> Plugipay:
+        """``PLUGIPAY_KEY_ID`` and ``PLUGIPAY_KEY_SECRET`` (required),
+        ``PLUGIPAY_ON_BEHALF_OF`` (optional, ``acc_...``), ``PLUGIPAY_BASE_URL`` (optional)."""
+        return cls(
+            key_id=env.require("key_id"),
+            key_secret=env.require("key_secret"),
+            base_url=env.get("base_url", default=API_BASE_URL),
+            on_behalf_of=env.get("on_behalf_of"),
+        )
+
     def for_merchant(self, account_id: str) -> Plugipay:
         """A copy that mints every session for merchant account ``account_id``."""
         return attrs.evolve(self, on_behalf_of=account_id)
@@ -185,22 +197,22 @@ class Plugipay:
 
     def parse_response(self, response: httpx.Response, request: PortalRequest) -> PortalLink:
         request_id = _request_id(response)
+        status = response.status_code
         body = decode_json_object(response, self.name, request_id)
         session = structure(
-            _converter,
-            body,
-            _Envelope,
-            self.name,
-            status=response.status_code,
-            request_id=request_id,
+            _converter, body, _Envelope, self.name, status=status, request_id=request_id
         ).data
         return PortalLink(
             provider=self.name,
             session_id=session.id,
             customer_id=session.customer_id,
             url=session.url,
-            expires_at=parse_timestamp(session.expires_at, "expiresAt", self.name),
-            created_at=parse_timestamp(session.created_at, "createdAt", self.name),
+            expires_at=parse_timestamp(
+                session.expires_at, "expiresAt", self.name, status=status, request_id=request_id
+            ),
+            created_at=parse_timestamp(
+                session.created_at, "createdAt", self.name, status=status, request_id=request_id
+            ),
             return_url=session.return_url,
             request_id=request_id,
             raw=body,

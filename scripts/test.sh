@@ -9,6 +9,20 @@ python=${PYTHON:-python3}
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[dev]"
 
+# The browser test (tests/test_browser.py) drives Debian's Chromium through Playwright; it
+# never downloads a browser of its own. Install it when missing and we may; else say how.
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "== apt-get install chromium (for the browser test)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  else
+    echo "error: the browser test needs Debian's Chromium at /usr/bin/chromium;" \
+      "install it first: sudo apt-get update && sudo apt-get install -y chromium" >&2
+    exit 1
+  fi
+fi
+
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -13,14 +13,20 @@ def test_exported_names_are_pinned() -> None:
         "DeepLink",
         "Feature",
         "Flow",
+        "MigrationRouter",
         "Portal",
         "PortalConfiguration",
         "PortalLink",
         "PortalProvider",
         "PortalRequest",
+        "ProviderEnv",
         "RetryPolicy",
+        "Route",
         "__version__",
+        "available_providers",
         "errors",
+        "get_provider_factory",
+        "provider_from_env",
     ]
     for name in portalkit.__all__:
         assert hasattr(portalkit, name), name

@@ -1,0 +1,1 @@
+"""Runnable examples; each is a package run with ``python -m examples.<name>``."""

@@ -1,0 +1,5 @@
+"""``python -m examples.manage_billing``: see app.py."""
+
+from .app import main
+
+main()

@@ -1,0 +1,196 @@
+"""A "Manage billing" page on Starlette, with portalkit.web doing the minting.
+
+Run it from the repository root (after ``bash scripts/test.sh`` or ``pip install -e
+".[dev]"``)::
+
+    .venv/bin/python -m examples.manage_billing        # then open http://127.0.0.1:8000
+
+By default it starts the portalkit sandbox in this process, signs in a demo user who is a
+customer at each of the three vendors, and lets you pick the vendor on the page
+(``PORTALKIT_PROVIDER`` picks the one it opens on). With a vendor's credentials in the
+environment it uses that vendor for real instead (see billing.py).
+
+What to copy into an app: the form that POSTs to the billing route (never a link minted at
+render time), ``redirect_view`` with the app's own ``to_request``, the subscription check in
+``to_request``, and a same-origin check on the POST.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import os
+import sys
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from urllib.parse import urlencode, urlsplit
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from portalkit import Action, Flow, PortalRequest, errors
+from portalkit.web.starlette import redirect_view
+
+from .billing import (
+    SANDBOX_VENDORS,
+    BillingAccount,
+    SetupError,
+    chosen_vendor,
+    live_account,
+    live_vendor,
+    sandbox_accounts,
+)
+
+DEMO_USER = "Ada Lovelace"
+#: The deep links a customer may ask for from this page, by subscription.
+SUBSCRIPTION_ACTIONS = {
+    Action.CANCEL_SUBSCRIPTION: "Cancel subscription",
+    Action.UPDATE_PAYMENT_METHOD: "Update payment method",
+}
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def create_app(
+    accounts: Mapping[str, BillingAccount], *, default_vendor: str, public_url: str
+) -> Starlette:
+    """The example app. ``public_url`` is where browsers reach it (the return URL is built
+    from it, never from the request's Host header, which the client controls)."""
+    public_url = public_url.rstrip("/")
+
+    def to_request_for(account: BillingAccount) -> Callable[[Request], PortalRequest]:
+        def to_request(request: Request) -> PortalRequest:
+            # The app's own mapping: the signed-in user (always the demo user here) to their
+            # customer at this vendor. A deep link is honoured only for that customer's own
+            # subscriptions: ids from the browser are never trusted as they are.
+            flow = None
+            action = request.query_params.get("action")
+            subscription_id = request.query_params.get("subscription_id")
+            if action in SUBSCRIPTION_ACTIONS and subscription_id in account.subscription_ids:
+                flow = Flow(Action(action), subscription_id)
+            back = urlencode({"vendor": account.vendor, "from": "portal"})
+            return PortalRequest(
+                account.customer_id,
+                return_url=f"{public_url}/?{back}",
+                subscription_ids=account.subscription_ids,
+                flow=flow,
+            )
+
+        return to_request
+
+    async def home(request: Request) -> Response:
+        vendor = request.query_params.get("vendor", default_vendor)
+        if vendor not in accounts:
+            return PlainTextResponse("Unknown vendor.", 404)
+        page = render_page(accounts, accounts[vendor], request.query_params.get("from") == "portal")
+        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+    routes = [Route("/", home, name="home")]
+    for account in accounts.values():
+        view = redirect_view(account.portal, to_request_for(account))
+        routes.append(Route(f"/billing/{account.vendor}", same_origin_only(view), methods=["POST"]))
+    return Starlette(routes=routes)
+
+
+def same_origin_only(endpoint: Endpoint) -> Endpoint:
+    """Refuse a POST that a browser sent from another site (cross-site request forgery).
+
+    Browsers send ``Origin`` with every POST; it must name this app's own host. A real app
+    would rather use its framework's CSRF token, which covers older browsers too.
+    """
+
+    async def guarded(request: Request) -> Response:
+        origin = request.headers.get("origin")
+        if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+            return PlainTextResponse("Cross-site request refused.", 403)
+        return await endpoint(request)
+
+    return guarded
+
+
+def render_page(
+    accounts: Mapping[str, BillingAccount], account: BillingAccount, back_from_portal: bool
+) -> str:
+    e = html.escape
+    vendors = " ".join(
+        f'<a href="/?vendor={e(name)}" id="vendor-{e(name)}"'
+        + (' aria-current="page"' if name == account.vendor else "")
+        + f">{e(other.label)}</a>"
+        for name, other in accounts.items()
+    )
+    subscriptions = "".join(
+        f"<li><code>{e(subscription_id)}</code> "
+        + "".join(
+            f'<form method="post" action="/billing/{e(account.vendor)}?'
+            f'{e(urlencode({"action": action.value, "subscription_id": subscription_id}))}">'
+            f'<button id="{e(action.value)}-{e(subscription_id)}">{e(label)}</button></form>'
+            for action, label in SUBSCRIPTION_ACTIONS.items()
+        )
+        + "</li>"
+        for subscription_id in account.subscription_ids
+    )
+    welcome = (
+        '<p id="welcome-back" class="note">Welcome back from the billing portal.</p>'
+        if back_from_portal
+        else ""
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Account · Manage billing example</title>
+<style>
+ body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 42rem; margin: 2rem auto; }}
+ nav a {{ margin-right: 1rem; }} nav a[aria-current] {{ font-weight: bold; }}
+ form {{ display: inline; margin-right: .5rem; }} .note {{ background: #eef; padding: .5rem; }}
+ button {{ font: inherit; padding: .3rem .8rem; }}
+</style></head>
+<body>
+<h1>Your account</h1>
+<p>Signed in as <strong id="user">{e(DEMO_USER)}</strong> (demo user).</p>
+{welcome}
+<nav>Billing vendor: {vendors}</nav>
+<h2>Billing</h2>
+<p>Billed by <strong id="vendor">{e(account.label)}</strong>
+ as customer <code id="customer">{e(account.customer_id)}</code>.</p>
+<form method="post" action="/billing/{e(account.vendor)}">
+ <button id="manage-billing">Manage billing</button></form>
+<h3>Subscriptions</h3>
+<ul>{subscriptions or "<li>None.</li>"}</ul>
+</body></html>
+"""
+
+
+@contextlib.contextmanager
+def accounts_from_environment(
+    environ: Mapping[str, str],
+) -> Iterator[tuple[dict[str, BillingAccount], str]]:
+    """The demo user's accounts and the vendor to open on: a real vendor when its
+    credentials are set, else the three sandbox vendors, on a sandbox started here."""
+    with contextlib.ExitStack() as stack:
+        vendor = live_vendor(environ)
+        if vendor is not None:
+            accounts = {vendor: live_account(vendor, environ)}
+        else:
+            from portalkit.sandbox import Sandbox
+
+            sandbox = Sandbox()
+            stack.enter_context(sandbox.serve(host="127.0.0.1", port=0))
+            print(f"Sandbox running at {sandbox.url}", file=sys.stderr)
+            accounts = sandbox_accounts(sandbox)
+            vendor = chosen_vendor(environ, SANDBOX_VENDORS)
+        for account in accounts.values():
+            stack.callback(account.portal.close)
+        yield accounts, vendor
+
+
+def main(environ: Mapping[str, str] = os.environ) -> None:
+    import uvicorn
+
+    host = environ.get("PORTALKIT_EXAMPLE_HOST", "127.0.0.1")
+    port = int(environ.get("PORTALKIT_EXAMPLE_PORT", "8000"))
+    public_url = environ.get("PORTALKIT_EXAMPLE_PUBLIC_URL", f"http://{host}:{port}")
+    try:
+        with accounts_from_environment(environ) as (accounts, default_vendor):
+            app = create_app(accounts, default_vendor=default_vendor, public_url=public_url)
+            print(f"Manage billing example: open {public_url}/", file=sys.stderr)
+            uvicorn.run(app, host=host, port=port, log_level="warning")
+    except (SetupError, errors.ConfigurationError) as error:
+        sys.exit(f"examples.manage_billing: {error}")

@@ -1,0 +1,96 @@
+"""Where the example's billing comes from: the sandbox (the default) or a real vendor.
+
+The demo user is signed in by construction. A real app reads its session and looks the
+user's billing customer up in its own tables; this one has a single user whose customer at
+each vendor is a sandbox seed, or ``PORTALKIT_EXAMPLE_CUSTOMER_ID`` at a real vendor.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import attrs
+
+from portalkit import Portal
+
+if TYPE_CHECKING:  # the sandbox is imported only when the example runs on it
+    from portalkit.sandbox import Sandbox
+
+#: The vendors the sandbox emulates, in the order the page offers them.
+SANDBOX_VENDORS = ("plugipay", "paylera", "paddle")
+PROVIDER_VARIABLE = "PORTALKIT_PROVIDER"
+CUSTOMER_VARIABLE = "PORTALKIT_EXAMPLE_CUSTOMER_ID"
+SUBSCRIPTIONS_VARIABLE = "PORTALKIT_EXAMPLE_SUBSCRIPTION_IDS"
+
+
+@attrs.frozen
+class BillingAccount:
+    """The demo user's customer at one vendor, and the Portal that mints its links."""
+
+    vendor: str
+    label: str
+    portal: Portal
+    customer_id: str
+    subscription_ids: tuple[str, ...] = ()
+
+
+class SetupError(Exception):
+    """The environment asks for something the example cannot do; the message says what."""
+
+
+def live_vendor(environ: Mapping[str, str]) -> str | None:
+    """The vendor to use for real, or None for the sandbox.
+
+    Real when ``PORTALKIT_PROVIDER`` names a vendor and one of that vendor's own variables
+    (``PADDLE_API_KEY``, ``PLUGIPAY_KEY_ID``, ...) is set: credentials in the environment.
+    """
+    name = environ.get(PROVIDER_VARIABLE, "").strip().lower()
+    if not name:
+        return None
+    prefix = name.upper().replace("-", "_") + "_"
+    if any(key.startswith(prefix) and value.strip() for key, value in environ.items()):
+        return name
+    return None
+
+
+def chosen_vendor(environ: Mapping[str, str], offered: tuple[str, ...]) -> str:
+    """The vendor the page opens on: ``PORTALKIT_PROVIDER`` when it names one, else the first."""
+    name = environ.get(PROVIDER_VARIABLE, "").strip().lower()
+    if name and name not in offered:
+        raise SetupError(f"{PROVIDER_VARIABLE} must be one of: {', '.join(offered)}")
+    return name or offered[0]
+
+
+def sandbox_accounts(sandbox: Sandbox) -> dict[str, BillingAccount]:
+    """The demo user at each sandbox vendor: its first seeded customer and subscriptions."""
+    accounts = {}
+    for vendor in SANDBOX_VENDORS:
+        customer_id = sandbox.customers(vendor)[0]
+        accounts[vendor] = BillingAccount(
+            vendor=vendor,
+            label=f"{vendor.capitalize()} (sandbox)",
+            portal=Portal(sandbox.provider(vendor)),
+            customer_id=customer_id,
+            subscription_ids=tuple(sandbox.subscriptions(vendor, customer_id)),
+        )
+    return accounts
+
+
+def live_account(vendor: str, environ: Mapping[str, str] = os.environ) -> BillingAccount:
+    """The demo user at a real vendor, configured from the environment."""
+    customer_id = environ.get(CUSTOMER_VARIABLE, "").strip()
+    if not customer_id:
+        raise SetupError(
+            f"{CUSTOMER_VARIABLE} is not set: with real {vendor} credentials the example"
+            " needs the id of a customer in that account to open the portal for"
+        )
+    subscriptions = environ.get(SUBSCRIPTIONS_VARIABLE, "")
+    return BillingAccount(
+        vendor=vendor,
+        label=vendor.capitalize(),
+        portal=Portal.from_env(environ),
+        customer_id=customer_id,
+        subscription_ids=tuple(s.strip() for s in subscriptions.split(",") if s.strip()),
+    )

@@ -1,0 +1,132 @@
+"""Providers by name: the ``portalkit.providers`` entry-point group, and building one from
+environment variables.
+
+portalkit registers its own adapters in that group (see pyproject.toml); a third-party
+package registers its adapter the same way, and from then on ``provider_from_env``,
+``Portal.from_env``, the CLI and ``MigrationRouter`` use it with no change to portalkit::
+
+    [project.entry-points."portalkit.providers"]
+    acme = "acme_portalkit:Acme"      # a class with a from_env(env: ProviderEnv) classmethod
+
+The name registered is the one users write in ``PORTALKIT_PROVIDER`` and the prefix of the
+provider's own variables (``ACME_API_KEY``, ``ACME_BASE_URL``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from importlib.metadata import entry_points
+from typing import Protocol, cast
+
+from ._env import ProviderEnv, variable_prefix
+from ._protocol import PortalProvider
+from .errors import ConfigurationError, InvalidRequest
+
+ENTRY_POINT_GROUP = "portalkit.providers"
+#: The variable that names the provider ``Portal.from_env`` uses.
+PROVIDER_VARIABLE = "PORTALKIT_PROVIDER"
+
+
+class ProviderFactory(Protocol):
+    """What a ``portalkit.providers`` entry point names: usually the adapter class itself,
+    with a ``from_env`` classmethod."""
+
+    def from_env(self, env: ProviderEnv) -> PortalProvider:
+        """The provider, configured from ``env`` (its ``<NAME>_*`` variables). Raises
+        ``ConfigurationError`` (``env.error``, ``env.require``) for a missing or bad one."""
+        ...
+
+
+def available_providers() -> list[str]:
+    """The names of the installed providers, sorted: portalkit's own and any plug-ins."""
+    return sorted({entry_point.name for entry_point in entry_points(group=ENTRY_POINT_GROUP)})
+
+
+def get_provider_factory(name: str) -> ProviderFactory:
+    """The factory registered as ``name``. Raises ``ConfigurationError`` when no installed
+    package registers that name, two register it differently, or it cannot be imported."""
+    variable_prefix(name)  # refuses a name that cannot prefix environment variables
+    found = {ep.value: ep for ep in entry_points(group=ENTRY_POINT_GROUP, name=name)}
+    if not found:
+        raise ConfigurationError(
+            f"no provider named {name!r} is installed"
+            f" (installed: {', '.join(available_providers()) or 'none'})",
+            provider=name,
+        )
+    if len(found) > 1:
+        raise ConfigurationError(
+            f"provider {name!r} is registered differently by more than one installed package:"
+            f" {', '.join(sorted(found))}",
+            provider=name,
+        )
+    (entry_point,) = found.values()
+    try:
+        factory = entry_point.load()
+    except Exception as exc:  # a broken plug-in must not look like a missing one
+        raise ConfigurationError(
+            f"provider {name!r} ({entry_point.value}) failed to import: {type(exc).__name__}",
+            provider=name,
+        ) from exc
+    if not callable(getattr(factory, "from_env", None)):
+        raise ConfigurationError(
+            f"provider {name!r} ({entry_point.value}) has no from_env(env) method, so it cannot"
+            " be configured from environment variables",
+            provider=name,
+        )
+    return cast(ProviderFactory, factory)
+
+
+def provider_from_env(
+    environ: Mapping[str, str] | None = None, *, name: str | None = None
+) -> PortalProvider:
+    """The provider named by ``PORTALKIT_PROVIDER`` (or ``name``), configured from its own
+    variables in ``environ`` (default ``os.environ``).
+
+    Raises ``ConfigurationError`` naming the variable that is missing or malformed; the
+    message never shows a variable's value.
+    """
+    environ = os.environ if environ is None else environ
+    if name is None:
+        name = _provider_name(environ)
+    factory = get_provider_factory(name)
+    env = ProviderEnv(name, environ)
+    try:
+        provider = factory.from_env(env)
+    except ConfigurationError:
+        raise
+    except InvalidRequest as exc:
+        # The adapter refused a value (a base URL over plain http, a malformed account id).
+        # Its fields are named like their variables, so name the variable. ``from None``
+        # keeps the traceback to a message written here, which shows no value.
+        if exc.field is None or exc.rule is None:
+            raise ConfigurationError(
+                f"{name} could not be configured from the environment: {exc.message}",
+                provider=name,
+            ) from None
+        raise env.error(exc.field, exc.rule) from None
+    if not isinstance(provider, PortalProvider):
+        raise ConfigurationError(
+            f"provider {name!r}: from_env returned a {type(provider).__name__}, which is not a"
+            " PortalProvider",
+            provider=name,
+        )
+    return provider
+
+
+def _provider_name(environ: Mapping[str, str]) -> str:
+    names = available_providers()
+    installed = ", ".join(names) or "none installed"
+    value = environ.get(PROVIDER_VARIABLE, "").strip().lower()
+    if not value:
+        raise ConfigurationError(
+            f"{PROVIDER_VARIABLE} is not set: set it to the provider to use ({installed})",
+            variable=PROVIDER_VARIABLE,
+        )
+    if value not in names:
+        # Its value is not shown: a secret pasted into the wrong variable would be.
+        raise ConfigurationError(
+            f"{PROVIDER_VARIABLE} names no installed provider (installed: {installed})",
+            variable=PROVIDER_VARIABLE,
+        )
+    return value

@@ -1,0 +1,346 @@
+"""The ``portalkit`` command line.
+
+    portalkit demo                          mint a link with each adapter against the
+                                            embedded sandbox: no credentials, no network
+    portalkit sandbox [--host H] [--port N] serve the vendor emulator until Ctrl-C
+    portalkit link --provider NAME --customer ID [--return-url URL] [--subscription ID ...]
+                   [--base-url URL]         mint one real link with credentials from the
+                                            environment and print it, once, to stdout
+
+Exit status: 0 on success, 1 when the vendor (or the demo) failed, 2 for a usage error, a
+missing or malformed setting, or a request that is invalid before anything is sent.
+
+A portal URL is a bearer credential: only ``link`` prints one, to stdout, once. Everything
+else here shows links redacted to their scheme and host.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, TextIO
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from . import errors
+from ._env import variable_prefix
+from ._models import PortalLink, PortalRequest
+from ._portal import Portal
+from ._redact import REDACTED, redact_url
+from ._registry import provider_from_env
+
+if TYPE_CHECKING:
+    from .sandbox import Sandbox
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+DEMO_VENDORS = ("plugipay", "paylera", "paddle")
+DEMO_RETURN_URL = "https://app.example.com/account/billing"
+DEMO_LOCALE = "fr"
+SANDBOX_EXTRA_HINT = (
+    "the sandbox needs the 'sandbox' extra: pip install 'portalkit-billing[sandbox]'"
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (the console script exits with it)."""
+    args = _parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return handler(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="portalkit",
+        description="Customer-portal links across billing vendors (Plugipay, Paylera, Paddle).",
+    )
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo",
+        help="mint a link with each adapter against the embedded sandbox",
+        description="Start the sandbox in-process, mint a portal link with each vendor's "
+        "adapter through the public API, and show that each link opens once. "
+        "No credentials, no network.",
+    )
+    demo.set_defaults(handler=_demo)
+
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="serve the vendor emulator for your own integration tests",
+        description="Serve the Plugipay, Paylera and Paddle emulator until Ctrl-C, and print "
+        "its URL, credentials and customers.",
+    )
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    sandbox.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
+    sandbox.set_defaults(handler=_sandbox)
+
+    link = commands.add_parser(
+        "link",
+        help="mint one real portal link with credentials from the environment",
+        description="Mint one portal link and print its URL to stdout. Credentials come "
+        "from the provider's environment variables (PLUGIPAY_KEY_ID and PLUGIPAY_KEY_SECRET; "
+        "PAYLERA_API_KEY; PADDLE_API_KEY and PADDLE_ENVIRONMENT). The URL is a bearer "
+        "credential: hand it to the customer, do not store it.",
+    )
+    link.add_argument("--provider", required=True, metavar="NAME", help="e.g. paddle")
+    link.add_argument("--customer", required=True, metavar="ID", help="the vendor's customer id")
+    link.add_argument("--return-url", metavar="URL", help="where the portal sends them back")
+    link.add_argument(
+        "--subscription",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="mint deep links for this subscription (repeatable; where the vendor supports it)",
+    )
+    link.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="the vendor API's root, e.g. a sandbox's http://127.0.0.1:8765 "
+        "(overrides <PROVIDER>_BASE_URL)",
+    )
+    link.set_defaults(handler=_link)
+    return parser
+
+
+def _fail(command: str, message: str, status: int) -> int:
+    print(f"portalkit {command}: {message}", file=sys.stderr)
+    return status
+
+
+# -- portalkit link --------------------------------------------------------------------------
+
+
+def _link(args: argparse.Namespace) -> int:
+    environ = dict(os.environ)
+    try:
+        if args.base_url:
+            environ[f"{variable_prefix(args.provider)}_BASE_URL"] = args.base_url
+        provider = provider_from_env(environ, name=args.provider)
+        request = PortalRequest(
+            args.customer, return_url=args.return_url, subscription_ids=args.subscription
+        )
+        with Portal(provider) as portal:
+            link = portal.create_link(request)
+    except errors.ConfigurationError as exc:
+        return _fail("link", exc.message, EXIT_USAGE)
+    except errors.InvalidRequest as exc:
+        if exc.status is None:  # refused before sending: name the field and the rule
+            return _fail("link", _invalid(exc), EXIT_USAGE)
+        return _fail("link", str(exc), EXIT_FAILED)
+    except errors.PortalError as exc:
+        return _fail("link", str(exc), EXIT_FAILED)
+    # The one place a portal URL is printed: stdout only, once, so `$(portalkit link ...)`
+    # works. The summary on stderr says nothing of the URL.
+    print(link.url)
+    print(f"portalkit link: {_summary(link)}", file=sys.stderr)
+    return EXIT_OK
+
+
+_OPTION_OF_FIELD = {
+    "customer_id": "--customer",
+    "return_url": "--return-url",
+    "subscription_ids": "--subscription",
+}
+
+
+def _invalid(exc: errors.InvalidRequest) -> str:
+    field = exc.field or "request"
+    option = _OPTION_OF_FIELD.get(field.split("[")[0])
+    where = f"{field} ({option})" if option else field
+    return f"invalid {where}: {exc.rule or exc.message}"
+
+
+def _summary(link: PortalLink) -> str:
+    parts = [f"{link.provider} portal link minted for {link.customer_id}"]
+    parts.append(f"expires {_when(link)}")
+    if link.deep_links:
+        parts.append(f"{len(link.deep_links)} deep links (not printed)")
+    if link.ignored_fields:
+        parts.append(f"{link.provider} ignored: {', '.join(link.ignored_fields)}")
+    return "; ".join(parts)
+
+
+def _when(link: PortalLink) -> str:
+    if link.expires_at is None:
+        return "at a time the vendor does not report"
+    return link.expires_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+# -- portalkit sandbox -----------------------------------------------------------------------
+
+
+def _wait_for_interrupt() -> None:
+    """Block until Ctrl-C (a test replaces this to stop the server)."""
+    while True:
+        time.sleep(3600)
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    sandbox_class = _load_sandbox("sandbox")
+    if sandbox_class is None:
+        return EXIT_USAGE
+    sandbox = sandbox_class()
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(sandbox.serve(host=args.host, port=args.port))
+        except OSError as exc:
+            return _fail("sandbox", f"cannot listen on {args.host}:{args.port}: {exc}", EXIT_USAGE)
+        print(sandbox.describe(), flush=True)
+        print("\nServing until Ctrl-C.", flush=True)
+        try:
+            _wait_for_interrupt()
+        except KeyboardInterrupt:
+            print("\nportalkit sandbox: stopped.", file=sys.stderr)
+    return EXIT_OK
+
+
+def _load_sandbox(command: str) -> type[Sandbox] | None:
+    try:
+        from .sandbox import Sandbox
+    except ImportError:
+        _fail(command, SANDBOX_EXTRA_HINT, EXIT_USAGE)
+        return None
+    return Sandbox
+
+
+# -- portalkit demo --------------------------------------------------------------------------
+
+
+def _demo(args: argparse.Namespace) -> int:
+    sandbox_class = _load_sandbox("demo")
+    if sandbox_class is None:
+        return EXIT_USAGE
+    out = sys.stdout
+    sandbox = sandbox_class()
+    with sandbox.serve(host="127.0.0.1", port=0):
+        print(
+            f"portalkit demo: the sandbox is serving at {sandbox.url} (in this process).", file=out
+        )
+        print(
+            "Minting one link per vendor through the public API (Portal + PortalRequest), with\n"
+            f"return_url={DEMO_RETURN_URL!r}, locale={DEMO_LOCALE!r} and deep links for the\n"
+            "customer's subscriptions; each vendor keeps what it supports and the link lists\n"
+            "what it ignored.\n",
+            file=out,
+        )
+        links: list[PortalLink] = []
+        for vendor in DEMO_VENDORS:
+            customer = sandbox.customers(vendor)[0]
+            request = PortalRequest(
+                customer,
+                return_url=DEMO_RETURN_URL,
+                locale=DEMO_LOCALE,
+                subscription_ids=sandbox.subscriptions(vendor, customer),
+            )
+            try:
+                with Portal(sandbox.provider(vendor)) as portal:
+                    links.append(portal.create_link(request))
+            except errors.PortalError as exc:
+                return _fail("demo", f"{vendor}: {exc}", EXIT_FAILED)
+        _print_table(links, out)
+        print(
+            "\nEach link works once (what a customer's browser does with it):",
+            file=out,
+        )
+        ok = True
+        with httpx.Client(follow_redirects=False, timeout=5.0) as client:
+            for link in links:
+                first, second = _open_like_a_browser(client, link.url)
+                ok = ok and first == 200 and second == 410
+                print(
+                    f"  {link.provider:<9} first visit: {_status(first):<14}"
+                    f"second visit: {_status(second)}",
+                    file=out,
+                )
+    print("\nDone: no credentials, no network; the sandbox has stopped.", file=out)
+    if not ok:
+        return _fail("demo", "a link did not open once and only once", EXIT_FAILED)
+    return EXIT_OK
+
+
+def _status(code: int) -> str:
+    return f"{code} {httpx.codes.get_reason_phrase(code)}".strip()
+
+
+def _open_like_a_browser(client: httpx.Client, url: str) -> tuple[int, int]:
+    """The status of a first and a second visit of ``url``, as a browser makes them.
+
+    A browser never sends a URL's fragment: when the token rides there (``#t=...``), the
+    page it gets runs a script that posts the token to ``<page>/exchange`` for a session
+    cookie; a refused exchange makes the first visit a failure.
+    """
+    parts = urlsplit(url)
+    page = urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
+    first = client.get(page).status_code
+    tokens = [pair[2:] for pair in parts.fragment.split("&") if pair.startswith("t=")]
+    if first == 200 and tokens:
+        exchanged = client.post(f"{page}/exchange", json={"token": tokens[0]})
+        if not exchanged.is_success:
+            first = exchanged.status_code
+    second = client.get(page).status_code
+    return first, second
+
+
+def _print_table(links: Sequence[PortalLink], out: TextIO) -> None:
+    """One row per link; a cell may span lines (the deep links, one action per line)."""
+    header = ["vendor", "session id", "expires at (UTC)", "deep links", "vendor ignored"]
+    rows: list[list[list[str]]] = [[[cell] for cell in header]]
+    for link in links:
+        expires = link.expires_at.strftime("%Y-%m-%d %H:%M:%S") if link.expires_at else None
+        rows.append(
+            [
+                [link.provider],
+                [_shown_session_id(link)],
+                [expires or "not reported"],
+                _deep_links(link),
+                [", ".join(link.ignored_fields) or "-"],
+            ]
+        )
+    widths = [max(len(line) for row in rows for line in row[col]) for col in range(len(header))]
+    for index, row in enumerate(rows):
+        for depth in range(max(len(cell) for cell in row)):
+            cells = [cell[depth] if depth < len(cell) else "" for cell in row]
+            line = "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+            print(line.rstrip(), file=out)
+        if index == 0:
+            print("  ".join("-" * width for width in widths), file=out)
+    print(
+        f"\nLinks: {', '.join(sorted({_redacted(link.url) for link in links}))}"
+        " -- the full links are bearer credentials: never printed, never logged.",
+        file=out,
+    )
+    if any(_shown_session_id(link) != link.session_id for link in links):
+        print(
+            "A session id that is part of its link's URL is shortened: for some vendors"
+            " (Paylera) it is the link's credential.",
+            file=out,
+        )
+
+
+def _redacted(url: str) -> str:
+    return redact_url(url).strip("'")  # redact_url gives a repr, quotes included
+
+
+def _shown_session_id(link: PortalLink) -> str:
+    if link.session_id and link.session_id in urlsplit(link.url).path:
+        return f"{link.session_id[:7]}...{REDACTED}"
+    return link.session_id
+
+
+def _deep_links(link: PortalLink) -> list[str]:
+    """``["1 overview", "2 cancel_subscription", ...]``: how many links open each action."""
+    counts = Counter(deep.action.value for deep in link.deep_links)
+    return [f"{count} {action}" for action, count in counts.items()] or ["none"]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""portalkit.sandbox: a local emulator of the Plugipay, Paylera and Paddle portal-session
+APIs and their hosted portal pages, for tests, demos and offline development.
+
+    from portalkit.sandbox import Sandbox, Fault
+
+    sandbox = Sandbox()
+    with sandbox.serve():
+        provider = sandbox.provider("paddle")
+        sandbox.script("paddle", Fault.status(429, retry_after=1))
+
+Needs the ``sandbox`` extra (starlette, uvicorn). See docs/sandbox.md.
+"""
+
+from ._faults import Fault
+from ._sandbox import Sandbox
+from ._store import ReceivedRequest, Session
+
+__all__ = ["Fault", "ReceivedRequest", "Sandbox", "Session"]

@@ -1,0 +1,185 @@
+"""HTTP control endpoints under ``/_sandbox``: drive a sandbox that runs in another process
+(``portalkit sandbox``) the way ``Sandbox``'s methods drive one in-process.
+
+    GET    /_sandbox                                   credentials, customers, pending faults
+    POST   /_sandbox/reset                             back to the seeded state
+    POST   /_sandbox/advance            {"seconds": 900}
+    POST   /_sandbox/{vendor}/faults    {"faults": [{"kind": "status", "status": 429,
+                                                     "retry_after": 1}, ...]}
+    DELETE /_sandbox/{vendor}/faults
+    GET    /_sandbox/{vendor}/customers
+    POST   /_sandbox/{vendor}/customers {"customer_id": optional}
+    POST   /_sandbox/{vendor}/customers/{customer_id}/subscriptions
+                                        {"subscription_id": optional}
+    GET    /_sandbox/{vendor}/sessions                 minted sessions, without URLs or tokens
+    GET    /_sandbox/{vendor}/received                 the request log, credentials redacted
+
+Errors answer ``{"error": "<what is wrong>"}`` with 400 (bad input) or 404 (unknown vendor
+or customer).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ._describe import overview
+from ._faults import Fault
+from ._seeds import VENDORS
+from ._store import Store, utc
+
+#: Request headers that carry credentials: shown as "<redacted>" in the request log.
+SECRET_HEADERS = frozenset({"authorization", "x-plugipay-signature", "cookie"})
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status)
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    if not body.strip():
+        return {}
+    data = json.loads(body)
+    if not isinstance(data, dict):
+        raise ValueError("the body must be a JSON object")
+    return data
+
+
+def _guarded(handler: Handler) -> Handler:
+    """Unknown vendor -> 404; bad JSON or a rejected value -> 400; unknown customer -> 404."""
+
+    async def endpoint(request: Request) -> Response:
+        vendor = request.path_params.get("vendor")
+        if vendor is not None and vendor not in VENDORS:
+            return _error(404, f"unknown vendor {vendor!r}; expected one of {', '.join(VENDORS)}")
+        try:
+            return await handler(request)
+        except KeyError as exc:
+            return _error(404, str(exc.args[0]) if exc.args else "not found")
+        except (ValueError, TypeError) as exc:
+            return _error(400, str(exc))
+
+    return endpoint
+
+
+class Control:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def routes(self) -> list[Route]:
+        def route(path: str, handler: Handler, method: str) -> Route:
+            return Route(f"/_sandbox{path}", _guarded(handler), methods=[method])
+
+        return [
+            route("", self.overview, "GET"),
+            route("/reset", self.reset, "POST"),
+            route("/advance", self.advance, "POST"),
+            route("/{vendor}/faults", self.add_faults, "POST"),
+            route("/{vendor}/faults", self.clear_faults, "DELETE"),
+            route("/{vendor}/customers", self.customers, "GET"),
+            route("/{vendor}/customers", self.add_customer, "POST"),
+            route("/{vendor}/customers/{customer_id}/subscriptions", self.add_subscription, "POST"),
+            route("/{vendor}/sessions", self.sessions, "GET"),
+            route("/{vendor}/received", self.received, "GET"),
+        ]
+
+    async def overview(self, request: Request) -> Response:
+        return JSONResponse(overview(self.store, str(request.base_url).rstrip("/")))
+
+    async def reset(self, request: Request) -> Response:
+        self.store.reset()
+        return Response(status_code=204)
+
+    async def advance(self, request: Request) -> Response:
+        seconds = (await _json(request)).get("seconds")
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+            raise ValueError("'seconds' must be a number")
+        self.store.advance(float(seconds))
+        return JSONResponse({"now": _iso(self.store.now())})
+
+    async def add_faults(self, request: Request) -> Response:
+        faults = (await _json(request)).get("faults")
+        if not isinstance(faults, list):
+            raise ValueError("'faults' must be a list of fault objects")
+        parsed = [Fault.from_json(item) for item in faults]
+        queued = self.store.queue_faults(request.path_params["vendor"], parsed)
+        return JSONResponse({"queued": queued})
+
+    async def clear_faults(self, request: Request) -> Response:
+        self.store.clear_faults(request.path_params["vendor"])
+        return Response(status_code=204)
+
+    async def customers(self, request: Request) -> Response:
+        vendor = request.path_params["vendor"]
+        store = self.store
+        listing = [
+            {"id": cid, "subscriptions": store.subscriptions(vendor, cid)}
+            for cid in store.customers(vendor)
+        ]
+        return JSONResponse({"customers": listing})
+
+    async def add_customer(self, request: Request) -> Response:
+        customer_id = _optional_text(await _json(request), "customer_id")
+        created = self.store.add_customer(request.path_params["vendor"], customer_id)
+        return JSONResponse({"customer_id": created}, 201)
+
+    async def add_subscription(self, request: Request) -> Response:
+        subscription_id = _optional_text(await _json(request), "subscription_id")
+        created = self.store.add_subscription(
+            request.path_params["vendor"], request.path_params["customer_id"], subscription_id
+        )
+        return JSONResponse({"subscription_id": created}, 201)
+
+    async def sessions(self, request: Request) -> Response:
+        listing = [
+            {
+                "id": s.id,
+                "customer_id": s.customer_id,
+                "return_url": s.return_url,
+                "configuration": s.configuration,
+                "subscription_ids": list(s.subscription_ids),
+                "locale": s.locale,
+                "account_id": s.account_id,
+                "idempotency_key": s.idempotency_key,
+                "created_at": s.created_at.isoformat(),
+                "expires_at": s.expires_at.isoformat(),
+                "used": s.used,
+            }
+            for s in self.store.sessions(request.path_params["vendor"])
+        ]
+        return JSONResponse({"sessions": listing})
+
+    async def received(self, request: Request) -> Response:
+        listing = [
+            {
+                "method": r.method,
+                "path": r.path,
+                "query": r.query,
+                "headers": {
+                    k: ("<redacted>" if k in SECRET_HEADERS else v) for k, v in r.headers.items()
+                },
+                "body": r.body.decode("utf-8", "replace"),
+                "received_at": r.received_at.isoformat(),
+            }
+            for r in self.store.received(request.path_params["vendor"])
+        ]
+        return JSONResponse({"received": listing})
+
+
+def _optional_text(data: dict[str, Any], field: str) -> str | None:
+    value = data.get(field)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{field!r} must be a string")
+    return value
+
+
+def _iso(seconds: float) -> str:
+    return utc(seconds).isoformat()

@@ -1,0 +1,205 @@
+"""The hosted portal's HTML: minimal, every value escaped, stable element ids for browser
+tests (listed in docs/sandbox.md).
+
+Nothing a client sent reaches the page unescaped: customer ids, return URLs and subscription
+ids go through ``html.escape``; the return URL is also re-checked to be http(s) before it
+becomes a link.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from urllib.parse import urlsplit
+
+from ._store import Session
+
+#: Pages run one same-origin script (Plugipay's token exchange) and nothing else.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; connect-src 'self'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+EXCHANGE_SCRIPT_PATH = "/_sandbox/static/plugipay-portal.js"
+VENDOR_TITLES = {"plugipay": "Plugipay", "paylera": "Paylera", "paddle": "Paddle"}
+
+# What a customer can do in each vendor's portal, by stable action id.
+_ACTIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "plugipay": (
+        ("update_subscription", "Change plan"),
+        ("cancel_subscription", "Cancel subscription"),
+        ("update_payment_method", "Update payment method"),
+        ("view_invoices", "View invoices"),
+    ),
+    "paylera": (
+        ("update_subscription", "Upgrade or downgrade"),
+        ("cancel_subscription", "Cancel subscription"),
+        ("update_payment_method", "Manage payment methods"),
+        ("view_invoices", "View invoices"),
+        ("update_tax_ids", "Manage tax IDs"),
+        ("update_billing_address", "Update billing address"),
+    ),
+    "paddle": (
+        ("view_invoices", "View transactions and invoices"),
+        ("update_payment_method", "Update payment method"),
+        ("update_subscription", "Manage subscriptions"),
+        ("cancel_subscription", "Cancel subscription"),
+    ),
+}
+# Paylera's per-session configuration key -> the action it switches.
+_PAYLERA_SWITCHES = {
+    "subscription_cancel_enabled": "cancel_subscription",
+    "subscription_update_enabled": "update_subscription",
+    "payment_method_update_enabled": "update_payment_method",
+}
+PREOPENED_LABELS = {
+    "cancel_subscription": "Cancel subscription",
+    "update_subscription_payment_method": "Update payment method",
+}
+
+
+def allowed_actions(session: Session) -> list[tuple[str, str]]:
+    """The actions this session allows: the vendor's portal, minus what Paylera's
+    per-session configuration switched off."""
+    disabled = {
+        action
+        for key, action in _PAYLERA_SWITCHES.items()
+        if (session.configuration or {}).get(key) is False
+    }
+    return [(a, label) for a, label in _ACTIONS[session.vendor] if a not in disabled]
+
+
+def _document(title: str, body: str, lang: str = "en") -> str:
+    return (
+        f'<!doctype html>\n<html lang="{escape(lang)}">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{escape(title)}</title>\n</head>\n<body>\n{body}</body>\n</html>\n"
+    )
+
+
+def _safe_link(url: str) -> str | None:
+    try:
+        scheme = urlsplit(url).scheme
+    except ValueError:
+        return None
+    return url if scheme in ("http", "https") else None
+
+
+def portal_page(
+    session: Session,
+    subscriptions: list[str],
+    action: str | None = None,
+    subscription_id: str | None = None,
+) -> str:
+    """The portal itself: who, what they may do, the pre-opened action, the way back."""
+    vendor = VENDOR_TITLES[session.vendor]
+    rows = [
+        ("customer-id", "Customer", session.customer_id),
+        ("session-id", "Session", session.id),
+        ("expires-at", "Link expires", session.expires_at.isoformat()),
+    ]
+    if session.locale:
+        rows.append(("locale", "Locale", session.locale))
+    parts = [
+        f'<h1 id="portal-title">{escape(vendor)} customer portal</h1>\n',
+        '<p id="sandbox-notice">portalkit sandbox: nothing here is real.</p>\n<dl>\n',
+        *(f'<dt>{label}</dt><dd id="{eid}">{escape(value)}</dd>\n' for eid, label, value in rows),
+        "</dl>\n",
+    ]
+    if action is not None:
+        label = PREOPENED_LABELS.get(action, action)
+        target = f" for {subscription_id}" if subscription_id else ""
+        parts.append(
+            f'<p id="preopened-action" data-action="{escape(action)}" '
+            f'data-subscription-id="{escape(subscription_id or "")}">'
+            f"Opened at: {escape(label + target)}</p>\n"
+        )
+    parts.append('<h2>What you can do</h2>\n<ul id="actions">\n')
+    parts.extend(
+        f'<li id="action-{escape(a)}" data-action="{escape(a)}">{escape(label)}</li>\n'
+        for a, label in allowed_actions(session)
+    )
+    parts.append('</ul>\n<h2>Subscriptions</h2>\n<ul id="subscriptions">\n')
+    parts.extend(
+        f'<li id="subscription-{escape(sub)}" data-subscription-id="{escape(sub)}">'
+        f"{escape(sub)}</li>\n"
+        for sub in subscriptions
+    )
+    parts.append("</ul>\n")
+    back = _safe_link(session.return_url) if session.return_url else None
+    if back is not None:
+        parts.append(
+            f'<p><a id="back-to-merchant" href="{escape(back, quote=True)}" rel="noreferrer">'
+            "Back to merchant</a></p>\n"
+        )
+    return _document(
+        f"{vendor} customer portal (portalkit sandbox)", "".join(parts), session.locale or "en"
+    )
+
+
+def exchange_page(vendor: str) -> str:
+    """Plugipay's first page: its token is in the URL fragment, which the browser never
+    sends, so a script reads it and trades it for the cookie."""
+    body = (
+        f'<h1 id="portal-title">{escape(VENDOR_TITLES[vendor])} customer portal</h1>\n'
+        '<p id="exchange-status" data-state="exchanging">Signing you in…</p>\n'
+        '<noscript><p id="noscript">This portal link needs JavaScript to read its sign-in '
+        "token.</p></noscript>\n"
+        f'<script src="{EXCHANGE_SCRIPT_PATH}"></script>\n'
+    )
+    return _document("Signing in (portalkit sandbox)", body)
+
+
+_GONE = {
+    "used": "This portal link was already used. Portal links work once: go back to the "
+    "merchant's site and open the billing portal again.",
+    "expired": "This portal link has expired. Go back to the merchant's site and open the "
+    "billing portal again.",
+}
+
+
+def gone_page(reason: str) -> str:
+    body = (
+        '<h1 id="gone">This portal link is no longer valid</h1>\n'
+        f'<p id="gone-reason" data-reason="{escape(reason)}">{escape(_GONE[reason])}</p>\n'
+    )
+    return _document("Link no longer valid (portalkit sandbox)", body)
+
+
+def error_page(element_id: str, title: str, message: str) -> str:
+    body = f'<h1 id="{escape(element_id)}">{escape(title)}</h1>\n<p>{escape(message)}</p>\n'
+    return _document(f"{title} (portalkit sandbox)", body)
+
+
+EXCHANGE_SCRIPT = """\
+// portalkit sandbox, Plugipay portal: the sign-in token is in the URL fragment (#t=...),
+// which browsers never send to the server. Read it, remove it from the address bar, and
+// trade it once for an httpOnly cookie; then open the cookie-authenticated portal.
+(function () {
+  "use strict";
+  var status = document.getElementById("exchange-status");
+  var match = /(?:^#|&)t=([^&]*)/.exec(window.location.hash);
+  window.history.replaceState(null, "", window.location.pathname);
+  function fail(state, text) {
+    status.setAttribute("data-state", state);
+    status.textContent = text;
+  }
+  if (!match || !match[1]) {
+    fail("missing-token", "This portal link is incomplete: its sign-in token is missing.");
+    return;
+  }
+  fetch(window.location.pathname + "/exchange", {
+    method: "POST",
+    credentials: "same-origin",
+    headers: {"Content-Type": "application/json"},
+    body: JSON.stringify({token: decodeURIComponent(match[1])})
+  }).then(function (response) {
+    if (response.ok) {
+      window.location.replace("/plugipay/session");
+    } else if (response.status === 410) {
+      window.location.reload();
+    } else {
+      fail("refused", "This portal link is not valid.");
+    }
+  }, function () {
+    fail("error", "Could not reach the portal.");
+  });
+})();
+"""

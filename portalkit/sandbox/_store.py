@@ -1,0 +1,300 @@
+"""The sandbox's state: customers, minted sessions, idempotency replays, the request log,
+scripted faults, portal cookies and the sandbox clock.
+
+Shared by the server thread (the routes) and the test thread (the ``Sandbox`` methods), so
+every access goes through one lock. Records handed out are frozen snapshots.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import attrs
+
+from .._redact import redact_url
+from . import _ids as ids
+from ._faults import Fault
+from ._seeds import CUSTOMERS, VENDORS
+
+#: How long an idempotency key is remembered (sandbox time), as vendors commonly do.
+IDEMPOTENCY_WINDOW = 24 * 3600.0
+
+Consumed = Literal["ok", "used", "expired", "missing", "forbidden"]
+
+
+def utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+@attrs.frozen
+class Session:
+    """A portal session the sandbox minted. ``url`` (and ``token``) are the bearer
+    credential: ``repr()`` hides them."""
+
+    vendor: str
+    id: str
+    customer_id: str
+    return_url: str | None
+    #: Paylera's per-session configuration as sent (None when absent).
+    configuration: Mapping[str, bool] | None
+    subscription_ids: tuple[str, ...]
+    locale: str | None
+    #: Plugipay's accountId (the key's account, or X-Plugipay-On-Behalf-Of).
+    account_id: str | None
+    idempotency_key: str | None
+    created_at: datetime
+    expires_at: datetime
+    used: bool
+    url: str = attrs.field(repr=redact_url)
+    token: str = attrs.field(repr=False)
+    #: Paddle's portal link id (``cpl_...``), the path of its URLs.
+    link_id: str | None = None
+
+    def expired(self, now: float) -> bool:
+        return now >= self.expires_at.timestamp()
+
+
+@attrs.frozen
+class ReceivedRequest:
+    """One request to a vendor's create route, as the sandbox received it (faulted ones
+    included). Headers are lowercase; they hold credentials, so ``repr()`` omits them."""
+
+    vendor: str
+    method: str
+    path: str
+    query: str
+    headers: Mapping[str, str] = attrs.field(repr=False)
+    body: bytes = attrs.field(repr=False)
+    received_at: datetime
+
+    def json(self) -> Any:
+        """The body parsed as JSON (ValueError when it is not JSON)."""
+        return json.loads(self.body) if self.body else None
+
+
+@attrs.frozen
+class Replay:
+    """A stored answer for an idempotency key."""
+
+    fingerprint: str
+    status: int
+    body: bytes
+    stored_at: float
+
+
+@attrs.frozen
+class PortalCookie:
+    """What a portal cookie stands for: a session, and the action its link opened."""
+
+    vendor: str
+    session_id: str
+    action: str | None
+    subscription_id: str | None
+
+
+_CUSTOMER_PREFIX = {"plugipay": "cus", "paylera": "cus", "paddle": "ctm"}
+
+
+def _check_format(vendor: str, what: str, value: object, pattern: re.Pattern[str]) -> None:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise ValueError(
+            f"{vendor}: {value!r} is not a valid {what} id (must match {pattern.pattern})"
+        )
+
+
+class Store:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._lock = threading.RLock()
+        #: Set while the server stops: hanging and delayed requests give up.
+        self.stopping = threading.Event()
+        #: Bumped by reset(): requests hanging from before a reset give up too.
+        self.generation = 0
+        self._offset = 0.0
+        self._customers: dict[str, dict[str, list[str]]] = {}
+        self._sessions: dict[str, dict[str, Session]] = {}
+        self._links: dict[str, str] = {}
+        self._replays: dict[tuple[str, str], Replay] = {}
+        self._received: dict[str, list[ReceivedRequest]] = {}
+        self._faults: dict[str, deque[Fault]] = {}
+        self._cookies: dict[str, PortalCookie] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.generation += 1
+            self._offset = 0.0
+            self._customers = {
+                vendor: {cid: list(subs) for cid, subs in CUSTOMERS[vendor].items()}
+                for vendor in VENDORS
+            }
+            self._sessions = {vendor: {} for vendor in VENDORS}
+            self._links = {}
+            self._replays = {}
+            self._received = {vendor: [] for vendor in VENDORS}
+            self._faults = {vendor: deque() for vendor in VENDORS}
+            self._cookies = {}
+
+    # -- clock ---------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """Sandbox time in seconds since the epoch: the real clock plus advance()."""
+        with self._lock:
+            return self._clock() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("advance: the sandbox clock only moves forward")
+        with self._lock:
+            self._offset += seconds
+
+    # -- customers -----------------------------------------------------------------------
+
+    def customers(self, vendor: str) -> list[str]:
+        with self._lock:
+            return list(self._customers[vendor])
+
+    def has_customer(self, vendor: str, customer_id: str) -> bool:
+        with self._lock:
+            return customer_id in self._customers[vendor]
+
+    def subscriptions(self, vendor: str, customer_id: str) -> list[str]:
+        with self._lock:
+            try:
+                return list(self._customers[vendor][customer_id])
+            except KeyError:
+                raise KeyError(f"{vendor}: no customer {customer_id!r} in the sandbox") from None
+
+    def add_customer(self, vendor: str, customer_id: str | None = None) -> str:
+        """Add a customer (a fresh valid id when None); adding one twice is harmless.
+        ValueError when the id does not match the vendor's format."""
+        if customer_id is None:
+            customer_id = ids.new_object_id(vendor, _CUSTOMER_PREFIX[vendor], self.now())
+        _check_format(vendor, "customer", customer_id, ids.CUSTOMER_PATTERNS[vendor])
+        with self._lock:
+            self._customers[vendor].setdefault(customer_id, [])
+        return customer_id
+
+    def add_subscription(
+        self, vendor: str, customer_id: str, subscription_id: str | None = None
+    ) -> str:
+        """Give ``customer_id`` a subscription (a fresh valid id when None). KeyError for an
+        unknown customer; ValueError for a malformed id or one another customer holds."""
+        if subscription_id is None:
+            subscription_id = ids.new_object_id(vendor, "sub", self.now())
+        _check_format(vendor, "subscription", subscription_id, ids.SUBSCRIPTION_PATTERNS[vendor])
+        with self._lock:
+            customers = self._customers[vendor]
+            if customer_id not in customers:
+                raise KeyError(f"{vendor}: no customer {customer_id!r} in the sandbox")
+            for other, subs in customers.items():
+                if subscription_id in subs and other != customer_id:
+                    raise ValueError(
+                        f"{vendor}: subscription {subscription_id!r} belongs to {other!r}"
+                    )
+            if subscription_id not in customers[customer_id]:
+                customers[customer_id].append(subscription_id)
+        return subscription_id
+
+    # -- request log and faults ------------------------------------------------------------
+
+    def record(self, request: ReceivedRequest) -> None:
+        with self._lock:
+            self._received[request.vendor].append(request)
+
+    def received(self, vendor: str) -> list[ReceivedRequest]:
+        with self._lock:
+            return list(self._received[vendor])
+
+    def queue_faults(self, vendor: str, faults: Iterable[Fault]) -> int:
+        with self._lock:
+            self._faults[vendor].extend(faults)
+            return len(self._faults[vendor])
+
+    def clear_faults(self, vendor: str) -> None:
+        with self._lock:
+            self._faults[vendor].clear()
+
+    def next_fault(self, vendor: str) -> Fault | None:
+        with self._lock:
+            queue = self._faults[vendor]
+            return queue.popleft() if queue else None
+
+    def pending_faults(self, vendor: str) -> list[Fault]:
+        with self._lock:
+            return list(self._faults[vendor])
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def add_session(self, session: Session) -> None:
+        with self._lock:
+            self._sessions[session.vendor][session.id] = session
+            if session.link_id is not None:
+                self._links[session.link_id] = session.id
+
+    def sessions(self, vendor: str) -> list[Session]:
+        with self._lock:
+            return list(self._sessions[vendor].values())
+
+    def session(self, vendor: str, session_id: str) -> Session | None:
+        with self._lock:
+            return self._sessions[vendor].get(session_id)
+
+    def session_by_link(self, link_id: str) -> Session | None:
+        with self._lock:
+            session_id = self._links.get(link_id)
+            return None if session_id is None else self._sessions["paddle"].get(session_id)
+
+    def consume(self, vendor: str, session_id: str, token: str | None = None) -> Consumed:
+        """Use a session's single-use link, atomically. ``token``, when given, must match
+        (compared in constant time); a wrong token ("forbidden") does not use the link up."""
+        with self._lock:
+            session = self._sessions[vendor].get(session_id)
+            if session is None:
+                return "missing"
+            if token is not None and not secrets.compare_digest(
+                token.encode(), session.token.encode()
+            ):
+                return "forbidden"
+            if session.used:
+                return "used"
+            if session.expired(self.now()):
+                return "expired"
+            self._sessions[vendor][session_id] = attrs.evolve(session, used=True)
+            return "ok"
+
+    # -- idempotency ---------------------------------------------------------------------
+
+    def replay(self, vendor: str, key: str) -> Replay | None:
+        with self._lock:
+            stored = self._replays.get((vendor, key))
+            if stored is not None and self.now() - stored.stored_at > IDEMPOTENCY_WINDOW:
+                del self._replays[(vendor, key)]
+                return None
+            return stored
+
+    def remember(self, vendor: str, key: str, replay: Replay) -> None:
+        with self._lock:
+            self._replays[(vendor, key)] = replay
+
+    # -- portal cookies ------------------------------------------------------------------
+
+    def new_cookie(self, cookie: PortalCookie) -> str:
+        value = secrets.token_urlsafe(32)
+        with self._lock:
+            self._cookies[value] = cookie
+        return value
+
+    def cookie(self, value: str | None) -> PortalCookie | None:
+        if not value:
+            return None
+        with self._lock:
+            return self._cookies.get(value)

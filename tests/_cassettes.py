@@ -1,0 +1,530 @@
+"""Recording and replaying the vendor cassettes (tests/test_plugipay.py, test_paylera.py,
+test_paddle.py). How to re-record: docs/cassettes.md.
+
+A cassette test runs in one of three modes, chosen per vendor from the environment:
+
+``replay``   the default, and always when ``CI=true``: every HTTP exchange comes from
+             cassettes/<vendor>/<test>.yaml. No server, no network: sockets are blocked.
+``sandbox``  ``PORTALKIT_RECORD=1``: the test runs against ``portalkit.sandbox`` over real
+             loopback HTTP and its exchanges replace the cassette.
+``live``     ``PORTALKIT_RECORD=1`` and the vendor's credentials in the environment: the
+             same, against the vendor's own API (see ``LIVE_ENV``). A test marked
+             ``sandbox_only`` (it needs fault injection) or ``live_needs(VAR, ...)`` (it needs
+             a credential that is not set) replays its sandbox cassette instead.
+
+Requests match on method + path + the body as parsed JSON -- never the host or port: the
+sandbox listens on a new port every run, and replay has no server at all. Secrets are
+scrubbed when an exchange is recorded, before it is written (``Scrubber``), and
+tests/test_cassette_hygiene.py fails when ``find_secrets`` still finds one in a cassette.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+from portalkit.providers.paddle import Paddle
+from portalkit.providers.paylera import Paylera
+from portalkit.providers.plugipay import Plugipay
+
+from portalkit import PortalProvider, RetryPolicy
+
+ROOT = Path(__file__).resolve().parents[1]
+CASSETTES = ROOT / "cassettes"
+VENDORS = ("plugipay", "paylera", "paddle")
+
+#: The base URL every provider uses in replay. Port 9 (discard) on loopback: nothing listens
+#: there, so a request that somehow escaped its cassette fails at once with "connection
+#: refused" instead of reaching a server. Sandbox recordings are rewritten to it too, so a
+#: cassette does not change with the sandbox's port from one recording to the next.
+REPLAY_BASE_URL = "http://127.0.0.1:9"
+
+#: Retries without sleeping: the tests check what is retried and with which key, not timing.
+FAST_RETRY = RetryPolicy(backoff_initial=0, retry_after_cap=0)
+
+#: What replaces a secret in a cassette; numbered, so two different tokens stay different.
+PLACEHOLDER = "scrubbed"
+
+Mode = Literal["replay", "sandbox", "live"]
+
+
+@dataclass(frozen=True)
+class Ids:
+    """The ids a vendor's cassette tests use. Canonical values are fixed (a replayed request
+    must match the recorded one); a live recording maps the real ids onto them."""
+
+    customer: str
+    subscriptions: tuple[str, ...] = ()
+    #: Well-formed, and known to no account: the 404 tests.
+    unknown_customer: str = ""
+
+
+CANONICAL: dict[str, Ids] = {
+    # cus_ + a 26-character ULID.
+    "plugipay": Ids(
+        customer="cus_01J9CASSETTE0000000000PGAY",
+        unknown_customer="cus_01J9NKN0WN0000000000000000",
+    ),
+    "paylera": Ids(customer="cus_cassette01", unknown_customer="cus_unknown000"),
+    # ^ctm_[a-z\d]{26}$ and ^sub_[a-z\d]{26}$
+    "paddle": Ids(
+        customer="ctm_01j9cassette00000000paddle",
+        subscriptions=(
+            "sub_01j9cassette0000000000sub1",
+            "sub_01j9cassette0000000000sub2",
+            "sub_01j9cassette0000000000sub3",
+        ),
+        unknown_customer="ctm_01j9unknown000000000000000",
+    ),
+}
+
+#: The environment a live recording reads, per vendor. The first entry of "credentials"
+#: switches the vendor to live mode; the rest are required once it is set.
+LIVE_ENV: dict[str, dict[str, tuple[str, ...]]] = {
+    "plugipay": {
+        "credentials": ("PLUGIPAY_KEY_ID", "PLUGIPAY_KEY_SECRET"),
+        "ids": ("PLUGIPAY_TEST_CUSTOMER_ID",),
+        "optional": (
+            "PLUGIPAY_BASE_URL",
+            "PLUGIPAY_NO_SCOPE_KEY_ID",
+            "PLUGIPAY_NO_SCOPE_KEY_SECRET",
+        ),
+    },
+    "paylera": {
+        "credentials": ("PAYLERA_API_KEY",),
+        "ids": ("PAYLERA_TEST_CUSTOMER_ID",),
+        "optional": ("PAYLERA_BASE_URL", "PAYLERA_NO_SCOPE_API_KEY"),
+    },
+    "paddle": {
+        "credentials": ("PADDLE_API_KEY",),
+        "ids": ("PADDLE_TEST_CUSTOMER_ID", "PADDLE_TEST_SUBSCRIPTION_IDS"),
+        "optional": ("PADDLE_ENVIRONMENT", "PADDLE_BASE_URL", "PADDLE_NO_SCOPE_API_KEY"),
+    },
+}
+
+
+def recording_requested(environ: Mapping[str, str] = os.environ) -> bool:
+    """PORTALKIT_RECORD=1 asks for a recording; CI=true refuses it, whatever else is set."""
+    if environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+        return False
+    return environ.get("PORTALKIT_RECORD", "").strip().lower() in ("1", "true", "yes")
+
+
+def vendor_mode(vendor: str, environ: Mapping[str, str] = os.environ) -> Mode:
+    """How ``vendor``'s cassette tests run in this process (before per-test markers)."""
+    if not recording_requested(environ):
+        return "replay"
+    return "live" if environ.get(LIVE_ENV[vendor]["credentials"][0]) else "sandbox"
+
+
+# -- scrubbing: applied to each exchange before it is written ---------------------------------
+
+#: Request headers that carry a credential, and what a cassette keeps instead.
+SECRET_HEADERS = {
+    "authorization": f"Bearer {PLACEHOLDER}",
+    "x-plugipay-signature": f"v1={PLACEHOLDER}",
+    "x-plugipay-key-id": PLACEHOLDER,
+    "cookie": PLACEHOLDER,
+    "proxy-authorization": PLACEHOLDER,
+}
+
+# Where each vendor puts a portal URL's bearer token: Plugipay in the #t= fragment, Paddle in
+# the token= query parameter, Paylera in the path itself (/p/<token>).
+_URL_TOKENS = (
+    re.compile(r"#t=(?P<token>[^\"'\s&#]+)"),
+    re.compile(r"[?&]token=(?P<token>[^\"'\s&#]+)"),
+    re.compile(r"/p/(?P<token>[^\"'\s/?#]+)"),
+)
+_PREFIX = re.compile(r"^[A-Za-z]{2,5}_")
+
+
+@dataclass
+class Scrubber:
+    """The before_record_request / before_record_response hooks of one cassette.
+
+    ``rewrites`` maps text that must not reach the cassette onto what replaces it: the
+    sandbox's address onto REPLAY_BASE_URL, a live account's real ids onto the canonical
+    ones. Portal tokens become ``scrubbed1``, ``scrubbed2``... (keeping a ``pga_``-style
+    prefix): the same token always gets the same placeholder, so a test can still tell two
+    sessions apart and see that an idempotent replay returned the same one.
+    """
+
+    rewrites: dict[str, str] = field(default_factory=dict)
+    _tokens: dict[str, str] = field(default_factory=dict)
+
+    def placeholder(self, token: str) -> str:
+        if token not in self._tokens:
+            prefix = match.group(0) if (match := _PREFIX.match(token)) else ""
+            self._tokens[token] = f"{prefix}{PLACEHOLDER}{len(self._tokens) + 1}"
+        return self._tokens[token]
+
+    def as_recorded(self, value: str) -> str:
+        """``value`` as the cassette holds it (a token's placeholder, a rewritten id)."""
+        return self._tokens.get(value) or self.text(value)
+
+    def text(self, text: str) -> str:
+        for old, new in self.rewrites.items():
+            text = text.replace(old, new)
+        found = sorted(
+            (match.start(), match.group("token"))
+            for pattern in _URL_TOKENS
+            for match in pattern.finditer(text)
+        )
+        # Numbered in order of appearance; replaced longest first, so a token that contains
+        # another goes whole. Every occurrence goes, not only the one in the URL: Paylera's
+        # session id can be its URL's token.
+        tokens = [token for _, token in found if PLACEHOLDER not in token]
+        placeholders = {token: self.placeholder(token) for token in tokens}
+        for token in sorted(placeholders, key=len, reverse=True):
+            text = text.replace(token, placeholders[token])
+        return text
+
+    def request(self, request: Any) -> Any:
+        """vcrpy before_record_request: also run on each replayed request before matching, so
+        it must keep method, path and body as they would have been recorded."""
+        request = copy.deepcopy(request)
+        request.uri = self.text(request.uri)
+        for name in list(request.headers):
+            if name.lower() in SECRET_HEADERS:
+                request.headers[name] = SECRET_HEADERS[name.lower()]
+            else:  # e.g. Host, which names the sandbox's port of the day
+                request.headers[name] = self.text(str(request.headers[name]))
+        if request.body:
+            body = request.body
+            text = body.decode() if isinstance(body, bytes) else str(body)
+            request.body = self.text(text).encode()
+        return request
+
+    def response(self, response: dict[str, Any]) -> dict[str, Any]:
+        """vcrpy before_record_response (the response as the dict vcrpy serializes)."""
+        response = copy.deepcopy(response)
+        headers: dict[str, list[str]] = response["headers"]
+        for name in list(headers):
+            if name.lower() == "set-cookie":
+                del headers[name]
+            else:
+                headers[name] = [self.text(value) for value in headers[name]]
+        body = response["body"]["string"]
+        if body:
+            text = body.decode() if isinstance(body, bytes) else str(body)
+            scrubbed = self.text(text).encode()
+            response["body"]["string"] = scrubbed
+            for name in headers:
+                if name.lower() == "content-length":
+                    headers[name] = [str(len(scrubbed))]
+        return response
+
+
+# -- matching ----------------------------------------------------------------------------------
+
+
+def _parsed_body(body: object) -> object:
+    if body is None or body in (b"", ""):
+        return None
+    if not isinstance(body, bytes | str):
+        return body
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body
+
+
+def json_body(r1: Any, r2: Any) -> None:
+    """vcrpy matcher: the bodies are equal as parsed JSON (key order and spacing ignored);
+    a body that is not JSON is compared as it is."""
+    left, right = _parsed_body(r1.body), _parsed_body(r2.body)
+    if left != right:
+        raise AssertionError(f"request bodies differ: {left!r} != {right!r}")
+
+
+MATCH_ON = ("method", "path", "json_body")
+
+
+# -- the secret scanner ------------------------------------------------------------------------
+
+#: Text that must never appear in a cassette, with the reason the scanner reports.
+_SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("Plugipay portal token (#t=)", re.compile(rf"#t=(?![A-Za-z]*_?{PLACEHOLDER}\d)[^\s\"'&]+")),
+    ("portal token query parameter", re.compile(rf"[?&]token=(?![A-Za-z]*_?{PLACEHOLDER}\d)")),
+    ("Paylera portal path token (/p/)", re.compile(rf"/p/(?![A-Za-z]*_?{PLACEHOLDER}\d)[^\s\"'/]")),
+    ("bearer credential", re.compile(rf"(?i)bearer\s+(?!{PLACEHOLDER}\b)\S+")),
+    ("request signature", re.compile(rf"v1=(?!{PLACEHOLDER}\b)[0-9A-Za-z]+")),
+    ("hex digest (HMAC or hashed secret)", re.compile(r"\b[0-9a-f]{64}\b")),
+    ("JSON web token", re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{4,}")),
+    ("Paddle API key", re.compile(r"pdl_(?:live|sdbx)_apikey_")),
+    ("Stripe-style secret key", re.compile(r"\b[sr]k_(?:live|test)_[0-9A-Za-z]+")),
+    ("Set-Cookie header", re.compile(r"(?im)^\s*set-cookie:")),
+)
+
+
+def _header_problems(text: str) -> Iterator[str]:
+    """Secret request headers must hold exactly their placeholder."""
+    try:
+        import yaml
+
+        document = yaml.safe_load(text)
+    except Exception:  # not YAML: the text patterns still apply
+        return
+    interactions = document.get("interactions", []) if isinstance(document, dict) else []
+    for index, interaction in enumerate(interactions):
+        headers = (interaction.get("request") or {}).get("headers") or {}
+        for name, values in headers.items():
+            expected = SECRET_HEADERS.get(str(name).lower())
+            if expected is None:
+                continue
+            for value in values if isinstance(values, list) else [values]:
+                if value != expected:
+                    yield f"interaction {index}: request header {name} is not scrubbed"
+
+
+def find_secrets(text: str, known_secrets: tuple[str, ...] = ()) -> list[str]:
+    """What in a cassette's text looks like a key, secret, signature or portal token."""
+    problems = [
+        f"{reason}: {_excerpt(match.group(0))}"
+        for reason, pattern in _SECRET_PATTERNS
+        for match in pattern.finditer(text)
+    ]
+    problems.extend(_header_problems(text))
+    problems.extend(
+        f"a known secret value ({_excerpt(secret)})"
+        for secret in known_secrets
+        if len(secret) >= 6 and secret in text
+    )
+    return problems
+
+
+def _excerpt(value: str) -> str:
+    # Enough to find it in the file, not enough to reuse it.
+    return f"{value[:6]}..." if len(value) > 6 else "..."
+
+
+def env_secrets(environ: Mapping[str, str] = os.environ) -> tuple[str, ...]:
+    """The live credentials set in this environment: none of them may be in a cassette."""
+    names = [
+        name
+        for vendor in LIVE_ENV.values()
+        for name in (*vendor["credentials"], *vendor["optional"])
+        if "KEY" in name
+    ]
+    return tuple(value for name in names if (value := environ.get(name, "")))
+
+
+def cassette_files() -> list[Path]:
+    return sorted(CASSETTES.glob("*/*.yaml"))
+
+
+# -- providers per mode ------------------------------------------------------------------------
+
+
+def replay_provider(vendor: str) -> PortalProvider:
+    """A provider aimed at REPLAY_BASE_URL with throwaway credentials: in replay, nothing is
+    sent, and vcrpy does not match on credentials or hosts."""
+    if vendor == "plugipay":
+        return Plugipay(key_id="replay", key_secret="replay", base_url=REPLAY_BASE_URL)
+    if vendor == "paylera":
+        return Paylera(api_key="replay", base_url=REPLAY_BASE_URL)
+    return Paddle(api_key="replay", base_url=REPLAY_BASE_URL)
+
+
+def _env(name: str, environ: Mapping[str, str]) -> str:
+    value = environ.get(name, "").strip()
+    if not value:
+        raise RuntimeError(f"live recording needs {name} in the environment (docs/cassettes.md)")
+    return value
+
+
+def live_ids(vendor: str, environ: Mapping[str, str] = os.environ) -> Ids:
+    canonical = CANONICAL[vendor]
+    prefix = vendor.upper()
+    subscriptions: tuple[str, ...] = ()
+    if canonical.subscriptions:
+        names = f"{prefix}_TEST_SUBSCRIPTION_IDS"
+        subscriptions = tuple(s.strip() for s in _env(names, environ).split(",") if s.strip())
+        if len(subscriptions) != len(canonical.subscriptions):
+            raise RuntimeError(
+                f"{names} must list {len(canonical.subscriptions)} subscription ids of "
+                f"{prefix}_TEST_CUSTOMER_ID, comma-separated"
+            )
+    return Ids(
+        customer=_env(f"{prefix}_TEST_CUSTOMER_ID", environ),
+        subscriptions=subscriptions,
+        unknown_customer=canonical.unknown_customer,
+    )
+
+
+def live_provider(vendor: str, key: str, environ: Mapping[str, str] = os.environ) -> PortalProvider:
+    """A provider for the vendor's own API. ``key`` is "valid", "wrong" (credentials the
+    vendor must refuse) or "no_scope" (a key without the portal permission, from the
+    ``*_NO_SCOPE_*`` variables)."""
+    if vendor == "plugipay":
+        base = environ.get("PLUGIPAY_BASE_URL") or "https://api.plugipay.com"
+        if key == "no_scope":
+            key_id = _env("PLUGIPAY_NO_SCOPE_KEY_ID", environ)
+            secret = _env("PLUGIPAY_NO_SCOPE_KEY_SECRET", environ)
+        else:
+            key_id = _env("PLUGIPAY_KEY_ID", environ)
+            secret = _env("PLUGIPAY_KEY_SECRET", environ)
+        if key == "wrong":
+            key_id = "key_portalkitwrongkey0000000"
+        return Plugipay(key_id=key_id, key_secret=secret, base_url=base)
+    if vendor == "paylera":
+        base = environ.get("PAYLERA_BASE_URL") or "https://api.paylera.io"
+        api_key = {
+            "valid": lambda: _env("PAYLERA_API_KEY", environ),
+            "wrong": lambda: "portalkit-wrong-key",
+            "no_scope": lambda: _env("PAYLERA_NO_SCOPE_API_KEY", environ),
+        }[key]()
+        return Paylera(api_key=api_key, base_url=base)
+    api_key = {
+        "valid": lambda: _env("PADDLE_API_KEY", environ),
+        "wrong": lambda: "portalkit-wrong-key",
+        "no_scope": lambda: _env("PADDLE_NO_SCOPE_API_KEY", environ),
+    }[key]()
+    environment = environ.get("PADDLE_ENVIRONMENT") or "sandbox"
+    if environment not in ("sandbox", "production"):
+        raise RuntimeError("PADDLE_ENVIRONMENT must be 'sandbox' or 'production'")
+    return Paddle(
+        api_key=api_key,
+        environment=environment,  # type: ignore[arg-type]
+        base_url=environ.get("PADDLE_BASE_URL") or None,
+    )
+
+
+# -- one cassette test's view ------------------------------------------------------------------
+
+
+@dataclass
+class Recording:
+    """What a cassette test needs to know about where its exchanges come from.
+
+    ``ids`` are what the test sends (the real ones in live mode); ``provider(key)`` builds the
+    adapter for this mode; ``script(*faults)`` scripts the sandbox's next responses when
+    recording against it, and does nothing otherwise (the cassette already holds them).
+    """
+
+    vendor: str
+    mode: Mode
+    ids: Ids
+    sandbox: Any = None  # portalkit.sandbox.Sandbox, when mode == "sandbox"
+    scrubber: Scrubber = field(default_factory=Scrubber)
+
+    @property
+    def replaying(self) -> bool:
+        return self.mode == "replay"
+
+    def provider(self, key: str = "valid") -> PortalProvider:
+        if self.mode == "sandbox":
+            provider: PortalProvider = self.sandbox.provider(self.vendor, key=key)
+            return provider
+        if self.mode == "live":
+            return live_provider(self.vendor, key)
+        return replay_provider(self.vendor)
+
+    def script(self, *faults: Any) -> None:
+        if self.mode == "sandbox":
+            self.sandbox.script(self.vendor, *faults)
+        elif self.mode == "live":
+            raise RuntimeError("faults can only be scripted on the sandbox (mark: sandbox_only)")
+
+    def as_recorded(self, value: str) -> str:
+        """What the cassette holds for ``value`` seen in this run: the same in replay; the
+        scrubbed or rewritten form when recording."""
+        return self.scrubber.as_recorded(value)
+
+    def client(self, sent: list[httpx.Request]) -> httpx.Client:
+        """An httpx client that notes every request it sends, attempt by attempt (vcrpy
+        patches the transport underneath it, so this sees replayed attempts too)."""
+        return httpx.Client(event_hooks={"request": [sent.append]})
+
+    def vcr_config(self) -> dict[str, Any]:
+        scrubber = self.scrubber
+
+        # Plain functions, not bound methods: pytest-recording deep-copies this dict, and a
+        # deep copy of a bound method copies its Scrubber (and what it has learned) with it.
+        def before_record_request(request: Any) -> Any:
+            return scrubber.request(request)
+
+        def before_record_response(response: dict[str, Any]) -> dict[str, Any]:
+            return scrubber.response(response)
+
+        return {
+            "record_mode": "none" if self.replaying else "rewrite",
+            "match_on": MATCH_ON,
+            "allow_playback_repeats": False,
+            "before_record_request": before_record_request,
+            "before_record_response": before_record_response,
+            # Real vendors may gzip; a cassette keeps the readable (and scrubbable) body.
+            "decode_compressed_response": True,
+            # A test that fails while recording leaves no half-written cassette behind.
+            "record_on_exception": False,
+        }
+
+
+def recording_for(
+    vendor: str,
+    *,
+    sandbox_only: bool,
+    live_needs: tuple[str, ...],
+    sandbox: Callable[[], Any],
+    environ: Mapping[str, str] = os.environ,
+) -> Recording:
+    """The Recording for one test; ``sandbox`` starts (or returns) the sandbox server."""
+    mode = vendor_mode(vendor, environ)
+    if mode == "live" and (sandbox_only or any(not environ.get(n) for n in live_needs)):
+        mode = "replay"  # keep the sandbox recording of what the live vendor cannot be made to do
+    canonical = CANONICAL[vendor]
+    if mode == "replay":
+        return Recording(vendor, mode, canonical)
+    if mode == "live":
+        ids = live_ids(vendor, environ)
+        rewrites = {ids.customer: canonical.customer}
+        rewrites.update(zip(ids.subscriptions, canonical.subscriptions, strict=True))
+        return Recording(vendor, mode, ids, scrubber=Scrubber(rewrites))
+    server = sandbox()
+    _seed(server, vendor, canonical)
+    # The sandbox's host:port (in URLs and the Host header) becomes REPLAY_BASE_URL's.
+    netloc = {httpx.URL(server.url).netloc.decode(): httpx.URL(REPLAY_BASE_URL).netloc.decode()}
+    return Recording(vendor, mode, canonical, sandbox=server, scrubber=Scrubber(netloc))
+
+
+def _seed(server: Any, vendor: str, ids: Ids) -> None:
+    """Give the sandbox the canonical customer (and subscriptions), on a clean slate."""
+    server.reset()
+    if ids.customer not in server.customers(vendor):
+        server.add_customer(vendor, ids.customer)
+    for subscription in ids.subscriptions:
+        if subscription not in server.subscriptions(vendor, ids.customer):
+            server.add_subscription(vendor, ids.customer, subscription)
+
+
+def recorded_requests(cassette: Any) -> list[Any]:
+    """The requests as the cassette holds them (recorded now, or loaded for replay)."""
+    return list(cassette.requests)
+
+
+def recorded_responses(cassette: Any) -> list[dict[str, Any]]:
+    return list(cassette.responses)
+
+
+def header(message: Any, name: str) -> str | None:
+    """A header of a recorded request (a vcrpy Request) or response (its headers, a dict of
+    lists)."""
+    headers = message.headers if hasattr(message, "headers") else message
+    for key, value in dict(headers).items():
+        if key.lower() == name.lower():
+            return value[0] if isinstance(value, list) else str(value)
+    return None
+
+
+def assert_cassette_played(cassette: Any, count: int) -> None:
+    """The cassette holds exactly ``count`` exchanges and, in replay, every one was used."""
+    assert len(cassette) == count, f"cassette holds {len(cassette)} exchanges, expected {count}"
+    if cassette.rewound:  # loaded from a file: replaying
+        assert cassette.all_played, "some recorded exchanges were never requested"

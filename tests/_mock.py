@@ -1,0 +1,237 @@
+"""Shared helpers for the unit tests (no sockets anywhere).
+
+- ``Script``: an ``httpx.MockTransport`` handler that answers with scripted replies, in
+  order, and keeps a snapshot of every request it saw (a request past the end of the
+  script fails the test).
+- ``mint``: one ``create_link`` call through ``Portal`` or ``AsyncPortal`` over that
+  transport, so every test runs sync and async alike with ``@both_modes``.
+- ``record_sleeps``: replaces the retry loop's sleep with one that only records, so retry
+  tests are instant and can assert on the waits without measuring time.
+- The vendors' documented example bodies, verbatim from shared/provider-docs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import attrs
+import httpx
+import pytest
+import tenacity
+
+from portalkit import AsyncPortal, Portal, PortalLink, PortalProvider, PortalRequest, _portal
+
+MODES = ("sync", "async")
+#: Run the decorated test once through Portal and once through AsyncPortal.
+both_modes = pytest.mark.parametrize("mode", MODES)
+
+Reply = Callable[[httpx.Request], httpx.Response]
+
+
+@attrs.frozen
+class Sent:
+    """What one attempt put on the wire, copied when it was sent (Portal reuses the request
+    object across attempts)."""
+
+    method: str
+    url: httpx.URL
+    headers: httpx.Headers
+    content: bytes
+    timeout: Mapping[str, float | None]
+
+    @classmethod
+    def of(cls, request: httpx.Request) -> Sent:
+        return cls(
+            method=request.method,
+            url=request.url,
+            headers=httpx.Headers(request.headers),
+            content=request.content,
+            timeout=dict(request.extensions.get("timeout", {})),
+        )
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class Script:
+    """A MockTransport handler: answers with ``replies`` in order and records each request."""
+
+    def __init__(self, *replies: Reply) -> None:
+        self.replies = list(replies)
+        self.sent: list[Sent] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(Sent.of(request))
+        if len(self.sent) > len(self.replies):
+            pytest.fail(f"unexpected request #{len(self.sent)}: {request.method} {request.url}")
+        return self.replies[len(self.sent) - 1](request)
+
+    @property
+    def only(self) -> Sent:
+        """The one request this script saw (fails if it saw another number of requests)."""
+        assert len(self.sent) == 1, f"expected exactly one request, saw {len(self.sent)}"
+        return self.sent[0]
+
+
+def reply(
+    status: int,
+    body: Any = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    content: bytes | None = None,
+) -> Reply:
+    """A fresh response per call: ``body`` as JSON (with a JSON content type), or raw
+    ``content`` with only the given headers."""
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        if content is not None:
+            return httpx.Response(status, headers=headers, content=content)
+        if body is None:
+            return httpx.Response(status, headers=headers)
+        return httpx.Response(status, headers=headers, json=body)
+
+    return respond
+
+
+def raise_(error: type[httpx.TransportError], message: str = "simulated") -> Reply:
+    """A transport failure, raised the way a real transport raises it."""
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        raise error(message, request=request)
+
+    return respond
+
+
+class ChunkStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A response body sent in chunks without a Content-Length, counting what was read."""
+
+    def __init__(self, chunk: bytes, count: int) -> None:
+        self.chunk = chunk
+        self.count = count
+        self.read = 0
+
+    def _chunks(self) -> Iterator[bytes]:
+        for _ in range(self.count):
+            self.read += 1
+            yield self.chunk
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._chunks()
+
+    async def __aiter__(self) -> Any:
+        for chunk in self._chunks():
+            yield chunk
+
+
+def mint(
+    mode: str,
+    provider: PortalProvider,
+    script: Script,
+    request: PortalRequest,
+    **portal_options: Any,
+) -> PortalLink:
+    """``create_link`` once, through Portal ("sync") or AsyncPortal ("async"), over
+    ``script``; the client is the caller's own, as a user passing ``http_client`` would."""
+    transport = httpx.MockTransport(script)
+    if mode == "sync":
+        with (
+            httpx.Client(transport=transport) as client,
+            Portal(provider, http_client=client, **portal_options) as portal,
+        ):
+            return portal.create_link(request)
+    assert mode == "async", mode
+
+    async def run() -> PortalLink:
+        async with (
+            httpx.AsyncClient(transport=transport) as client,
+            AsyncPortal(provider, http_client=client, **portal_options) as portal,
+        ):
+            return await portal.create_link(request)
+
+    return asyncio.run(run())
+
+
+def record_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Make the retry loop's sleeps instant (sync and async) and return the waits it asked
+    for, in order."""
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    async def async_sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    monkeypatch.setattr(_portal, "Retrying", functools.partial(tenacity.Retrying, sleep=sleep))
+    monkeypatch.setattr(
+        _portal, "AsyncRetrying", functools.partial(tenacity.AsyncRetrying, sleep=async_sleep)
+    )
+    return sleeps
+
+
+# -- The vendors' example bodies, verbatim from shared/provider-docs ---------------------
+
+#: Plugipay REST API -> Portal sessions -> "The portal session object" (inside its
+#: documented ``data`` envelope).
+PLUGIPAY_DOC_SESSION: dict[str, Any] = {
+    "id": "ps_01HXxxxxxxxxxxxxxxxxxxxxxx",
+    "arn": "arn:plugipay:acc_01HXxxxx:portal-session/ps_01HXxxxx",
+    "accountId": "acc_01HXxxxxxxxxxxxxxxxxxxxxxx",
+    "customerId": "cus_01HXxxxxxxxxxxxxxxxxxxxxxx",
+    "url": "https://plugipay.com/portal/ps_01HXxx...#t=eyJhbGciOi...",
+    "returnUrl": "https://app.acme.com/account",
+    "expiresAt": "2026-05-12T10:57:00.000Z",
+    "createdAt": "2026-05-12T10:42:00.000Z",
+}
+PLUGIPAY_DOC_CUSTOMER = "cus_01HXxxxxxxxxxxxxxxxxxxxxxx"
+PLUGIPAY_DOC_RETURN_URL = "https://app.acme.com/account"
+
+#: Paylera -> Customer portal -> "Generating a session" -> Response.
+PAYLERA_DOC_RESPONSE: dict[str, Any] = {
+    "id": "ps_…",
+    "url": "https://portal.paylera.io/p/ps_…",
+    "expires_at": "2026-05-06T13:34:00Z",
+}
+
+#: Paddle -> Create a customer portal session -> Request / Response examples.
+PADDLE_DOC_CUSTOMER = "ctm_01grnn4zta5a1mf02jjze7y2ys"  # the path parameter's example
+PADDLE_DOC_SUBSCRIPTION = "sub_01h04vsc0qhwtsbsxh3422wjs4"
+PADDLE_DOC_REQUEST: dict[str, Any] = {"subscription_ids": ["sub_01h04vsc0qhwtsbsxh3422wjs4"]}
+_PADDLE_TOKEN = (
+    "pga_eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJjdG1fMDFncm5uNHp0YTVhMW1mMDJqanplN3ky"
+    "eXMiLCJuYW1lIjoiSm9obiBEb2UiLCJpYXQiOjE3Mjc2NzkyMzh9._oO12IejzdKmyKTwb7BLjmiILkx4_cSyGjX"
+    "raOBUI_g"
+)
+_PADDLE_PORTAL = "https://customer-portal.paddle.com/cpl_01j7zbyqs3vah3aafp4jf62qaw"
+PADDLE_DOC_OVERVIEW = f"{_PADDLE_PORTAL}?action=overview&token={_PADDLE_TOKEN}"
+PADDLE_DOC_CANCEL = (
+    f"{_PADDLE_PORTAL}?action=cancel_subscription"
+    f"&subscription_id=sub_01h04vsc0qhwtsbsxh3422wjs4&token={_PADDLE_TOKEN}"
+)
+PADDLE_DOC_UPDATE_PAYMENT = (
+    f"{_PADDLE_PORTAL}?action=update_subscription_payment_method"
+    f"&subscription_id=sub_01h04vsc0qhwtsbsxh3422wjs4&token={_PADDLE_TOKEN}"
+)
+PADDLE_DOC_TOKEN = _PADDLE_TOKEN
+PADDLE_DOC_RESPONSE: dict[str, Any] = {
+    "data": {
+        "id": "cpls_01h4ge9r64c22exjsx0fy8b48b",
+        "customer_id": "ctm_01gysfvfy7vqhpzkq8rjmrq7an",
+        "urls": {
+            "general": {"overview": PADDLE_DOC_OVERVIEW},
+            "subscriptions": [
+                {
+                    "id": "sub_01h04vsc0qhwtsbsxh3422wjs4",
+                    "cancel_subscription": PADDLE_DOC_CANCEL,
+                    "update_subscription_payment_method": PADDLE_DOC_UPDATE_PAYMENT,
+                }
+            ],
+        },
+        "created_at": "2024-10-25T06:53:58Z",
+    },
+    "meta": {"request_id": "fa176777-4bca-49ec-aa1e-f53885333cb7"},
+}

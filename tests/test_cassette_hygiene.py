@@ -1,0 +1,160 @@
+"""No cassette may hold a key, secret, signature or portal token.
+
+The recording hooks scrub them before anything is written (tests/_cassettes.py, Scrubber);
+this module scans every committed cassette for what might have slipped through, and proves
+the scanner can fail: on a dirty sample it reports each kind of secret, and on what the
+hooks leave of that sample it reports nothing.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from _cassettes import (
+    CANONICAL,
+    CASSETTES,
+    REPLAY_BASE_URL,
+    VENDORS,
+    Scrubber,
+    cassette_files,
+    env_secrets,
+    find_secrets,
+)
+from vcr.request import Request
+from vcr.serialize import serialize
+from vcr.serializers import yamlserializer
+
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjdG1fMDEifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
+HMAC = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+
+def _sandbox_secrets() -> tuple[str, ...]:
+    """Every credential value the sandbox hands out: the recordings used these."""
+    from portalkit.sandbox import Sandbox
+
+    sandbox = Sandbox()
+    return tuple(
+        value
+        for vendor in VENDORS
+        for key in ("valid", "wrong", "no_scope")
+        for value in sandbox.credentials(vendor, key=key).values()
+        if isinstance(value, str) and not value.startswith(("http://", "https://"))
+    )
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_no_cassette_holds_a_secret(vendor: str) -> None:
+    files = [path for path in cassette_files() if path.parent.name == vendor]
+    assert files, f"no cassettes under cassettes/{vendor}/"
+    known = (*_sandbox_secrets(), *env_secrets())
+    problems = {
+        path.name: found
+        for path in files
+        if (found := find_secrets(path.read_text(encoding="utf-8"), known))
+    }
+    assert problems == {}
+
+
+def test_every_cassette_is_in_a_vendor_folder() -> None:
+    # The scan above goes vendor by vendor: a cassette elsewhere would escape it.
+    assert {path.parent.name for path in cassette_files()} <= set(VENDORS)
+    assert not list(CASSETTES.glob("*.yaml"))
+
+
+# -- the scanner can fail --------------------------------------------------------------------
+
+DIRTY_SAMPLES = {
+    "Plugipay portal token (#t=)": '"url": "http://127.0.0.1:9/portal/ps_01/#t=abcDEF123"',
+    "portal token query parameter": "https://customer-portal.paddle.com/cpl_01?action=overview&token=pga_abc",
+    "Paylera portal path token (/p/)": '"url": "https://portal.paylera.io/p/ps_01HXAB12"',
+    "bearer credential": "Authorization:\n  - Bearer sk_sandbox_0123456789abcdef",
+    "request signature": "X-Plugipay-Signature:\n  - v1=0a1b2c3d",
+    "hex digest (HMAC or hashed secret)": f"X-Something: {HMAC}",
+    "JSON web token": f"token: {JWT}",
+    "Paddle API key": "pdl_sdbx_apikey_01gtgztp8fxxxxxx",
+    "Stripe-style secret key": "sk_live_51Habcdef",
+    "Set-Cookie header": "    set-cookie: portal=abc; HttpOnly",
+}
+
+
+@pytest.mark.parametrize("reason", sorted(DIRTY_SAMPLES))
+def test_scanner_reports_each_kind_of_secret(reason: str) -> None:
+    problems = find_secrets(DIRTY_SAMPLES[reason])
+    assert any(problem.startswith(reason) for problem in problems), problems
+
+
+def test_scanner_reports_a_known_secret_value_anywhere() -> None:
+    assert find_secrets('{"note": "made with plain-old-secret-42"}', ("plain-old-secret-42",))
+
+
+def _dirty_cassette() -> tuple[Request, dict[str, object]]:
+    request = Request(
+        "POST",
+        "http://127.0.0.1:41234/customers/ctm_real000000000000000000000/portal-sessions",
+        b'{"subscription_ids": ["sub_real000000000000000000001"]}',
+        {
+            "Authorization": "Bearer pdl_sdbx_apikey_realkey",
+            "X-Plugipay-Key-Id": "key_live_0123",
+            "X-Plugipay-Signature": f"v1={HMAC}",
+            "Idempotency-Key": "6b0c1f9e-0d5e-4c4c-9d8e-3d1d8f0b1a2c",
+        },
+    )
+    body = (
+        '{"data": {"id": "ps_01HXAB12", "customer_id": "ctm_real000000000000000000000",'
+        f' "url": "http://127.0.0.1:41234/portal/ps_01HXAB12#t={JWT}",'
+        ' "paylera": "https://portal.paylera.io/p/ps_01HXAB12",'
+        f' "overview": "https://customer-portal.paddle.com/cpl_01?action=overview&token=pga_{JWT}"'
+        "}}"
+    )
+    response: dict[str, object] = {
+        "status": {"code": 201, "message": "Created"},
+        "headers": {
+            "Content-Type": ["application/json"],
+            "Content-Length": [str(len(body))],
+            "Set-Cookie": ["portal=abc; HttpOnly"],
+        },
+        "body": {"string": body.encode()},
+    }
+    return request, response
+
+
+def test_the_hooks_leave_nothing_the_scanner_finds() -> None:
+    request, response = _dirty_cassette()
+    dirty = serialize({"requests": [request], "responses": [response]}, yamlserializer)
+    assert len(find_secrets(dirty)) >= 6  # the sample really is dirty
+
+    scrubber = Scrubber(
+        {
+            "http://127.0.0.1:41234": REPLAY_BASE_URL,
+            "ctm_real000000000000000000000": CANONICAL["paddle"].customer,
+            "sub_real000000000000000000001": CANONICAL["paddle"].subscriptions[0],
+        }
+    )
+    clean_request = scrubber.request(request)
+    clean_response = scrubber.response(response)
+    clean = serialize({"requests": [clean_request], "responses": [clean_response]}, yamlserializer)
+
+    assert find_secrets(clean, ("pdl_sdbx_apikey_realkey", "key_live_0123", JWT, HMAC)) == []
+    assert "127.0.0.1:41234" not in clean
+    assert "ctm_real" not in clean
+    assert "sub_real" not in clean
+    # What the tests rely on is kept: the path, the idempotency key, a parseable body.
+    assert clean_request.uri.startswith(
+        f"{REPLAY_BASE_URL}/customers/{CANONICAL['paddle'].customer}"
+    )
+    assert clean_request.headers["Idempotency-Key"] == "6b0c1f9e-0d5e-4c4c-9d8e-3d1d8f0b1a2c"
+    body = clean_response["body"]["string"]  # type: ignore[index]
+    body = body.decode() if isinstance(body, bytes) else body  # serialize() made it text
+    assert clean_response["headers"]["Content-Length"] == [str(len(body.encode()))]  # type: ignore[index]
+    # Paylera's session id is its URL's token: scrubbed everywhere, to the same placeholder.
+    session_id = re.search(r'"id": "(ps_scrubbed\d+)"', body)
+    assert session_id is not None
+    assert f'/p/{session_id.group(1)}"' in body
+
+
+def test_the_hooks_keep_different_tokens_different() -> None:
+    scrubber = Scrubber()
+    text = scrubber.text("a#t=first b#t=second c#t=first")
+    assert text == "a#t=scrubbed1 b#t=scrubbed2 c#t=scrubbed1"
+    assert scrubber.text(text) == text  # scrubbing twice changes nothing
