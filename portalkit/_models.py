@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from . import _validation as check
-from ._redact import redact_url
+from ._redact import redact_url, session_label
 from .errors import DeepLinkNotFound
 
 
@@ -190,7 +190,7 @@ class DeepLink:
     url: str = attrs.field(repr=redact_url)
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class PortalLink:
     """A minted customer-portal link. ``url`` is a bearer credential: redirect the customer to
     it and do not store or log it. ``repr()`` and ``str()`` never show a URL's token."""
@@ -215,9 +215,30 @@ class PortalLink:
     #: The vendor's decoded response body, as received. Holds the URL: never log it.
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
 
+    def __repr__(self) -> str:
+        # The URL shows only its host, and a session id that is part of the URL is cut short.
+        shown = []
+        for field in attrs.fields(PortalLink):
+            if not field.repr:
+                continue
+            value = getattr(self, field.name)
+            if field.name == "url":
+                text = redact_url(value)
+            elif field.name == "session_id":
+                text = repr(session_label(value, self.url))
+            else:
+                text = repr(value)
+            shown.append(f"{field.name}={text}")
+        return f"PortalLink({', '.join(shown)})"
+
     def deep_link(self, action: Action | str, subscription_id: str | None = None) -> str:
         """The URL that opens the portal at ``action`` (for ``subscription_id``, when given)."""
-        wanted = Action(action)
+        try:
+            wanted = Action(action)
+        except ValueError:
+            raise DeepLinkNotFound(
+                f"{action!r} is not a portalkit Action", provider=self.provider
+            ) from None
         for link in self.deep_links:
             if link.action is wanted and link.subscription_id == subscription_id:
                 return link.url

@@ -23,6 +23,7 @@ from . import _validation as check
 from ._capabilities import apply_feature_policy
 from ._models import Feature, PortalLink, PortalRequest
 from ._protocol import PortalProvider
+from ._redact import session_label
 from ._registry import provider_from_env
 from ._retry import RetryControl, RetryPolicy
 from ._router import Dispatch, RequestRouter
@@ -171,7 +172,7 @@ class _Call:
         logger.info(
             "portalkit: %s minted portal session %s for customer %s",
             self.provider.name,
-            link.session_id,
+            session_label(link.session_id, link.url),
             link.customer_id,
         )
         return attrs.evolve(

@@ -24,3 +24,19 @@ def redact_url(url: object) -> str:
     if not parts.scheme or not host:
         return repr(REDACTED)
     return repr(f"{parts.scheme}://{host}/{REDACTED}")
+
+
+def session_label(session_id: str, url: str) -> str:
+    """The session id as it may be shown or logged.
+
+    Some vendors put the session id in the link itself (Paylera's ``/p/<id>`` path is the
+    bearer token), which makes the id as secret as the link: then only its first characters
+    are shown, enough to correlate with the vendor's dashboard.
+    """
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        path = url
+    if session_id and session_id in path:
+        return f"{session_id[:7]}…"
+    return session_id

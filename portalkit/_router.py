@@ -18,7 +18,7 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import Protocol, TypeAlias, runtime_checkable
+from typing import Protocol, TypeAlias, overload, runtime_checkable
 
 import attrs
 
@@ -36,6 +36,12 @@ def _no_nested_fallback(
         raise ConfigurationError("Route.fallback must be a Route without a fallback of its own")
 
 
+def _optional_ids(values: Iterable[str] | None) -> tuple[str, ...] | None:
+    if values is None:
+        return None
+    return (values,) if isinstance(values, str) else tuple(values)
+
+
 @attrs.frozen
 class Route:
     """Where one request goes: the provider's name in the router, the customer's id there.
@@ -48,7 +54,7 @@ class Route:
     provider: str
     customer_id: str
     subscription_ids: tuple[str, ...] | None = attrs.field(
-        default=None, kw_only=True, converter=attrs.converters.optional(tuple)
+        default=None, kw_only=True, converter=_optional_ids
     )
     flow: Flow | None = attrs.field(default=None, kw_only=True)
     fallback: Route | None = attrs.field(default=None, kw_only=True, validator=_no_nested_fallback)
@@ -105,6 +111,25 @@ class MigrationRouter:
     the routed provider answers ``CustomerNotFound`` (the customer is not there yet during
     cut-over), the request is sent again to the route's fallback, with a warning logged.
     """
+
+    # Two overloads so that a dict literal of different adapters type-checks as a mapping.
+    @overload
+    def __init__(
+        self,
+        providers: Mapping[str, PortalProvider],
+        route: RouteFunction,
+        *,
+        fallback: bool = False,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        providers: Iterable[PortalProvider],
+        route: RouteFunction,
+        *,
+        fallback: bool = False,
+    ) -> None: ...
 
     def __init__(
         self,

@@ -47,6 +47,7 @@ from .._wire import (
     wire_converter,
 )
 from ..errors import (
+    AuthenticationFailed,
     DeepLinkNotFound,
     InvalidRequest,
     InvalidResponse,
@@ -61,6 +62,13 @@ BASE_URLS = {
 CUSTOMER_ID = re.compile(r"ctm_[a-z\d]{26}")
 SUBSCRIPTION_ID = re.compile(r"sub_[a-z\d]{26}")
 MAX_SUBSCRIPTIONS = 25
+# Paddle answers a missing or bad API key with these codes; its status for them has varied
+# (401 or 403), so the code decides: these are authentication failures, not missing scopes.
+_ERROR_CODES: dict[str, type[PortalError]] = {
+    "authentication_missing": AuthenticationFailed,
+    "authentication_malformed": AuthenticationFailed,
+    "invalid_token": AuthenticationFailed,
+}
 # Paddle's per-subscription deep links, by the portalkit action they open.
 _SUBSCRIPTION_LINKS: dict[Action, str] = {
     Action.CANCEL_SUBSCRIPTION: "cancel_subscription",
@@ -284,4 +292,5 @@ class Paddle:
             code=text_or_none(error.get("code")),
             message=message,
             request_id=text_or_none(meta.get("request_id")) or response.headers.get("X-Request-Id"),
+            overrides=_ERROR_CODES,
         )

@@ -30,3 +30,6 @@ echo "== mypy --strict"
 bash scripts/typecheck.sh
 echo "== pytest"
 .venv/bin/python -m pytest "$@"
+echo "== docs (mkdocs build --strict)"
+# Not --quiet: it hides the warnings that --strict counts, and the build then passes.
+NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict

@@ -12,7 +12,6 @@ from typing import Any
 
 import attrs
 import httpx
-from portalkit.providers.paddle import Paddle
 
 from portalkit import (
     AsyncPortal,
@@ -22,6 +21,7 @@ from portalkit import (
     PortalRequest,
     RetryPolicy,
 )
+from portalkit.providers.paddle import Paddle
 
 API_KEY = "pdl_sdbx_apikey_01secretsecretsecret"
 CUSTOMER_ID = "ctm_01h8441jn5pcwrfhwh78jqt8hk"

@@ -80,6 +80,11 @@ def stack() -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[BrowserContext]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: run `bash scripts/test.sh` (as root it installs Debian's"
+            " chromium) or `apt-get install -y chromium`"
+        )
     # A fresh, empty profile: no state from an earlier run or another test.
     with (
         tempfile.TemporaryDirectory(prefix="portalkit-chromium-") as profile,

@@ -7,9 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from portalkit.providers.paddle import Paddle
-from portalkit.providers.paylera import Paylera
-from portalkit.providers.plugipay import Plugipay
 
 from portalkit import Feature, PortalRequest, errors
 from portalkit._capabilities import apply_feature_policy
@@ -26,6 +23,9 @@ from portalkit._capability_docs import (
     render_provider,
     with_block,
 )
+from portalkit.providers.paddle import Paddle
+from portalkit.providers.paylera import Paylera
+from portalkit.providers.plugipay import Plugipay
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

@@ -14,12 +14,12 @@ from _vendor_world import (
     PLUGIPAY_CUSTOMER,
     VendorWorld,
 )
-from portalkit.providers.paddle import Paddle
-from portalkit.providers.paylera import Paylera
-from portalkit.providers.plugipay import Plugipay
 
 import portalkit
 from portalkit import AsyncPortal, Portal, PortalLink, PortalRequest, errors, provider_from_env
+from portalkit.providers.paddle import Paddle
+from portalkit.providers.paylera import Paylera
+from portalkit.providers.plugipay import Plugipay
 
 SECRET = "sk_live_do_not_show_me"
 RETURN_URL = "https://app.example.com/account"

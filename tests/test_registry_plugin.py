@@ -9,10 +9,15 @@ the CLI with no change to portalkit.
 from __future__ import annotations
 
 import importlib.metadata
+import json
+import os
+import subprocess
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -143,6 +148,85 @@ def test_the_router_routes_to_the_plugin(fakevendor: Path, mode: str) -> None:
     ]
     assert [link.provider for link in links] == ["paddle", "paddle", "fakevendor"]
     assert world.vendors_hit == ["paddle", "fakevendor", "paddle", "fakevendor"]
+
+
+# -- The CLI, in a subprocess that sees the plug-in installed ------------------------------
+
+
+class _FakeVendorHandler(BaseHTTPRequestHandler):
+    """FakeVendor's API on 127.0.0.1: one session per POST /portal, requests recorded."""
+
+    seen: ClassVar[list[tuple[str, dict[str, Any]]]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).seen.append((self.headers["Authorization"], body))
+        answer = {"session": "fvs_1", "link": "https://portal.fakevendor.test/s/TOKEN1", "ttl": 60}
+        payload = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        pass
+
+
+@pytest.fixture
+def fakevendor_api() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeVendorHandler)
+    _FakeVendorHandler.seen = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("FAKEVENDOR_")}
+    environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(plugin_site()), environ.get("PYTHONPATH")])
+    )
+    return subprocess.run(  # noqa: S603 -- this interpreter, our own CLI
+        [sys.executable, "-m", "portalkit.cli", *args],
+        env={**environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_cli_mints_a_link_with_the_plugin(fakevendor_api: str) -> None:
+    result = run_cli(
+        "link",
+        "--provider",
+        "fakevendor",
+        "--customer",
+        FAKEVENDOR_CUSTOMER,
+        "--return-url",
+        RETURN_URL,
+        env={"FAKEVENDOR_TOKEN": "fv_secret_token", "FAKEVENDOR_BASE_URL": fakevendor_api},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "https://portal.fakevendor.test/s/TOKEN1\n"  # printed once
+    assert "TOKEN1" not in result.stderr
+    assert "fv_secret_token" not in result.stdout + result.stderr
+    assert _FakeVendorHandler.seen == [
+        ("Bearer fv_secret_token", {"customer": FAKEVENDOR_CUSTOMER, "return_to": RETURN_URL})
+    ]
+
+
+def test_the_cli_names_the_plugins_missing_variable() -> None:
+    result = run_cli("link", "--provider", "fakevendor", "--customer", "fv_1", env={})
+    assert result.returncode == 2
+    assert "FAKEVENDOR_TOKEN is not set" in result.stderr
+    assert result.stdout == ""
 
 
 # -- Registry errors, with entry points made up for the test ------------------------------

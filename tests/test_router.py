@@ -26,8 +26,6 @@ from _vendor_world import (
     VendorWorld,
     mint,
 )
-from portalkit.providers.paddle import Paddle
-from portalkit.providers.paylera import Paylera
 
 from portalkit import (
     Action,
@@ -38,6 +36,8 @@ from portalkit import (
     Route,
     errors,
 )
+from portalkit.providers.paddle import Paddle
+from portalkit.providers.paylera import Paylera
 
 RETURN_URL = "https://app.example.com/account"
 
@@ -260,6 +260,8 @@ def test_router_construction_errors() -> None:
         MigrationRouter([Paddle(api_key="a"), Paddle(api_key="b")], Customers.route)
     with pytest.raises(errors.ConfigurationError, match="not a PortalProvider"):
         MigrationRouter({"x": object()}, Customers.route)  # type: ignore[dict-item]
+    # A lone id is one id, not its characters (as in PortalRequest).
+    assert Route("paddle", "c", subscription_ids="sub_1").subscription_ids == ("sub_1",)
     with pytest.raises(errors.ConfigurationError, match="fallback of its own"):
         Route("paddle", "c", fallback=Route("paylera", "d", fallback=Route("x", "y")))
 

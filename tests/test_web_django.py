@@ -25,6 +25,7 @@ from _web import (
 )
 from _web import vendor_error as vendor_error_reply
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.test import Client
 from django.urls import path
@@ -183,3 +184,14 @@ def test_an_unsupported_feature_is_400(install: Install) -> None:
 def test_refuses_an_async_portal_at_start_up() -> None:
     with pytest.raises(TypeError, match=r"needs a portalkit\.Portal"):
         redirect_view(FakeVendor().async_portal(), own_mapping)  # type: ignore[arg-type]
+
+
+def test_the_apps_mapping_may_refuse_a_visitor_who_is_not_signed_in(install: Install) -> None:
+    vendor = FakeVendor()
+
+    def signed_in_only(request: HttpRequest) -> PortalRequest:
+        raise PermissionDenied
+
+    install(vendor.portal(), to_request=signed_in_only)
+    assert post(csrf_client(), "/billing").status_code == 403
+    assert vendor.requests == []

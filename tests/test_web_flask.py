@@ -116,3 +116,13 @@ def test_an_unsupported_feature_is_400() -> None:
 def test_refuses_an_async_portal_at_start_up() -> None:
     with pytest.raises(TypeError, match=r"needs a portalkit\.Portal"):
         redirect_view(FakeVendor().async_portal(), own_mapping)  # type: ignore[arg-type]
+
+
+def test_the_apps_mapping_may_refuse_a_visitor_who_is_not_signed_in() -> None:
+    vendor = FakeVendor()
+
+    def signed_in_only(request: flask.Request) -> PortalRequest:
+        flask.abort(401)
+
+    assert make_client(vendor.portal(), signed_in_only).post("/billing").status_code == 401
+    assert vendor.requests == []

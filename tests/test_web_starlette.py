@@ -21,6 +21,7 @@ from _web import (
 from fastapi import FastAPI
 from fastapi.testclient import TestClient as FastAPITestClient
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
 from starlette.testclient import TestClient
@@ -146,3 +147,13 @@ def test_mounts_in_fastapi() -> None:
 def test_refuses_something_that_is_not_a_portal() -> None:
     with pytest.raises(TypeError, match="Portal or AsyncPortal"):
         redirect_view(object(), own_mapping)  # type: ignore[arg-type]
+
+
+def test_the_apps_mapping_may_refuse_a_visitor_who_is_not_signed_in() -> None:
+    vendor = FakeVendor()
+
+    def signed_in_only(request: Request) -> PortalRequest:
+        raise HTTPException(401)
+
+    assert make_client(vendor.portal(), signed_in_only).post("/billing").status_code == 401
+    assert vendor.requests == []

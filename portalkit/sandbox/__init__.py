@@ -11,6 +11,14 @@ APIs and their hosted portal pages, for tests, demos and offline development.
 Needs the ``sandbox`` extra (starlette, uvicorn). See docs/sandbox.md.
 """
 
+try:
+    import starlette  # noqa: F401
+    import uvicorn  # noqa: F401
+except ModuleNotFoundError as exc:  # pragma: no cover - depends on the installed extras
+    raise ModuleNotFoundError(
+        "portalkit.sandbox needs the 'sandbox' extra: pip install 'portalkit-billing[sandbox]'"
+    ) from exc
+
 from ._faults import Fault
 from ._sandbox import Sandbox
 from ._store import ReceivedRequest, Session

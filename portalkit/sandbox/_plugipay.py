@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import time
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from ..providers.plugipay import ACCOUNT_ID, PATH, sign
@@ -59,7 +60,7 @@ class PlugipayApi:
     name: ClassVar[str] = "plugipay"
     path: ClassVar[str] = PATH
 
-    def __init__(self, wall_clock: Any = time.time) -> None:
+    def __init__(self, wall_clock: Callable[[], float] = time.time) -> None:
         # Signatures are checked against the real clock, not the advanced sandbox clock, so
         # a test that calls advance() can still mint with a freshly signed request.
         self._wall_clock = wall_clock

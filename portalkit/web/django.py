@@ -13,7 +13,8 @@
     ]
 
 ``portal`` is a ``Portal``. URL arguments are passed to the view and ignored: ``to_request``
-reads them from ``request.resolver_match``. The views are not CSRF-exempt: Django's
+reads them from ``request.resolver_match``, and may raise ``PermissionDenied`` or ``Http404``
+as any view code may. The views are not CSRF-exempt: Django's
 ``CsrfViewMiddleware`` checks the POST as it checks any other, so the button's form needs
 ``{% csrf_token %}`` (and a ``fetch`` to the JSON view the ``X-CSRFToken`` header).
 """

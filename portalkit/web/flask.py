@@ -12,10 +12,11 @@
     app.add_url_rule("/billing/portal", view_func=view, methods=["POST"])
 
 ``portal`` is a ``Portal``. URL variables of the rule are passed to the view and ignored:
-``to_request`` reads them from ``request.view_args``. The views are named ``portal_redirect``
-and ``portal_json``; pass ``endpoint=`` to ``add_url_rule`` when mounting one twice. Flask
-has no CSRF protection of its own: protect the POST with the app's (Flask-WTF's
-``CSRFProtect``, or a SameSite session cookie plus an Origin check).
+``to_request`` reads them from ``request.view_args``, and may ``abort(401)`` for a visitor
+who is not signed in. The views are named ``portal_redirect`` and ``portal_json``; pass
+``endpoint=`` to ``add_url_rule`` when mounting one twice. Flask has no CSRF protection of
+its own: protect the POST with the app's (Flask-WTF's ``CSRFProtect``, or a SameSite
+session cookie plus an Origin check).
 """
 
 from __future__ import annotations

@@ -16,8 +16,9 @@
 
 ``portal`` is a ``Portal`` (its blocking call runs in Starlette's thread pool) or an
 ``AsyncPortal`` (awaited). A plain ``def to_request`` also runs in the thread pool, so it may
-query a database; an ``async def`` one is awaited. Protect the POST against cross-site
-request forgery in the app: Starlette has no CSRF protection of its own.
+query a database; an ``async def`` one is awaited. For a visitor who is not signed in it
+raises ``HTTPException(401)``. Protect the POST against cross-site request forgery in the
+app: Starlette has no CSRF protection of its own.
 """
 
 from __future__ import annotations

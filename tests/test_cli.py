@@ -1,0 +1,278 @@
+"""The ``portalkit`` command line, run in-process through ``main([...])``.
+
+``demo`` and ``sandbox`` start the real sandbox server on loopback; ``link`` mints against a
+sandbox this module's tests start (portalkit.testing's ``portal_sandbox``), with the
+credentials in environment variables as a user would set them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import sys
+from typing import Any
+
+import httpx
+import pytest
+
+from portalkit import Portal, PortalLink, PortalRequest, cli
+from portalkit._env import ProviderEnv
+from portalkit.sandbox import Sandbox
+
+VENDORS = ("plugipay", "paylera", "paddle")
+
+
+def _secret_parts(url: str) -> list[str]:
+    """The URL and each part of it that can carry its credential."""
+    parts = httpx.URL(url)
+    return [part for part in (url, parts.path, parts.fragment, parts.query.decode()) if part]
+
+
+# -- portalkit demo ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def minted(monkeypatch: pytest.MonkeyPatch) -> list[PortalLink]:
+    """Every link the command mints, noted as Portal returns it."""
+    links: list[PortalLink] = []
+    create_link = Portal.create_link
+
+    def noting(self: Portal, request: PortalRequest) -> PortalLink:
+        link = create_link(self, request)
+        links.append(link)
+        return link
+
+    monkeypatch.setattr(Portal, "create_link", noting)
+    return links
+
+
+def test_demo_mints_a_link_per_vendor_and_shows_each_opens_once(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, minted: list[PortalLink]
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    assert cli.main(["demo"]) == 0
+    out, err = capsys.readouterr()
+
+    assert [link.provider for link in minted] == list(VENDORS)
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("vendor "))
+    table = lines[start : lines.index("", start)]
+    assert table[0].split() == ["vendor", "session", "id", "expires", "at", "(UTC)", "deep",
+                                "links", "vendor", "ignored"]  # fmt: skip
+    rows = {line.split()[0]: line for line in table[2:] if line and not line.startswith(" ")}
+    assert set(rows) == set(VENDORS)
+    # What each vendor ignored of the same request, and Paddle's deep links.
+    assert rows["plugipay"].endswith("locale, subscription_ids")
+    assert rows["paylera"].endswith("subscription_ids")
+    assert rows["paddle"].endswith("return_url, locale")
+    assert "not reported" in rows["paddle"]  # Paddle reports no expiry
+    paddle = next(link for link in minted if link.provider == "paddle")
+    assert paddle.session_id in rows["paddle"]
+    assert "2 cancel_subscription" in out
+    assert "2 update_payment_method" in out
+    for vendor in VENDORS:
+        assert re.search(rf"{vendor}\s+first visit: 200 OK\s+second visit: 410 Gone", out)
+    # Never a link's credential: not in the output, not in a log record.
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for link in minted:
+        for part in _secret_parts(link.url):
+            assert part not in out + err + logged
+    assert "<redacted>" in out
+
+
+def test_demo_without_the_sandbox_extra_says_how_to_install_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "portalkit.sandbox", None)  # import fails as if absent
+    assert cli.main(["demo"]) == 2
+    assert "pip install 'portalkit-billing[sandbox]'" in capsys.readouterr().err
+
+
+# -- portalkit sandbox ---------------------------------------------------------------------------
+
+
+def test_sandbox_serves_until_interrupted(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, Any] = {}
+
+    def use_it_then_press_ctrl_c() -> None:
+        out = capsys.readouterr().out
+        url = re.search(r"portalkit sandbox at (http://127\.0\.0\.1:\d+)", out)
+        assert url is not None, out
+        seen["url"] = url.group(1)
+        seen["printed"] = out
+        credentials = Sandbox().credentials("paylera")
+        from portalkit.providers.paylera import Paylera
+
+        with Portal(Paylera(base_url=seen["url"], **credentials)) as portal:
+            seen["link"] = portal.create_link(PortalRequest("cus_sandbox0001"))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_wait_for_interrupt", use_it_then_press_ctrl_c)
+    assert cli.main(["sandbox", "--port", "0"]) == 0
+
+    assert seen["link"].session_id.startswith("ps_")
+    # It printed what a user needs: credentials and seeded customers, per vendor.
+    assert Sandbox().describe().splitlines()[1] in seen["printed"]
+    assert "pdl_sdbx_apikey_portalkit_portal" in seen["printed"]
+    assert "ctm_01hzseed000000000000000001" in seen["printed"]
+    assert "stopped" in capsys.readouterr().err
+    with pytest.raises(httpx.ConnectError):  # and the server is gone
+        httpx.get(seen["url"] + "/_sandbox", timeout=2)
+
+
+def test_sandbox_reports_a_port_in_use(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert cli.main(["sandbox", "--port", str(port)]) == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+# -- portalkit link ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def vendor_env(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Set one vendor's credentials as environment variables, as a user would."""
+    for name in list(__import__("os").environ):
+        if name.split("_")[0] in ("PLUGIPAY", "PAYLERA", "PADDLE", "PORTALKIT"):
+            monkeypatch.delenv(name)
+
+    def set_for(vendor: str, credentials: dict[str, str]) -> None:
+        env = ProviderEnv(vendor, {})
+        for field, value in credentials.items():
+            monkeypatch.setenv(env.variable(field), value)
+
+    return set_for
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_link_prints_the_url_once_to_stdout_and_nothing_of_it_elsewhere(
+    vendor: str,
+    portal_sandbox: Sandbox,
+    vendor_env: Any,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    vendor_env(vendor, portal_sandbox.credentials(vendor))
+    customer = portal_sandbox.customers(vendor)[0]
+    subscription = portal_sandbox.subscriptions(vendor, customer)[0]
+    argv = ["link", "--provider", vendor, "--customer", customer, "--base-url", portal_sandbox.url]
+    argv += ["--return-url", "https://app.example.com/account", "--subscription", subscription]
+
+    assert cli.main(argv) == 0
+    out, err = capsys.readouterr()
+
+    (session,) = portal_sandbox.sessions(vendor)
+    assert out == session.url + "\n"  # the minted link, once, alone on stdout
+    assert session.customer_id == customer
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for part in _secret_parts(session.url):
+        assert part not in err + logged
+    assert f"{vendor} portal link minted for {customer}" in err
+
+
+def test_link_url_opens_the_portal(
+    portal_sandbox: Sandbox, vendor_env: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vendor_env("paylera", portal_sandbox.credentials("paylera"))
+    customer = portal_sandbox.customers("paylera")[0]
+    argv = ["link", "--provider", "paylera", "--customer", customer]
+    assert cli.main([*argv, "--base-url", portal_sandbox.url]) == 0
+    url = capsys.readouterr().out.strip()
+    assert httpx.get(url).status_code == 200
+    assert httpx.get(url).status_code == 410
+
+
+@pytest.mark.parametrize(
+    ("vendor", "variable"),
+    [("plugipay", "PLUGIPAY_KEY_ID"), ("paylera", "PAYLERA_API_KEY"), ("paddle", "PADDLE_API_KEY")],
+)
+def test_link_without_credentials_names_the_variable(
+    vendor: str,
+    variable: str,
+    portal_sandbox: Sandbox,
+    vendor_env: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    customer = portal_sandbox.customers(vendor)[0]
+    argv = ["link", "--provider", vendor, "--customer", customer]
+    assert cli.main([*argv, "--base-url", portal_sandbox.url]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert variable in err
+    assert portal_sandbox.received(vendor) == []
+
+
+def test_link_with_a_malformed_credential_names_the_variable_not_the_value(
+    portal_sandbox: Sandbox, vendor_env: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vendor_env("paddle", {"api_key": "pdl key with spaces"})
+    argv = ["link", "--provider", "paddle", "--customer", portal_sandbox.customers("paddle")[0]]
+    assert cli.main([*argv, "--base-url", portal_sandbox.url]) == 2
+    err = capsys.readouterr().err
+    assert "PADDLE_API_KEY" in err
+    assert "spaces" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--customer", "cus_123"], r"invalid customer_id (--customer): must match ^ctm_[a-z\d]{26}$"),
+        (
+            ["--customer", "ctm_01hzseed000000000000000001", "--subscription", "sub_nope"],
+            r"invalid subscription_ids[0] (--subscription): must match ^sub_[a-z\d]{26}$",
+        ),
+        (
+            ["--customer", "ctm_01hzseed000000000000000001", "--return-url", "ftp://x.example"],
+            "invalid return_url (--return-url): must be an absolute https:// URL",
+        ),
+    ],
+    ids=["customer", "subscription", "return-url"],
+)
+def test_link_with_a_bad_id_names_the_field_and_rule_and_sends_nothing(
+    argv: list[str],
+    expected: str,
+    portal_sandbox: Sandbox,
+    vendor_env: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    vendor_env("paddle", portal_sandbox.credentials("paddle"))
+    base = ["link", "--provider", "paddle", "--base-url", portal_sandbox.url]
+    assert cli.main([*base, *argv]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert expected in err
+    assert portal_sandbox.received("paddle") == []
+
+
+def test_link_refused_by_the_vendor_exits_1_with_its_error(
+    portal_sandbox: Sandbox, vendor_env: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vendor_env("plugipay", portal_sandbox.credentials("plugipay", "no_scope"))
+    customer = portal_sandbox.customers("plugipay")[0]
+    argv = ["link", "--provider", "plugipay", "--customer", customer, "--base-url"]
+    argv += [portal_sandbox.url, "--return-url", "https://app.example.com/account"]
+    assert cli.main(argv) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "status=403" in err
+    assert "code=insufficient_scope" in err
+    assert "sandbox-plugipay-readonly" not in err  # the secret
+
+
+def test_link_with_an_unknown_provider(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["link", "--provider", "stripe", "--customer", "cus_1"]) == 2
+    assert "no provider named 'stripe'" in capsys.readouterr().err
+
+
+def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main([])
+    assert exited.value.code == 2
+    assert "demo" in capsys.readouterr().err

@@ -1,0 +1,144 @@
+"""portalkit.testing, the pytest plugin, as an application's test suite meets it: loaded from
+its entry point (no ``-p`` anywhere below), its fixtures used from a fresh test directory run
+by pytester."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(autouse=True)
+def _quiet_ini(pytester: pytest.Pytester) -> None:
+    # The inner runs' configuration: pytest-asyncio warns without a loop scope.
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+
+
+def test_an_application_test_suite_uses_the_fixtures(pytester: pytest.Pytester) -> None:
+    """One pytest run, as an application's suite: its Manage-billing tests, tests showing each
+    test starts from the seeded sandbox on one server, and a failure reported as a failure."""
+    pytester.makepyfile(
+        test_billing="""
+        import pytest
+        from portalkit import Portal, PortalRequest, errors
+        from portalkit.testing import Fault
+
+        def test_portal_for_mints_against_the_sandbox(portal_sandbox, portal_for):
+            customer = portal_sandbox.customers("paddle")[0]
+            link = portal_for("paddle").create_link(PortalRequest(customer))
+            assert [s.id for s in portal_sandbox.sessions("paddle")] == [link.session_id]
+            assert link.url.startswith(portal_sandbox.url)
+
+        def test_sandbox_portals_has_every_vendor(portal_sandbox, sandbox_portals):
+            assert sorted(sandbox_portals) == ["paddle", "paylera", "plugipay"]
+            customer = portal_sandbox.customers("paylera")[0]
+            link = sandbox_portals["paylera"].create_link(PortalRequest(customer))
+            assert link.provider == "paylera"
+
+        def test_a_scripted_outage_is_retried_without_sleeping(portal_sandbox, portal_for):
+            portal_sandbox.script("plugipay", Fault.status(503), Fault.status(429, retry_after=30))
+            customer = portal_sandbox.customers("plugipay")[0]
+            link = portal_for("plugipay").create_link(
+                PortalRequest(customer, return_url="https://app.example/billing")
+            )
+            received = portal_sandbox.received("plugipay")
+            assert len(received) == 3
+            assert {r.headers["idempotency-key"] for r in received} == {link.idempotency_key}
+
+        def test_wrong_and_no_scope_keys(portal_sandbox, portal_for):
+            customer = portal_sandbox.customers("paddle")[0]
+            with pytest.raises(errors.AuthenticationFailed):
+                portal_for("paddle", key="wrong").create_link(PortalRequest(customer))
+            with pytest.raises(errors.PermissionDenied):
+                portal_for("paddle", key="no_scope").create_link(PortalRequest(customer))
+
+        def test_app_code_using_from_env_talks_to_the_sandbox(
+            portal_sandbox, portal_sandbox_env, monkeypatch
+        ):
+            monkeypatch.setenv("PORTALKIT_PROVIDER", "paylera")
+            assert portal_sandbox_env["PAYLERA_BASE_URL"] == portal_sandbox.url
+            with Portal.from_env() as portal:  # what the application does
+                link = portal.create_link(PortalRequest(portal_sandbox.customers("paylera")[0]))
+            assert [s.id for s in portal_sandbox.sessions("paylera")] == [link.session_id]
+        """,
+        test_isolation="""
+        from portalkit import PortalRequest
+        from portalkit.testing import Fault
+
+        urls = []
+
+        def test_leaves_a_session_a_fault_and_a_customer_behind(portal_sandbox, portal_for):
+            urls.append(portal_sandbox.url)
+            portal_sandbox.add_customer("paddle", "ctm_01j9leftbehind000000000000")
+            portal_for("paddle").create_link(PortalRequest(portal_sandbox.customers("paddle")[0]))
+            portal_sandbox.script("paddle", Fault.status(503))  # never used by this test
+
+        def test_finds_none_of_it(portal_sandbox, portal_for):
+            urls.append(portal_sandbox.url)
+            assert urls[0] == urls[1]  # one server for the session
+            assert portal_sandbox.sessions("paddle") == []
+            assert "ctm_01j9leftbehind000000000000" not in portal_sandbox.customers("paddle")
+            link = portal_for("paddle").create_link(
+                PortalRequest(portal_sandbox.customers("paddle")[0])
+            )
+            assert len(portal_sandbox.received("paddle")) == 1  # no leftover 503
+        """,
+        test_outage="""
+        from portalkit import PortalRequest
+        from portalkit.testing import Fault
+
+        def test_expects_a_link_during_an_outage(portal_sandbox, portal_for):
+            portal_sandbox.script("paddle", *[Fault.status(503)] * 4)
+            portal_for("paddle").create_link(PortalRequest(portal_sandbox.customers("paddle")[0]))
+        """,
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-v")
+    result.assert_outcomes(passed=7, failed=1)
+    # The fixtures swallow nothing: an outage longer than the retries reaches the test.
+    result.stdout.fnmatch_lines(["*test_outage.py::test_expects_a_link_during_an_outage FAILED*"])
+    result.stdout.fnmatch_lines(["*ProviderUnavailable*503*"])
+
+
+def test_loading_the_plugin_leaves_the_sandbox_unimported() -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        import portalkit.testing
+        heavy = ("portalkit.sandbox", "starlette", "uvicorn")
+        print(sorted(name for name in heavy if name in sys.modules))
+        """
+    )
+    result = subprocess.run(  # noqa: S603 -- this interpreter, a fixed script
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_without_the_sandbox_extra_only_the_tests_that_need_it_fail(
+    pytester: pytest.Pytester,
+) -> None:
+    # A conftest that makes the sandbox unimportable, as it is without starlette/uvicorn.
+    pytester.makeconftest(
+        """
+        import sys
+        sys.modules["starlette"] = None
+        sys.modules["portalkit.sandbox"] = None
+        """
+    )
+    pytester.makepyfile(
+        """
+        def test_unrelated():
+            assert True
+
+        def test_needs_the_sandbox(portal_sandbox):
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    assert "pip install 'portalkit-billing[sandbox]'" in result.stdout.str()
