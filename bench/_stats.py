@@ -114,8 +114,3 @@ async def ainterleave(
     return Comparison(tuple(times_a), tuple(times_b))
 
 
-def run_async(coroutine: Awaitable[Comparison]) -> Comparison:
-    async def main() -> Comparison:
-        return await coroutine
-
-    return asyncio.run(main())

@@ -13,11 +13,10 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from types import TracebackType
-from typing import Self, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, Self, TypedDict, Unpack
 
 import attrs
 import httpx
-from tenacity import AsyncRetrying, Retrying
 
 from . import _validation as check
 from ._capabilities import apply_feature_policy
@@ -25,7 +24,7 @@ from ._models import Feature, PortalLink, PortalRequest
 from ._protocol import PortalProvider
 from ._redact import session_label
 from ._registry import provider_from_env
-from ._retry import RetryControl, RetryPolicy
+from ._retry import RetryControl, RetryPolicy, is_retryable
 from ._router import Dispatch, RequestRouter
 from .errors import (
     CustomerNotFound,
@@ -34,6 +33,9 @@ from .errors import (
     PortalError,
     ProviderUnavailable,
 )
+
+if TYPE_CHECKING:
+    import tenacity
 
 logger = logging.getLogger("portalkit")
 
@@ -113,24 +115,29 @@ class _Call:
         self.attempts += 1
         http_request = self.http_request
         if self.attempts == 1:
+            # What headers.setdefault() does per name, with one look-up of the names present:
+            # httpx's Headers scans every header on each membership test.
+            present = set(http_request.headers.keys())  # lower-cased, as items() gives them
             for name, value in client.headers.items():
-                http_request.headers.setdefault(name, value)
+                if name not in present:
+                    http_request.headers[name] = value
         left = max(self.control.remaining(), 0.001)
         default = client.timeout
-        timeout = httpx.Timeout(
-            connect=_shorter(default.connect, left),
-            read=_shorter(default.read, left),
-            write=_shorter(default.write, left),
-            pool=_shorter(default.pool, left),
-        )
-        http_request.extensions = {**http_request.extensions, "timeout": timeout.as_dict()}
-        logger.debug(
-            "portalkit: %s attempt %d: %s %s",
-            self.provider.name,
-            self.attempts,
-            http_request.method,
-            http_request.url.path,
-        )
+        timeout = {  # httpx.Timeout(...).as_dict(), without building the Timeout
+            "connect": _shorter(default.connect, left),
+            "read": _shorter(default.read, left),
+            "write": _shorter(default.write, left),
+            "pool": _shorter(default.pool, left),
+        }
+        http_request.extensions = {**http_request.extensions, "timeout": timeout}
+        if logger.isEnabledFor(logging.DEBUG):  # url.path is worked out on each access
+            logger.debug(
+                "portalkit: %s attempt %d: %s %s",
+                self.provider.name,
+                self.attempts,
+                http_request.method,
+                http_request.url.path,
+            )
         return http_request
 
     def body_limit_error(self, response: httpx.Response) -> InvalidResponse:
@@ -141,10 +148,22 @@ class _Call:
             status=response.status_code,
         )
 
-    def check_declared_length(self, response: httpx.Response) -> None:
+    def check_declared_length(self, response: httpx.Response) -> bool:
+        """Refuse a declared length over the limit. True when the body can be read whole:
+        its declared length is within the limit (the transport reads no further) and it is
+        not compressed (decoding could make it larger)."""
         declared = response.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self.settings.max_response_bytes:
+        if not (declared and declared.isdigit()):
+            return False
+        if int(declared) > self.settings.max_response_bytes:
             raise self.body_limit_error(response)
+        return "content-encoding" not in response.headers
+
+    def check_read_length(self, response: httpx.Response, body: bytes) -> bytes:
+        """A body read whole is still held to the limit, whatever its header said."""
+        if len(body) > self.settings.max_response_bytes:
+            raise self.body_limit_error(response)
+        return body
 
     def transport_error(self, exc: Exception) -> ProviderUnavailable:
         kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
@@ -153,13 +172,22 @@ class _Call:
             provider=self.provider.name,
         )
 
-    def finish(self, response: httpx.Response, body: bytes) -> PortalLink:
-        """The link for a 2xx answer, or raise the adapter's error for anything else."""
-        headers = response.headers.copy()
-        headers.pop("content-encoding", None)  # ``body`` is already decoded
-        complete = httpx.Response(
-            response.status_code, headers=headers, content=body, request=self.http_request
-        )
+    def finish(self, response: httpx.Response, body: bytes, *, read_whole: bool) -> PortalLink:
+        """The link for a 2xx answer, or raise the adapter's error for anything else.
+
+        ``read_whole``: ``response`` itself holds ``body`` (``response.read()``); otherwise the
+        body was streamed and decoded in chunks, and the adapter gets a response rebuilt
+        around it."""
+        if read_whole:
+            complete = response
+        else:
+            headers = response.headers
+            if "content-encoding" in headers:  # ``body`` is already decoded
+                headers = headers.copy()
+                del headers["content-encoding"]
+            complete = httpx.Response(
+                response.status_code, headers=headers, content=body, request=self.http_request
+            )
         logger.debug(
             "portalkit: %s answered HTTP %d (%d bytes)",
             self.provider.name,
@@ -169,17 +197,34 @@ class _Call:
         if not complete.is_success:
             raise self.provider.parse_error(complete)
         link = self.provider.parse_response(complete, self.request)
-        logger.info(
-            "portalkit: %s minted portal session %s for customer %s",
-            self.provider.name,
-            session_label(link.session_id, link.url),
-            link.customer_id,
-        )
-        return attrs.evolve(
-            link,
-            ignored_fields=tuple(dict.fromkeys((*self.ignored, *link.ignored_fields))),
-            idempotency_key=self.request.idempotency_key,
-        )
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "portalkit: %s minted portal session %s for customer %s",
+                self.provider.name,
+                session_label(link.session_id, link.url),
+                link.customer_id,
+            )
+        ignored = tuple(dict.fromkeys((*self.ignored, *link.ignored_fields)))
+        key = self.request.idempotency_key
+        if ignored == link.ignored_fields and key == link.idempotency_key:
+            return link  # what evolve() would return, but a copy
+        return attrs.evolve(link, ignored_fields=ignored, idempotency_key=key)
+
+
+def Retrying(**options: Any) -> tenacity.Retrying:  # noqa: N802 -- stands in for the class
+    """``tenacity.Retrying``, imported on the first retry rather than with portalkit: most
+    calls never retry, and tenacity adds milliseconds to every cold start. Tests replace
+    this name (and ``AsyncRetrying``) to record the sleeps."""
+    from tenacity import Retrying as retrying
+
+    return retrying(**options)
+
+
+def AsyncRetrying(**options: Any) -> tenacity.AsyncRetrying:  # noqa: N802
+    """``tenacity.AsyncRetrying``, imported on the first retry (see ``Retrying``)."""
+    from tenacity import AsyncRetrying as retrying
+
+    return retrying(**options)
 
 
 def _shorter(configured: float | None, left: float) -> float:
@@ -284,8 +329,20 @@ class Portal:
             return self._run(fallback)
 
     def _create(self, call: _Call) -> PortalLink:
+        # The first attempt runs outside tenacity: most calls succeed at once, and setting up
+        # tenacity's loop costs more than the rest of portalkit's own work on a call. A
+        # retryable failure hands over to tenacity, which takes it as attempt 1's outcome.
+        try:
+            return self._attempt(call)
+        except PortalError as error:
+            if not is_retryable(error):
+                raise
+            first_failure: PortalError | None = error
         for attempt in Retrying(**call.control.tenacity_kwargs()):
             with attempt:
+                if first_failure is not None:
+                    failure, first_failure = first_failure, None
+                    raise failure
                 return self._attempt(call)
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
@@ -293,15 +350,18 @@ class Portal:
         try:
             response = self._client.send(call.attempt_request(self._client), stream=True)
             try:
-                call.check_declared_length(response)
-                body = _collect(response.iter_bytes(), call, response)
+                read_whole = call.check_declared_length(response)
+                if read_whole:
+                    body = call.check_read_length(response, response.read())
+                else:
+                    body = _collect(response.iter_bytes(), call, response)
             finally:
                 response.close()
         except PortalError:
             raise
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             raise call.transport_error(exc) from exc
-        return call.finish(response, body)
+        return call.finish(response, body, read_whole=read_whole)
 
     def close(self) -> None:
         if self._owns_client:
@@ -369,8 +429,18 @@ class AsyncPortal:
             return await self._run(fallback)
 
     async def _create(self, call: _Call) -> PortalLink:
+        # As Portal._create: the first attempt outside tenacity.
+        try:
+            return await self._attempt(call)
+        except PortalError as error:
+            if not is_retryable(error):
+                raise
+            first_failure: PortalError | None = error
         async for attempt in AsyncRetrying(**call.control.tenacity_kwargs()):
             with attempt:
+                if first_failure is not None:
+                    failure, first_failure = first_failure, None
+                    raise failure
                 return await self._attempt(call)
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
@@ -378,15 +448,18 @@ class AsyncPortal:
         try:
             response = await self._client.send(call.attempt_request(self._client), stream=True)
             try:
-                call.check_declared_length(response)
-                body = await _acollect(response.aiter_bytes(), call, response)
+                read_whole = call.check_declared_length(response)
+                if read_whole:
+                    body = call.check_read_length(response, await response.aread())
+                else:
+                    body = await _acollect(response.aiter_bytes(), call, response)
             finally:
                 await response.aclose()
         except PortalError:
             raise
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             raise call.transport_error(exc) from exc
-        return call.finish(response, body)
+        return call.finish(response, body, read_whole=read_whole)
 
     async def aclose(self) -> None:
         if self._owns_client:

@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
+
+from portalkit import PortalProvider, RetryPolicy
 from portalkit.providers.paddle import Paddle
 from portalkit.providers.paylera import Paylera
 from portalkit.providers.plugipay import Plugipay
-
-from portalkit import PortalProvider, RetryPolicy
 
 ROOT = Path(__file__).resolve().parents[1]
 CASSETTES = ROOT / "cassettes"
@@ -200,6 +200,8 @@ class Scrubber:
             body = request.body
             text = body.decode() if isinstance(body, bytes) else str(body)
             request.body = self.text(text).encode()
+            if "content-length" in request.headers:  # a rewritten id may change the length
+                request.headers["content-length"] = str(len(request.body))
         return request
 
     def response(self, response: dict[str, Any]) -> dict[str, Any]:
@@ -371,8 +373,8 @@ def live_provider(vendor: str, key: str, environ: Mapping[str, str] = os.environ
         else:
             key_id = _env("PLUGIPAY_KEY_ID", environ)
             secret = _env("PLUGIPAY_KEY_SECRET", environ)
-        if key == "wrong":
-            key_id = "key_portalkitwrongkey0000000"
+        if key == "wrong":  # the right key id, signed with the wrong secret: 401
+            secret = "portalkit-wrong-secret"
         return Plugipay(key_id=key_id, key_secret=secret, base_url=base)
     if vendor == "paylera":
         base = environ.get("PAYLERA_BASE_URL") or "https://api.paylera.io"
@@ -404,7 +406,8 @@ def live_provider(vendor: str, key: str, environ: Mapping[str, str] = os.environ
 class Recording:
     """What a cassette test needs to know about where its exchanges come from.
 
-    ``ids`` are what the test sends (the real ones in live mode); ``provider(key)`` builds the
+    ``ids`` are what the test sends (the real ones in live mode), ``recorded_ids`` what the
+    cassette holds for them (the canonical ones); ``provider(key)`` builds the
     adapter for this mode; ``script(*faults)`` scripts the sandbox's next responses when
     recording against it, and does nothing otherwise (the cassette already holds them).
     """
@@ -414,6 +417,11 @@ class Recording:
     ids: Ids
     sandbox: Any = None  # portalkit.sandbox.Sandbox, when mode == "sandbox"
     scrubber: Scrubber = field(default_factory=Scrubber)
+
+    @property
+    def recorded_ids(self) -> Ids:
+        """The ids as the cassette holds them: the canonical ones, whatever was sent."""
+        return CANONICAL[self.vendor]
 
     @property
     def replaying(self) -> bool:

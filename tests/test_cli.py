@@ -223,7 +223,10 @@ def test_link_with_a_malformed_credential_names_the_variable_not_the_value(
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["--customer", "cus_123"], r"invalid customer_id (--customer): must match ^ctm_[a-z\d]{26}$"),
+        (
+            ["--customer", "cus_123"],
+            r"invalid customer_id (--customer): must match ^ctm_[a-z\d]{26}$",
+        ),
         (
             ["--customer", "ctm_01hzseed000000000000000001", "--subscription", "sub_nope"],
             r"invalid subscription_ids[0] (--subscription): must match ^sub_[a-z\d]{26}$",

@@ -62,7 +62,7 @@ def test_mints_a_link(recording: Recording, vcr: Any) -> None:
     assert request.path == "/v1/portal-sessions"
     # The schema is strict: exactly these two keys, camelCase.
     assert json.loads(request.body) == {
-        "customerId": recording.ids.customer,
+        "customerId": recording.recorded_ids.customer,
         "returnUrl": RETURN_URL,
     }
     assert header(request, "Idempotency-Key")

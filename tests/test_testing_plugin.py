@@ -4,13 +4,17 @@ by pytester."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
 pytest_plugins = ["pytester"]
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
 @pytest.fixture(autouse=True)
@@ -142,3 +146,19 @@ def test_without_the_sandbox_extra_only_the_tests_that_need_it_fail(
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, errors=1)
     assert "pip install 'portalkit-billing[sandbox]'" in result.stdout.str()
+
+
+def _example_files(page: Path) -> dict[str, str]:
+    """The code blocks of a docs page that follow ``<!-- example file: NAME -->``."""
+    blocks = re.findall(
+        r"<!-- example file: (\S+) -->\n```python\n(.*?)```", page.read_text(), re.S
+    )
+    return {name.removesuffix(".py"): code for name, code in blocks}
+
+
+def test_the_example_in_docs_testing_md_passes(pytester: pytest.Pytester) -> None:
+    files = _example_files(DOCS / "testing.md")
+    assert set(files) == {"billing", "test_billing"}
+    pytester.makepyfile(**files)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=7)

@@ -1,0 +1,43 @@
+"""``python -m bench``: measure portalkit's own cost, print the table, write it into
+docs/performance.md. ``--quick`` for a smoke run (figures are then rough), ``--no-write``
+to only print, ``--profile`` to print where the time of one in-process create goes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from . import Settings, run
+from ._profile import profile_in_process
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="few rounds and small counts")
+    parser.add_argument("--no-write", action="store_true", help="do not touch the docs")
+    parser.add_argument("--output", type=Path, default=DOCS, help="default: %(default)s")
+    parser.add_argument(
+        "--profile", action="store_true", help="profile in-process creates and exit"
+    )
+    args = parser.parse_args(argv)
+    if args.profile:
+        print(profile_in_process())
+        return 0
+    settings = Settings.quick() if args.quick else Settings.full()
+    load_before = os.getloadavg()
+    command = "python -m bench" + (" --quick" if args.quick else "")
+    result = run(settings, progress=lambda line: print(line, file=sys.stderr, flush=True))
+    report = result.markdown(command=command, load_before=load_before)
+    print(report)
+    if not args.no_write:
+        result.write(args.output, report)
+        print(f"\nwritten into {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
