@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import Settings, run
 from ._profile import profile_in_process
+from ._report import write_into
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     report = result.markdown(command=command, load_before=load_before)
     print(report)
     if not args.no_write:
-        result.write(args.output, report)
+        write_into(args.output, report)
         print(f"\nwritten into {args.output}", file=sys.stderr)
     return 0
 

@@ -16,6 +16,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -29,6 +30,11 @@ HTTPX = "import httpx"
 NOTHING = "pass"
 
 
+#: ``python -c`` puts its working directory first on sys.path: run where no ``portalkit``
+#: folder can shadow the installed package.
+_NEUTRAL = tempfile.gettempdir()
+
+
 def _environment() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -39,7 +45,7 @@ def _environment() -> dict[str, str]:
 def _run(code: str, env: dict[str, str]) -> tuple[float, float]:
     """Wall seconds and CPU seconds of one ``python -c code`` process."""
     start = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-c", code], env=env)
+    child = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=_NEUTRAL)
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - start
     child.returncode = os.waitstatus_to_exitcode(status)
@@ -85,6 +91,7 @@ def import_profile(limit: int = 12) -> list[tuple[str, float]]:
     run = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", code],
         env=_environment(),
+        cwd=_NEUTRAL,
         capture_output=True,
         text=True,
         check=True,

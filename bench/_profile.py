@@ -6,6 +6,8 @@ pyinstrument (the ``bench`` extra) samples 20,000 creates through ``Portal`` and
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 
 from portalkit import Portal, PortalRequest
@@ -25,7 +27,7 @@ def profile_in_process(calls: int = CALLS) -> str:
         httpx.Client(transport=mock_transport()) as client,
         Portal(IN_PROCESS.provider(), http_client=client) as portal,
     ):
-        sides = {
+        sides: dict[str, Callable[[], object]] = {
             "Portal.create_link(PortalRequest(...))": lambda: portal.create_link(
                 PortalRequest(customer_id=customer_id)
             ),

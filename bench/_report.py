@@ -64,7 +64,7 @@ def ratio_row(
         portalkit=f"{comparison.median_a * scale:,.1f} {unit}",
         baseline=f"{comparison.median_b * scale:,.1f} {unit}",
         result=f"{comparison.ratio:.3f}",
-        spread=f"{low:.2f}–{high:.2f}",
+        spread=f"{low:.2f} to {high:.2f}",
         target="" if target is None else f"≤ {target:.2f}",
         met=None if target is None else comparison.ratio <= target,
     )

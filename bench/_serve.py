@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
 import sys
 import threading
 
@@ -100,6 +101,11 @@ def serve_minimal() -> None:
 
 
 if __name__ == "__main__":
+    # As many connections as a benchmark batch opens (see _concurrent._allow_open_files).
+    _soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _wanted = 8192 if _hard == resource.RLIM_INFINITY else min(8192, _hard)
+    if _soft != resource.RLIM_INFINITY and _soft < _wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (_wanted, _hard))
     kind = sys.argv[1] if len(sys.argv) > 1 else ""
     if kind == "sandbox":
         serve_sandbox()

@@ -8,7 +8,6 @@ sides' medians over the rounds; the spread of the per-round ratios says how far 
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import statistics
 import time
@@ -112,5 +111,3 @@ async def ainterleave(
             times_b.append(await _atime_batch(b))
             times_a.append(await _atime_batch(a))
     return Comparison(tuple(times_a), tuple(times_b))
-
-

@@ -16,7 +16,7 @@ import httpx
 
 from portalkit import Portal, PortalRequest
 
-from ._fixtures import Target, mock_transport, raw_request, wire_image
+from ._fixtures import IN_PROCESS, Target, raw_request, session_body, wire_image
 from ._stats import Comparison, interleave
 
 
@@ -25,9 +25,14 @@ def portal_vs_raw(
     *,
     calls: int,
     rounds: int,
+    warmup: int = 1,
     transport: httpx.BaseTransport | None = None,
+    decode: bool = False,
 ) -> Comparison:
-    """Figure 1 against ``target`` (through ``transport`` when given, else over TCP)."""
+    """Figure 1 against ``target`` (through ``transport`` when given, else over TCP).
+
+    ``decode``: the raw side also decodes the JSON answer and reads the portal URL from it,
+    the least any integration does with the answer (shown for context only)."""
     raw = raw_request(target)
     with (
         httpx.Client(transport=transport) as portal_client,
@@ -42,20 +47,17 @@ def portal_vs_raw(
         def raw_post() -> object:
             return raw_client.post(raw.url, headers=raw.headers, content=raw.content)
 
-        return interleave(through_portal, raw_post, calls=calls, rounds=rounds)
+        def raw_post_decoded() -> object:
+            answer = raw_client.post(raw.url, headers=raw.headers, content=raw.content)
+            return answer.json()["data"]["urls"]["general"]["overview"]
 
-
-def portal_vs_raw_in_process(*, calls: int, rounds: int) -> Comparison:
-    from ._fixtures import IN_PROCESS
-
-    return portal_vs_raw(IN_PROCESS, calls=calls, rounds=rounds, transport=mock_transport())
+        baseline = raw_post_decoded if decode else raw_post
+        return interleave(through_portal, baseline, calls=calls, rounds=rounds, warmup=warmup)
 
 
 def same_request_on_the_wire() -> bool:
     """Whether the two sides of figure 1 put the same method, URL, headers and body on the
     wire (header order aside), recorded through one in-process transport."""
-    from ._fixtures import IN_PROCESS, session_body
-
     seen: list[httpx.Request] = []
 
     def record(request: httpx.Request) -> httpx.Response:
@@ -102,7 +104,7 @@ def sdk_create(target: Target) -> tuple[Callable[[], object], Callable[[], None]
     return create, client.client.close
 
 
-def portal_vs_sdk(target: Target, *, calls: int, rounds: int) -> Comparison:
+def portal_vs_sdk(target: Target, *, calls: int, rounds: int, warmup: int = 1) -> Comparison:
     """Figure 2: the same session minted by portalkit and by paddle-python-sdk."""
     sdk, close_sdk = sdk_create(target)
     try:
@@ -112,6 +114,6 @@ def portal_vs_sdk(target: Target, *, calls: int, rounds: int) -> Comparison:
             def through_portal() -> object:
                 return portal.create_link(PortalRequest(customer_id=customer_id))
 
-            return interleave(through_portal, sdk, calls=calls, rounds=rounds)
+            return interleave(through_portal, sdk, calls=calls, rounds=rounds, warmup=warmup)
     finally:
         close_sdk()

@@ -22,7 +22,7 @@ from . import _validation as check
 from ._capabilities import apply_feature_policy
 from ._models import Feature, PortalLink, PortalRequest
 from ._protocol import PortalProvider
-from ._redact import session_label
+from ._redact import scrub_error, session_label
 from ._registry import provider_from_env
 from ._retry import RetryControl, RetryPolicy, is_retryable
 from ._router import Dispatch, RequestRouter
@@ -35,6 +35,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    import anyio
     import tenacity
 
 logger = logging.getLogger("portalkit")
@@ -42,7 +43,13 @@ logger = logging.getLogger("portalkit")
 #: A portal-session answer is a few KiB; anything far larger is refused unread.
 DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
 DEFAULT_TIMEOUT = httpx.Timeout(5.0, connect=3.0)
-DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+MAX_CONNECTIONS = 100
+DEFAULT_LIMITS = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=20)
+#: How many requests one AsyncPortal hands to its httpx client at once; the others wait in
+#: portalkit, within their deadline. httpx's pool does work proportional to its queue length
+#: each time a request enters or leaves it, so 1,000 creates queued there at once keep the
+#: event loop busy until connects and pool waits time out; waiting here costs nothing.
+MAX_IN_FLIGHT = MAX_CONNECTIONS
 
 
 class _PortalOptions(TypedDict, total=False):
@@ -165,6 +172,16 @@ class _Call:
             raise self.body_limit_error(response)
         return body
 
+    def check_deadline(self) -> None:
+        """Per-read timeouts stop a silent server, not one that sends a byte now and then:
+        between the chunks of a body, the call's deadline is checked too."""
+        if self.control.remaining() <= 0:
+            raise ProviderUnavailable(
+                f"{self.provider.name}: the HTTP response timed out "
+                "(its body was still arriving at the deadline)",
+                provider=self.provider.name,
+            )
+
     def transport_error(self, exc: Exception) -> ProviderUnavailable:
         kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
         return ProviderUnavailable(
@@ -195,7 +212,7 @@ class _Call:
             len(body),
         )
         if not complete.is_success:
-            raise self.provider.parse_error(complete)
+            raise scrub_error(self.provider.parse_error(complete), self.http_request)
         link = self.provider.parse_response(complete, self.request)
         if logger.isEnabledFor(logging.INFO):
             logger.info(
@@ -211,7 +228,8 @@ class _Call:
         return attrs.evolve(link, ignored_fields=ignored, idempotency_key=key)
 
 
-def Retrying(**options: Any) -> tenacity.Retrying:  # noqa: N802 -- stands in for the class
+# Named like the tenacity classes they stand in for.
+def Retrying(**options: Any) -> tenacity.Retrying:
     """``tenacity.Retrying``, imported on the first retry rather than with portalkit: most
     calls never retry, and tenacity adds milliseconds to every cold start. Tests replace
     this name (and ``AsyncRetrying``) to record the sleeps."""
@@ -220,7 +238,7 @@ def Retrying(**options: Any) -> tenacity.Retrying:  # noqa: N802 -- stands in fo
     return retrying(**options)
 
 
-def AsyncRetrying(**options: Any) -> tenacity.AsyncRetrying:  # noqa: N802
+def AsyncRetrying(**options: Any) -> tenacity.AsyncRetrying:
     """``tenacity.AsyncRetrying``, imported on the first retry (see ``Retrying``)."""
     from tenacity import AsyncRetrying as retrying
 
@@ -237,6 +255,38 @@ def _check_return_host(request: PortalRequest, allowed: frozenset[str] | None) -
     host = (httpx.URL(request.return_url).host or "").lower().rstrip(".")
     if host not in allowed:
         check.fail("return_url", f"host {host!r} is not in this Portal's allowed_return_hosts")
+
+
+class _DeadlineStream(httpx.SyncByteStream):
+    """A response body that checks the call's deadline as each chunk arrives."""
+
+    def __init__(self, stream: httpx.SyncByteStream, call: _Call) -> None:
+        self._stream = stream
+        self._call = call
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._stream:
+            self._call.check_deadline()
+            yield chunk
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class _AsyncDeadlineStream(httpx.AsyncByteStream):
+    """``_DeadlineStream`` for ``httpx.AsyncClient``."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, call: _Call) -> None:
+        self._stream = stream
+        self._call = call
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            self._call.check_deadline()
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
 
 
 def _collect(chunks: Iterator[bytes], call: _Call, response: httpx.Response) -> bytes:
@@ -350,6 +400,8 @@ class Portal:
         try:
             response = self._client.send(call.attempt_request(self._client), stream=True)
             try:
+                if isinstance(response.stream, httpx.SyncByteStream):
+                    response.stream = _DeadlineStream(response.stream, call)
                 read_whole = call.check_declared_length(response)
                 if read_whole:
                     body = call.check_read_length(response, response.read())
@@ -406,6 +458,7 @@ class AsyncPortal:
         self._client = http_client or httpx.AsyncClient(
             timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS
         )
+        self._in_flight: anyio.Semaphore | None = None  # made on first use, in the event loop
 
     @classmethod
     def from_env(
@@ -445,9 +498,12 @@ class AsyncPortal:
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
     async def _attempt(self, call: _Call) -> PortalLink:
+        slots = await self._take_slot(call)
         try:
             response = await self._client.send(call.attempt_request(self._client), stream=True)
             try:
+                if isinstance(response.stream, httpx.AsyncByteStream):
+                    response.stream = _AsyncDeadlineStream(response.stream, call)
                 read_whole = call.check_declared_length(response)
                 if read_whole:
                     body = call.check_read_length(response, await response.aread())
@@ -459,7 +515,31 @@ class AsyncPortal:
             raise
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             raise call.transport_error(exc) from exc
+        finally:
+            slots.release()
         return call.finish(response, body, read_whole=read_whole)
+
+    async def _take_slot(self, call: _Call) -> anyio.Semaphore:
+        """Wait, at most until the deadline, for one of the MAX_IN_FLIGHT request slots."""
+        import anyio  # with the event loop running: anyio works under asyncio and trio
+
+        if self._in_flight is None:
+            self._in_flight = anyio.Semaphore(MAX_IN_FLIGHT)
+        slots = self._in_flight
+        try:
+            slots.acquire_nowait()
+            return slots
+        except anyio.WouldBlock:
+            pass
+        with anyio.move_on_after(max(call.control.remaining(), 0.0)) as waiting:
+            await slots.acquire()
+        if waiting.cancelled_caught:
+            raise ProviderUnavailable(
+                f"{call.provider.name}: timed out waiting for a connection "
+                f"({MAX_IN_FLIGHT} requests of this AsyncPortal already in flight)",
+                provider=call.provider.name,
+            )
+        return slots
 
     async def aclose(self) -> None:
         if self._owns_client:

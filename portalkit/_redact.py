@@ -7,9 +7,18 @@ keeps only the scheme and host, which is enough to tell which portal a link poin
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+if TYPE_CHECKING:
+    import httpx
+
+    from .errors import PortalError
+
 REDACTED = "<redacted>"
+#: Request headers whose values are credentials (Authorization, X-Plugipay-Signature, ...).
+_CREDENTIAL_HEADER_WORDS = ("authorization", "signature", "secret", "token", "api-key", "apikey")
+_SHORTEST_CREDENTIAL = 8  # shorter values would be cut out of ordinary words
 
 
 def redact_url(url: object) -> str:
@@ -40,3 +49,40 @@ def session_label(session_id: str, url: str) -> str:
     if session_id and session_id in path:
         return f"{session_id[:7]}…"
     return session_id
+
+
+def sent_credentials(request: httpx.Request) -> set[str]:
+    """The credential values ``request`` carries in its headers: each whole value and the
+    part after its scheme (``Bearer <key>``) or version (``v1=<signature>``)."""
+    found: set[str] = set()
+    for name, value in request.headers.items():
+        if not any(word in name for word in _CREDENTIAL_HEADER_WORDS):
+            continue
+        found.add(value.strip())
+        for separator in (" ", "="):
+            _, _, credential = value.partition(separator)
+            found.add(credential.strip())
+    return {value for value in found if len(value) >= _SHORTEST_CREDENTIAL}
+
+
+def scrub_error(error: PortalError, request: httpx.Request) -> PortalError:
+    """``error`` with every credential ``request`` sent cut out of the texts the vendor
+    wrote: some APIs repeat the key they were sent in their error message, and an error
+    message ends up in logs."""
+    # Longest first: a whole "Bearer <key>" goes before the key inside it.
+    credentials = sorted(sent_credentials(request), key=len, reverse=True)
+    if not credentials:
+        return error
+
+    def scrub(text: str | None) -> str | None:
+        if text is None:
+            return None
+        for credential in credentials:
+            text = text.replace(credential, REDACTED)
+        return text
+
+    error.message = scrub(error.message) or ""
+    error.vendor_message = scrub(error.vendor_message)
+    error.code = scrub(error.code)
+    error.args = (error.message,)
+    return error

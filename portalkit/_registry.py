@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from importlib.metadata import entry_points
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from ._env import ProviderEnv, variable_prefix
 from ._protocol import PortalProvider
 from .errors import ConfigurationError, InvalidRequest
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoints
 
 ENTRY_POINT_GROUP = "portalkit.providers"
 #: The variable that names the provider ``Portal.from_env`` uses.
@@ -36,6 +38,15 @@ class ProviderFactory(Protocol):
         """The provider, configured from ``env`` (its ``<NAME>_*`` variables). Raises
         ``ConfigurationError`` (``env.error``, ``env.require``) for a missing or bad one."""
         ...
+
+
+def entry_points(*, group: str, name: str | None = None) -> EntryPoints:
+    """``importlib.metadata.entry_points``, imported on first use: importing
+    importlib.metadata costs every cold start milliseconds, and only a look-up by name needs
+    it (an app that builds its adapter itself never does)."""
+    from importlib.metadata import entry_points as installed
+
+    return installed(group=group) if name is None else installed(group=group, name=name)
 
 
 def available_providers() -> list[str]:

@@ -19,12 +19,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-from tenacity import RetryCallState, retry_if_exception
 
 from .errors import PortalError, RateLimited
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 logger = logging.getLogger("portalkit")
 
@@ -116,6 +118,9 @@ class RetryControl:
         )
 
     def tenacity_kwargs(self) -> dict[str, Any]:
+        # Imported here, on the first retry: see portalkit._portal.Retrying.
+        from tenacity import retry_if_exception
+
         return {
             "retry": retry_if_exception(is_retryable),
             "wait": self._wait,

@@ -11,12 +11,10 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
-import cattrs
 import httpx
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from ._retry import parse_retry_after
 from .errors import (
@@ -26,6 +24,9 @@ from .errors import (
     RateLimited,
     error_class_for_status,
 )
+
+if TYPE_CHECKING:
+    import cattrs
 
 T = TypeVar("T")
 
@@ -96,7 +97,7 @@ def parse_timestamp(
 
 
 def structure(
-    converter: cattrs.Converter,
+    converter: LazyConverter | cattrs.Converter,
     data: object,
     cls: type[T],
     provider: str,
@@ -105,9 +106,11 @@ def structure(
     request_id: str | None = None,
 ) -> T:
     """``converter.structure`` that reports a malformed body as ``InvalidResponse``."""
+    from cattrs import BaseValidationError  # loaded by then: the converter is made of cattrs
+
     try:
         return converter.structure(data, cls)
-    except (cattrs.BaseValidationError, KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (BaseValidationError, KeyError, TypeError, ValueError, AttributeError) as exc:
         details = "; ".join(_leaf_messages(exc))
         raise InvalidResponse(
             f"{provider} sent a body that does not match its documented shape: {details}",
@@ -118,6 +121,8 @@ def structure(
 
 
 def _leaf_messages(exc: BaseException) -> list[str]:
+    import cattrs
+
     if isinstance(exc, cattrs.BaseValidationError):
         # "required field missing @ body.data.url": where, never the value (it may be a URL).
         return cattrs.transform_error(exc, path="body")
@@ -130,9 +135,38 @@ def _strict_str(value: object, _: type) -> str:
     return value
 
 
-def wire_converter() -> cattrs.Converter:
+class LazyConverter:
+    """A cattrs converter, made the first time a body is read or written. An adapter module
+    holds one from import on; importing cattrs and building a converter would otherwise cost
+    every cold start about ten milliseconds, before any request."""
+
+    def __init__(self, build: Callable[[], cattrs.Converter]) -> None:
+        self._build = build
+        self._converter: cattrs.Converter | None = None
+
+    @property
+    def converter(self) -> cattrs.Converter:
+        if self._converter is None:
+            # Two threads may both build one on their first call: equal, and either will do.
+            self._converter = self._build()
+        return self._converter
+
+    def structure(self, data: object, cls: type[T]) -> T:
+        return self.converter.structure(data, cls)
+
+    def unstructure(self, obj: object) -> Any:
+        return self.converter.unstructure(obj)
+
+
+def wire_converter() -> LazyConverter:
     """A converter for vendor bodies. Unlike cattrs' default, a ``str`` field accepts only a
     JSON string: the default calls ``str()``, turning ``"url": null`` into the URL "None"."""
+    return LazyConverter(_make_wire_converter)
+
+
+def _make_wire_converter() -> cattrs.Converter:
+    import cattrs
+
     converter = cattrs.Converter()
     converter.register_structure_hook(str, _strict_str)
     return converter
@@ -143,10 +177,16 @@ def snake_to_camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def camel_case_converter() -> cattrs.Converter:
+def camel_case_converter() -> LazyConverter:
     """A converter whose attrs classes appear camelCase on the wire (``customer_id`` <->
     ``customerId``), through a hook factory so each wire class needs no per-field code."""
-    converter = wire_converter()
+    return LazyConverter(_make_camel_case_converter)
+
+
+def _make_camel_case_converter() -> cattrs.Converter:
+    from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+    converter = _make_wire_converter()
 
     def renames(cls: type) -> dict[str, Any]:
         return {a.name: override(rename=snake_to_camel(a.name)) for a in attrs.fields(cls)}
@@ -221,9 +261,13 @@ def text_or_none(value: object) -> str | None:
 USER_AGENT = "portalkit/0.1 (+https://pypi.org/project/portalkit-billing/)"
 
 
+# What json.dumps(separators=..., ensure_ascii=False) builds on every call, built once.
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def json_body(payload: Mapping[str, Any]) -> bytes:
     """Compact UTF-8 JSON, as sent on the wire."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return _JSON.encode(payload).encode()
 
 
 def merge_options(

@@ -26,6 +26,7 @@ the deep link for that action and subscription.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, cast
 
 import attrs
@@ -230,8 +231,18 @@ class Paddle:
         )
 
     def parse_response(self, response: httpx.Response, request: PortalRequest) -> PortalLink:
-        body = decode_json_object(response, self.name)
-        envelope = structure(_converter, body, _Envelope, self.name, status=response.status_code)
+        # Paddle's request id lives in the body's meta; when the body is unusable, the
+        # X-Request-Id header (as parse_error reads it) still lets a support ticket quote it.
+        header_id = response.headers.get("X-Request-Id")
+        body = decode_json_object(response, self.name, header_id)
+        envelope = structure(
+            _converter,
+            body,
+            _Envelope,
+            self.name,
+            status=response.status_code,
+            request_id=_meta_request_id(body) or header_id,
+        )
         session = envelope.data
         deep_links = [DeepLink(Action.OVERVIEW, None, session.urls.general.overview)]
         for subscription in session.urls.subscriptions:
@@ -294,3 +305,8 @@ class Paddle:
             request_id=text_or_none(meta.get("request_id")) or response.headers.get("X-Request-Id"),
             overrides=_ERROR_CODES,
         )
+
+
+def _meta_request_id(body: Mapping[str, Any]) -> str | None:
+    meta = body.get("meta")
+    return text_or_none(meta.get("request_id")) if isinstance(meta, dict) else None

@@ -1,11 +1,14 @@
 """A raw HTTP/1.1 server on 127.0.0.1 for the faults a well-behaved server cannot produce.
 
-The sandbox speaks proper HTTP through uvicorn; some failures live below that: a connection
-reset halfway through a response, a server that accepts and never answers, a body that
-trickles in a byte at a time, a body that never ends. ``RawServer`` plays a script of
-such behaviours, one per connection (each connection carries one request), and can
-forward a request to an upstream server (the sandbox) first, so a fault can strike *after*
-the vendor minted a session -- the case where idempotency keys matter.
+The sandbox speaks HTTP through uvicorn and scripts most faults itself (statuses, broken
+bodies, a dropped or reset connection). A few live below what it can do: silence *after*
+the vendor minted a session, a body that trickles in a byte at a time, a body that never
+ends, a TLS certificate the client should refuse, a port that refuses connections.
+
+``RawServer`` plays a script of behaviours, one per connection (each connection carries
+one request; the last behaviour repeats), and can forward a request to an upstream server
+(the sandbox) first, so that a fault strikes after the vendor minted a session -- the case
+where idempotency keys matter.
 
 Everything is bounded: the server stops by itself after ``lifetime`` seconds, every
 behaviour checks the stop flag, and a streamed body stops at ``max_stream_bytes`` or when
@@ -17,7 +20,6 @@ from __future__ import annotations
 import http.client
 import socket
 import ssl
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -45,7 +47,10 @@ class RawRequest:
 class Behaviour(Protocol):
     """What the server does with one connection, after reading its request."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """A short description, for reports."""
+        ...
 
     def __call__(self, conn: socket.socket, request: RawRequest, server: RawServer) -> None: ...
 
@@ -64,6 +69,7 @@ class RawServer:
     tls: ssl.SSLContext | None = None
     requests: list[RawRequest] = field(default_factory=list, init=False)
     connections: int = field(default=0, init=False)
+    streamed: int = field(default=0, init=False)  # bytes an EndlessBody got out
     _stop: threading.Event = field(default_factory=threading.Event, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
@@ -210,12 +216,6 @@ def closing_quietly(conn: socket.socket) -> Iterator[socket.socket]:
             conn.close()
 
 
-def reset(conn: socket.socket) -> None:
-    """Close with an RST instead of a FIN: SO_LINGER on, zero timeout."""
-    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    conn.close()
-
-
 # -- behaviours -------------------------------------------------------------------------
 
 
@@ -247,21 +247,6 @@ class Reply:
 
 
 @dataclass(frozen=True)
-class ResetMidResponse:
-    """Fault: the vendor minted the session (the request is relayed upstream), then the
-    connection is reset after the headers and half of the body went out."""
-
-    name: str = "reset mid-response"
-
-    def __call__(self, conn: socket.socket, request: RawRequest, server: RawServer) -> None:
-        response = server.forward(request)
-        head, _, body = response.partition(b"\r\n\r\n")
-        conn.sendall(head + b"\r\n\r\n" + body[: len(body) // 2])
-        time.sleep(_POLL)  # let the partial response reach the client before the RST
-        reset(conn)
-
-
-@dataclass(frozen=True)
 class Hang:
     """Fault: accept, read the request, never answer (a read timeout for the client).
     With ``forward_first`` the vendor has minted the session before the silence."""
@@ -277,20 +262,22 @@ class Hang:
 
 @dataclass(frozen=True)
 class Trickle:
-    """Fault: the upstream answer, sent ``chunk`` bytes at a time every ``interval``
-    seconds: each read succeeds, so only an overall deadline stops the client."""
+    """Fault: the upstream answer's headers at once, then its body ``chunk`` bytes at a time
+    every ``interval`` seconds: each read succeeds, so only an overall deadline stops the
+    client."""
 
     interval: float = 0.05
     chunk: int = 1
     name: str = "slow trickle"
 
     def __call__(self, conn: socket.socket, request: RawRequest, server: RawServer) -> None:
-        response = server.forward(request)
-        for start in range(0, len(response), self.chunk):
+        head, _, body = server.forward(request).partition(b"\r\n\r\n")
+        conn.sendall(head + b"\r\n\r\n")  # the status line and headers at once
+        for start in range(0, len(body), self.chunk):
             if server.stopping:
                 return
-            conn.sendall(response[start : start + self.chunk])
             time.sleep(self.interval)
+            conn.sendall(body[start : start + self.chunk])
 
 
 @dataclass(frozen=True)
@@ -310,6 +297,7 @@ class EndlessBody:
         while sent < server.max_stream_bytes and not server.stopping:
             conn.sendall(block)
             sent += len(block)
+            server.streamed = sent
 
 
 @contextmanager

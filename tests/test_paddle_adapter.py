@@ -25,7 +25,6 @@ from _mock import (
     mint,
     reply,
 )
-from portalkit.providers.paddle import Paddle
 
 from portalkit import (
     Action,
@@ -36,6 +35,7 @@ from portalkit import (
     RetryPolicy,
     errors,
 )
+from portalkit.providers.paddle import Paddle
 
 API_KEY = "pdl_sdbx_apikey_do_not_leak_01h"
 CUSTOMER = PADDLE_DOC_CUSTOMER

@@ -35,10 +35,10 @@ from paddle_billing.Exceptions.ApiError import ApiError
 from paddle_billing.Resources.CustomerPortalSessions.Operations import (
     CreateCustomerPortalSession,
 )
-from portalkit.providers.paddle import Paddle
 from requests.structures import CaseInsensitiveDict
 
 from portalkit import Action, PortalLink, PortalRequest, RetryPolicy, errors
+from portalkit.providers.paddle import Paddle
 
 API_KEY = "pdl_sdbx_apikey_01hparity"
 SUB_B = "sub_01h04vsc0qhwtsbsxh3422wjs5"

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 from _mock import PAYLERA_DOC_RESPONSE, Script, both_modes, mint, reply
-from portalkit.providers.paylera import Paylera
 
 from portalkit import Action, Flow, PortalConfiguration, PortalRequest, RetryPolicy, errors
+from portalkit.providers.paylera import Paylera
 
 API_KEY = "pl_test_sk_do_not_leak_51c2"
 CUSTOMER = "cus_8f14e45fceea167a"

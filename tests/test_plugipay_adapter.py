@@ -23,7 +23,6 @@ from _mock import (
     record_sleeps,
     reply,
 )
-from portalkit.providers.plugipay import Plugipay, sign
 
 from portalkit import (
     Action,
@@ -33,6 +32,7 @@ from portalkit import (
     RetryPolicy,
     errors,
 )
+from portalkit.providers.plugipay import Plugipay, sign
 
 KEY_ID = "pk_test_8Jq2"
 SECRET = "sk_test_do_not_leak_7f3a9c"

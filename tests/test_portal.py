@@ -33,9 +33,6 @@ from _mock import (
     record_sleeps,
     reply,
 )
-from portalkit.providers.paddle import Paddle
-from portalkit.providers.paylera import Paylera
-from portalkit.providers.plugipay import Plugipay
 
 from portalkit import (
     AsyncPortal,
@@ -47,6 +44,9 @@ from portalkit import (
     errors,
 )
 from portalkit._retry import parse_retry_after
+from portalkit.providers.paddle import Paddle
+from portalkit.providers.paylera import Paylera
+from portalkit.providers.plugipay import Plugipay
 
 SECRETS = ("pk_portal_key_id", "sk_portal_secret_x81", "pl_portal_api_key_4f", "pdl_portal_key_9a")
 ONCE = RetryPolicy(max_attempts=1)

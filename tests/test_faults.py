@@ -1,0 +1,125 @@
+"""The fault matrix: every fault in ``tests/_fault_matrix.py`` x every vendor x sync/async,
+against a real server on 127.0.0.1 (the sandbox, a raw socket server in front of it, or a
+port that refuses connections).
+
+For each run: a link when the server recovers inside the retry budget, otherwise the
+scenario's ``PortalError`` subclass carrying its status and request id; the number of
+attempts portalkit made (bounded by the deadline where the deadline is what stops it); the
+same idempotency key on every attempt; and no second session at a vendor that
+deduplicates. No timing is asserted: attempt counts show what stopped a call.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _fault_matrix import DEDUPLICATING, MODES, SCENARIOS, VENDORS, Outcome, Scenario, run
+
+from portalkit.sandbox import Sandbox
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Sandbox]:
+    sandbox = Sandbox()
+    with sandbox.serve():
+        yield sandbox
+
+
+@pytest.fixture
+def sandbox(served: Sandbox) -> Iterator[Sandbox]:
+    served.reset()
+    yield served
+    served.reset()  # releases requests still hanging on a fault
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("vendor", VENDORS)
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_fault(sandbox: Sandbox, scenario: str, vendor: str, mode: str) -> None:
+    case = SCENARIOS[scenario]
+    outcome = run(sandbox, case, vendor, mode)
+    check_result(case, vendor, outcome)
+    check_attempts(case, outcome)
+    check_idempotency(case, vendor, outcome)
+    check_sessions(case, vendor, outcome)
+    if case.also is not None:
+        case.also(outcome)
+
+
+def check_result(case: Scenario, vendor: str, outcome: Outcome) -> None:
+    if case.expect is None:
+        assert outcome.error is None, f"expected a link, got {outcome.error!r}"
+        assert outcome.link is not None
+        assert outcome.link.provider == vendor
+        assert outcome.link.customer_id == outcome.request.customer_id
+        return
+    error = outcome.error
+    assert outcome.link is None
+    assert error is not None, f"expected {case.expect.__name__}, got a link"
+    assert type(error) is case.expect, f"expected {case.expect.__name__}, got {error!r}"
+    assert error.provider == vendor
+    assert error.status == case.status
+    if case.request_id:
+        assert error.request_id, f"{error!r} lacks the vendor's request id"
+    if case.message is not None:
+        assert case.message in str(error)
+    if case.retry_after is not None:
+        low, high = case.retry_after
+        retry_after = getattr(error, "retry_after", None)
+        assert retry_after is not None
+        assert low <= retry_after <= high
+
+
+def check_attempts(case: Scenario, outcome: Outcome) -> None:
+    low, high = case.attempts
+    assert low <= outcome.attempts <= high, f"{outcome.attempts} attempts, wanted {low}..{high}"
+    if outcome.server_attempts is not None:
+        # Every attempt portalkit logged reached the server, and no other request did.
+        assert outcome.server_attempts == outcome.attempts
+
+
+def check_idempotency(case: Scenario, vendor: str, outcome: Outcome) -> None:
+    keys = outcome.idempotency_keys
+    if not keys:  # nothing listened (connection refused): nothing to observe
+        assert case.refused
+        return
+    if vendor in DEDUPLICATING:
+        assert keys[0], "a create went out without an idempotency key"
+        assert set(keys) == {keys[0]}, "attempts carried different idempotency keys"
+        if outcome.link is not None:
+            assert outcome.link.idempotency_key == keys[0]
+    else:
+        # Paddle has no idempotency keys; a retry may mint a second session (harmless: a
+        # portal session grants nothing but a fresh short-lived link).
+        assert set(keys) == {None}
+
+
+def check_sessions(case: Scenario, vendor: str, outcome: Outcome) -> None:
+    if case.faulted_attempts_mint is None:
+        return
+    succeeded = outcome.link is not None
+    faulted = outcome.attempts - (1 if succeeded else 0)
+    minted = (faulted if case.faulted_attempts_mint else 0) + (1 if succeeded else 0)
+    expected = min(minted, 1) if vendor in DEDUPLICATING else minted
+    sessions = outcome.sessions
+    assert len(sessions) == expected, f"{len(sessions)} sessions minted, wanted {expected}"
+    if outcome.link is not None:
+        assert outcome.link.session_id in {session.id for session in sessions}
+        if vendor in DEDUPLICATING:
+            assert sessions[0].id == outcome.link.session_id
+
+
+def test_reliability_doc_names_every_scenario() -> None:
+    """docs/reliability.md has one row per scenario, naming its test, and no stale row."""
+    doc = (Path(__file__).parent.parent / "docs" / "reliability.md").read_text()
+    named = re.findall(
+        r"test_fault\[([a-z0-9-]+)-\{plugipay,paylera,paddle\}-\{sync,async\}\]", doc
+    )
+    assert sorted(named) == sorted(SCENARIOS)
+    for scenario in SCENARIOS.values():
+        assert scenario.fault in doc, scenario.id
+    assert set(VENDORS) == {"plugipay", "paylera", "paddle"}
+    assert set(MODES) == {"sync", "async"}
