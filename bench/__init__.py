@@ -44,12 +44,12 @@ class Settings:
     @classmethod
     def full(cls) -> Settings:
         return cls(
-            in_process_calls=2000,
-            in_process_rounds=15,
-            loopback_calls=200,
-            loopback_rounds=15,
+            in_process_calls=1000,
+            in_process_rounds=21,
+            loopback_calls=100,
+            loopback_rounds=31,
             concurrency=1000,
-            concurrent_rounds=5,
+            concurrent_rounds=7,
             import_rounds=40,
             memory_count=10_000,
         )

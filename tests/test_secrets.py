@@ -246,6 +246,7 @@ def request_for(vendor: str, customer: str) -> PortalRequest:
     )
 
 
+@pytest.mark.leaks_on_purpose
 def test_the_scan_finds_a_planted_secret() -> None:
     """The control: the scanner reports a secret hidden anywhere in a captured text."""
     exposure = Exposure()
