@@ -2,43 +2,37 @@
 
 Everything a create_link call decides -- feature policy, idempotency key, the HTTP request,
 per-attempt timeouts, reading the body within a size limit, turning the answer into a link
-or an error -- lives in ``_Call``, shared by both. The sync and async classes differ only in
-the few lines that actually wait on the network.
+or an error -- lives in ``_call.Call``, shared by both. The sync and async classes differ only
+in the few lines that actually wait on the network.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypedDict, Unpack
 
-import attrs
 import httpx
 
-from . import _validation as check
-from ._capabilities import apply_feature_policy
-from ._models import Feature, PortalLink, PortalRequest
-from ._protocol import PortalProvider
-from ._redact import scrub_error, session_label
-from ._registry import provider_from_env
-from ._retry import RetryControl, RetryPolicy, is_retryable
-from ._router import Dispatch, RequestRouter
-from .errors import (
-    CustomerNotFound,
-    InvalidRequest,
-    InvalidResponse,
-    PortalError,
-    ProviderUnavailable,
+from ._call import (
+    AsyncDeadlineStream,
+    Call,
+    DeadlineStream,
+    acollect_body,
+    collect_body,
+    make_settings,
 )
+from ._models import PortalLink, PortalRequest
+from ._protocol import PortalProvider
+from ._registry import provider_from_env
+from ._retry import RetryPolicy, is_retryable
+from ._router import Dispatch, RequestRouter
+from .errors import CustomerNotFound, PortalError, ProviderUnavailable
 
 if TYPE_CHECKING:
     import anyio
     import tenacity
-
-logger = logging.getLogger("portalkit")
 
 #: A portal-session answer is a few KiB; anything far larger is refused unread.
 DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
@@ -71,163 +65,6 @@ class AsyncPortalOptions(_PortalOptions, total=False):
     http_client: httpx.AsyncClient | None
 
 
-@attrs.frozen
-class _Settings:
-    retry: RetryPolicy
-    strict: bool
-    allowed_return_hosts: frozenset[str] | None
-    max_response_bytes: int
-
-
-def _settings(
-    retry: RetryPolicy | None,
-    strict: bool,
-    allowed_return_hosts: Iterable[str] | None,
-    max_response_bytes: int,
-) -> _Settings:
-    if max_response_bytes < 1024:
-        raise ValueError("max_response_bytes must be at least 1024")
-    hosts = None
-    if allowed_return_hosts is not None:
-        hosts = frozenset(host.lower().rstrip(".") for host in allowed_return_hosts)
-    return _Settings(retry or RetryPolicy(), strict, hosts, max_response_bytes)
-
-
-class _Call:
-    """One create_link call, from request to link, minus the waiting."""
-
-    def __init__(
-        self, provider: PortalProvider, settings: _Settings, request: PortalRequest
-    ) -> None:
-        if not isinstance(request, PortalRequest):
-            raise InvalidRequest.local(
-                "request", f"must be a PortalRequest, not {type(request).__name__}"
-            )
-        self.provider = provider
-        self.settings = settings
-        _check_return_host(request, settings.allowed_return_hosts)
-        request, self.ignored = apply_feature_policy(provider, request, strict=settings.strict)
-        if Feature.IDEMPOTENCY_KEY in provider.features and request.idempotency_key is None:
-            # Made once, before the first attempt, so every retry carries the same key and
-            # the vendor answers a retried create with the session it already minted.
-            request = attrs.evolve(request, idempotency_key=str(uuid.uuid4()))
-        self.request = request
-        self.http_request = provider.build_request(request)
-        self.control = RetryControl(settings.retry, provider.name)
-        self.attempts = 0
-
-    def attempt_request(self, client: httpx.Client | httpx.AsyncClient) -> httpx.Request:
-        """The request for the next attempt: the client's default headers under the
-        adapter's, and timeouts no longer than what is left of the deadline."""
-        self.attempts += 1
-        http_request = self.http_request
-        if self.attempts == 1:
-            # What headers.setdefault() does per name, with one look-up of the names present:
-            # httpx's Headers scans every header on each membership test.
-            present = set(http_request.headers.keys())  # lower-cased, as items() gives them
-            for name, value in client.headers.items():
-                if name not in present:
-                    http_request.headers[name] = value
-        left = max(self.control.remaining(), 0.001)
-        default = client.timeout
-        timeout = {  # httpx.Timeout(...).as_dict(), without building the Timeout
-            "connect": _shorter(default.connect, left),
-            "read": _shorter(default.read, left),
-            "write": _shorter(default.write, left),
-            "pool": _shorter(default.pool, left),
-        }
-        http_request.extensions = {**http_request.extensions, "timeout": timeout}
-        if logger.isEnabledFor(logging.DEBUG):  # url.path is worked out on each access
-            logger.debug(
-                "portalkit: %s attempt %d: %s %s",
-                self.provider.name,
-                self.attempts,
-                http_request.method,
-                http_request.url.path,
-            )
-        return http_request
-
-    def body_limit_error(self, response: httpx.Response) -> InvalidResponse:
-        return InvalidResponse(
-            f"{self.provider.name} sent a response body over the "
-            f"{self.settings.max_response_bytes}-byte limit; refused without reading it",
-            provider=self.provider.name,
-            status=response.status_code,
-        )
-
-    def check_declared_length(self, response: httpx.Response) -> bool:
-        """Refuse a declared length over the limit. True when the body can be read whole:
-        its declared length is within the limit (the transport reads no further) and it is
-        not compressed (decoding could make it larger)."""
-        declared = response.headers.get("content-length")
-        if not (declared and declared.isdigit()):
-            return False
-        if int(declared) > self.settings.max_response_bytes:
-            raise self.body_limit_error(response)
-        return "content-encoding" not in response.headers
-
-    def check_read_length(self, response: httpx.Response, body: bytes) -> bytes:
-        """A body read whole is still held to the limit, whatever its header said."""
-        if len(body) > self.settings.max_response_bytes:
-            raise self.body_limit_error(response)
-        return body
-
-    def check_deadline(self) -> None:
-        """Per-read timeouts stop a silent server, not one that sends a byte now and then:
-        between the chunks of a body, the call's deadline is checked too."""
-        if self.control.remaining() <= 0:
-            raise ProviderUnavailable(
-                f"{self.provider.name}: the HTTP response timed out "
-                "(its body was still arriving at the deadline)",
-                provider=self.provider.name,
-            )
-
-    def transport_error(self, exc: Exception) -> ProviderUnavailable:
-        kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
-        return ProviderUnavailable(
-            f"{self.provider.name}: the HTTP request {kind} ({type(exc).__name__})",
-            provider=self.provider.name,
-        )
-
-    def finish(self, response: httpx.Response, body: bytes, *, read_whole: bool) -> PortalLink:
-        """The link for a 2xx answer, or raise the adapter's error for anything else.
-
-        ``read_whole``: ``response`` itself holds ``body`` (``response.read()``); otherwise the
-        body was streamed and decoded in chunks, and the adapter gets a response rebuilt
-        around it."""
-        if read_whole:
-            complete = response
-        else:
-            headers = response.headers
-            if "content-encoding" in headers:  # ``body`` is already decoded
-                headers = headers.copy()
-                del headers["content-encoding"]
-            complete = httpx.Response(
-                response.status_code, headers=headers, content=body, request=self.http_request
-            )
-        logger.debug(
-            "portalkit: %s answered HTTP %d (%d bytes)",
-            self.provider.name,
-            response.status_code,
-            len(body),
-        )
-        if not complete.is_success:
-            raise scrub_error(self.provider.parse_error(complete), self.http_request)
-        link = self.provider.parse_response(complete, self.request)
-        if logger.isEnabledFor(logging.INFO):
-            logger.info(
-                "portalkit: %s minted portal session %s for customer %s",
-                self.provider.name,
-                session_label(link.session_id, link.url),
-                link.customer_id,
-            )
-        ignored = tuple(dict.fromkeys((*self.ignored, *link.ignored_fields)))
-        key = self.request.idempotency_key
-        if ignored == link.ignored_fields and key == link.idempotency_key:
-            return link  # what evolve() would return, but a copy
-        return attrs.evolve(link, ignored_fields=ignored, idempotency_key=key)
-
-
 # Named like the tenacity classes they stand in for.
 def Retrying(**options: Any) -> tenacity.Retrying:
     """``tenacity.Retrying``, imported on the first retry rather than with portalkit: most
@@ -243,70 +80,6 @@ def AsyncRetrying(**options: Any) -> tenacity.AsyncRetrying:
     from tenacity import AsyncRetrying as retrying
 
     return retrying(**options)
-
-
-def _shorter(configured: float | None, left: float) -> float:
-    return left if configured is None else min(configured, left)
-
-
-def _check_return_host(request: PortalRequest, allowed: frozenset[str] | None) -> None:
-    if allowed is None or request.return_url is None:
-        return
-    host = (httpx.URL(request.return_url).host or "").lower().rstrip(".")
-    if host not in allowed:
-        check.fail("return_url", f"host {host!r} is not in this Portal's allowed_return_hosts")
-
-
-class _DeadlineStream(httpx.SyncByteStream):
-    """A response body that checks the call's deadline as each chunk arrives."""
-
-    def __init__(self, stream: httpx.SyncByteStream, call: _Call) -> None:
-        self._stream = stream
-        self._call = call
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._stream:
-            self._call.check_deadline()
-            yield chunk
-
-    def close(self) -> None:
-        self._stream.close()
-
-
-class _AsyncDeadlineStream(httpx.AsyncByteStream):
-    """``_DeadlineStream`` for ``httpx.AsyncClient``."""
-
-    def __init__(self, stream: httpx.AsyncByteStream, call: _Call) -> None:
-        self._stream = stream
-        self._call = call
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            self._call.check_deadline()
-            yield chunk
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
-
-
-def _collect(chunks: Iterator[bytes], call: _Call, response: httpx.Response) -> bytes:
-    limit = call.settings.max_response_bytes
-    body = bytearray()
-    for chunk in chunks:
-        body += chunk
-        if len(body) > limit:
-            raise call.body_limit_error(response)
-    return bytes(body)
-
-
-async def _acollect(chunks: AsyncIterator[bytes], call: _Call, response: httpx.Response) -> bytes:
-    limit = call.settings.max_response_bytes
-    body = bytearray()
-    async for chunk in chunks:
-        body += chunk
-        if len(body) > limit:
-            raise call.body_limit_error(response)
-    return bytes(body)
 
 
 def _dispatcher(provider: PortalProvider | RequestRouter) -> Callable[[PortalRequest], Dispatch]:
@@ -351,7 +124,7 @@ class Portal:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.provider = provider
-        self._settings = _settings(retry, strict, allowed_return_hosts, max_response_bytes)
+        self._settings = make_settings(retry, strict, allowed_return_hosts, max_response_bytes)
         self._dispatch = _dispatcher(provider)
         self._owns_client = http_client is None
         self._client = http_client or httpx.Client(timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS)
@@ -370,7 +143,7 @@ class Portal:
 
     def _run(self, step: Dispatch) -> PortalLink:
         try:
-            return self._create(_Call(step.provider, self._settings, step.request))
+            return self._create(Call(step.provider, self._settings, step.request))
         except CustomerNotFound as error:
             fallback = step.fall_back(error)
             if fallback is None:
@@ -378,7 +151,7 @@ class Portal:
             # Inside the handler, so a failing fallback's error keeps this one as context.
             return self._run(fallback)
 
-    def _create(self, call: _Call) -> PortalLink:
+    def _create(self, call: Call) -> PortalLink:
         # The first attempt runs outside tenacity: most calls succeed at once, and setting up
         # tenacity's loop costs more than the rest of portalkit's own work on a call. A
         # retryable failure hands over to tenacity, which takes it as attempt 1's outcome.
@@ -396,17 +169,17 @@ class Portal:
                 return self._attempt(call)
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
-    def _attempt(self, call: _Call) -> PortalLink:
+    def _attempt(self, call: Call) -> PortalLink:
         try:
             response = self._client.send(call.attempt_request(self._client), stream=True)
             try:
                 if isinstance(response.stream, httpx.SyncByteStream):
-                    response.stream = _DeadlineStream(response.stream, call)
+                    response.stream = DeadlineStream(response.stream, call)
                 read_whole = call.check_declared_length(response)
                 if read_whole:
                     body = call.check_read_length(response, response.read())
                 else:
-                    body = _collect(response.iter_bytes(), call, response)
+                    body = collect_body(response.iter_bytes(), call, response)
             finally:
                 response.close()
         except PortalError:
@@ -452,7 +225,7 @@ class AsyncPortal:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.provider = provider
-        self._settings = _settings(retry, strict, allowed_return_hosts, max_response_bytes)
+        self._settings = make_settings(retry, strict, allowed_return_hosts, max_response_bytes)
         self._dispatch = _async_dispatcher(provider)
         self._owns_client = http_client is None
         self._client = http_client or httpx.AsyncClient(
@@ -474,14 +247,14 @@ class AsyncPortal:
 
     async def _run(self, step: Dispatch) -> PortalLink:
         try:
-            return await self._create(_Call(step.provider, self._settings, step.request))
+            return await self._create(Call(step.provider, self._settings, step.request))
         except CustomerNotFound as error:
             fallback = step.fall_back(error)
             if fallback is None:
                 raise
             return await self._run(fallback)
 
-    async def _create(self, call: _Call) -> PortalLink:
+    async def _create(self, call: Call) -> PortalLink:
         # As Portal._create: the first attempt outside tenacity.
         try:
             return await self._attempt(call)
@@ -497,18 +270,18 @@ class AsyncPortal:
                 return await self._attempt(call)
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
-    async def _attempt(self, call: _Call) -> PortalLink:
+    async def _attempt(self, call: Call) -> PortalLink:
         slots = await self._take_slot(call)
         try:
             response = await self._client.send(call.attempt_request(self._client), stream=True)
             try:
                 if isinstance(response.stream, httpx.AsyncByteStream):
-                    response.stream = _AsyncDeadlineStream(response.stream, call)
+                    response.stream = AsyncDeadlineStream(response.stream, call)
                 read_whole = call.check_declared_length(response)
                 if read_whole:
                     body = call.check_read_length(response, await response.aread())
                 else:
-                    body = await _acollect(response.aiter_bytes(), call, response)
+                    body = await acollect_body(response.aiter_bytes(), call, response)
             finally:
                 await response.aclose()
         except PortalError:
@@ -519,7 +292,7 @@ class AsyncPortal:
             slots.release()
         return call.finish(response, body, read_whole=read_whole)
 
-    async def _take_slot(self, call: _Call) -> anyio.Semaphore:
+    async def _take_slot(self, call: Call) -> anyio.Semaphore:
         """Wait, at most until the deadline, for one of the MAX_IN_FLIGHT request slots."""
         import anyio  # with the event loop running: anyio works under asyncio and trio
 
