@@ -132,11 +132,13 @@ class Call:
         """Per-read timeouts stop a silent server, not one that sends a byte now and then:
         between the chunks of a body, the call's deadline is checked too."""
         if self.control.remaining() <= 0:
-            raise ProviderUnavailable(
-                f"{self.provider.name}: the HTTP response timed out "
-                "(its body was still arriving at the deadline)",
-                provider=self.provider.name,
-            )
+            raise self.deadline_error("its body was still arriving at the deadline")
+
+    def deadline_error(self, why: str) -> ProviderUnavailable:
+        return ProviderUnavailable(
+            f"{self.provider.name}: the HTTP response timed out ({why})",
+            provider=self.provider.name,
+        )
 
     def transport_error(self, exc: Exception) -> ProviderUnavailable:
         kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"

@@ -281,6 +281,26 @@ class Trickle:
 
 
 @dataclass(frozen=True)
+class TrickleHead:
+    """Fault: the upstream answer's status line and headers ``chunk`` bytes at a time every
+    ``interval`` seconds, then its body: no read ever times out while the head arrives."""
+
+    interval: float = 0.05
+    chunk: int = 1
+    name: str = "status line and headers trickled"
+
+    def __call__(self, conn: socket.socket, request: RawRequest, server: RawServer) -> None:
+        head, _, body = server.forward(request).partition(b"\r\n\r\n")
+        head += b"\r\n\r\n"
+        for start in range(0, len(head), self.chunk):
+            if server.stopping:
+                return
+            time.sleep(self.interval)
+            conn.sendall(head[start : start + self.chunk])
+        conn.sendall(body)
+
+
+@dataclass(frozen=True)
 class EndlessBody:
     """Fault: 201 with no Content-Length and a body that never ends (until the client hangs
     up, the server stops, or ``max_stream_bytes`` went out)."""
