@@ -78,12 +78,15 @@ class Call:
         self.attempts += 1
         http_request = self.http_request
         if self.attempts == 1:
-            # What headers.setdefault() does per name, with one look-up of the names present:
-            # httpx's Headers scans every header on each membership test.
-            present = set(http_request.headers.keys())  # lower-cased, as items() gives them
-            for name, value in client.headers.items():
-                if name not in present:
-                    http_request.headers[name] = value
+            # The client's default headers the adapter did not set, merged as raw bytes: a
+            # str merge re-encodes with the request's (ASCII) encoding and fails on a
+            # non-ASCII value the user gave their client.
+            present = {name.lower() for name, _ in http_request.headers.raw}
+            missing = [
+                (name, value) for name, value in client.headers.raw if name.lower() not in present
+            ]
+            if missing:
+                http_request.headers = httpx.Headers([*http_request.headers.raw, *missing])
         left = max(self.control.remaining(), 0.001)
         default = client.timeout
         timeout = {  # httpx.Timeout(...).as_dict(), without building the Timeout

