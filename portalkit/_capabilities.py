@@ -97,7 +97,3 @@ def apply_feature_policy(
     if not cleared:
         return request, ()
     return attrs.evolve(request, **cleared), tuple(cleared)
-
-
-def supports(provider: PortalProvider, feature: Feature) -> bool:
-    return feature in provider.features

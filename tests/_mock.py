@@ -23,7 +23,15 @@ import httpx
 import pytest
 import tenacity
 
-from portalkit import AsyncPortal, Portal, PortalLink, PortalProvider, PortalRequest, _portal
+from portalkit import (
+    AsyncPortal,
+    MigrationRouter,
+    Portal,
+    PortalLink,
+    PortalProvider,
+    PortalRequest,
+    _portal,
+)
 
 MODES = ("sync", "async")
 #: Run the decorated test once through Portal and once through AsyncPortal.
@@ -129,13 +137,14 @@ class ChunkStream(httpx.SyncByteStream, httpx.AsyncByteStream):
 
 def mint(
     mode: str,
-    provider: PortalProvider,
-    script: Script,
+    provider: PortalProvider | MigrationRouter,
+    script: Callable[[httpx.Request], httpx.Response],
     request: PortalRequest,
     **portal_options: Any,
 ) -> PortalLink:
     """``create_link`` once, through Portal ("sync") or AsyncPortal ("async"), over
-    ``script``; the client is the caller's own, as a user passing ``http_client`` would."""
+    ``script`` (a Script, a VendorWorld, any MockTransport handler); the client is the
+    caller's own, as a user passing ``http_client`` would."""
     transport = httpx.MockTransport(script)
     if mode == "sync":
         with (

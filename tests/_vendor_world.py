@@ -11,7 +11,6 @@ that no log line ever shows one.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import re
@@ -20,15 +19,6 @@ from typing import Any
 
 import attrs
 import httpx
-
-from portalkit import (
-    AsyncPortal,
-    MigrationRouter,
-    Portal,
-    PortalLink,
-    PortalProvider,
-    PortalRequest,
-)
 
 SECRET = "SECRET-token"
 _PADDLE_PATH = re.compile(r"/customers/([^/]+)/portal-sessions$")
@@ -182,30 +172,3 @@ _ERRORS = {
     "paddle": _paddle_error,
     "fakevendor": _fakevendor_error,
 }
-
-
-def mint(
-    mode: str,
-    provider: PortalProvider | MigrationRouter,
-    world: VendorWorld,
-    request: PortalRequest,
-    **portal_options: Any,
-) -> PortalLink:
-    """One ``create_link`` through Portal ("sync") or AsyncPortal ("async") over ``world``."""
-    transport = httpx.MockTransport(world)
-    if mode == "sync":
-        with (
-            httpx.Client(transport=transport) as client,
-            Portal(provider, http_client=client, **portal_options) as portal,
-        ):
-            return portal.create_link(request)
-    assert mode == "async", mode
-
-    async def run() -> PortalLink:
-        async with (
-            httpx.AsyncClient(transport=transport) as client,
-            AsyncPortal(provider, http_client=client, **portal_options) as portal,
-        ):
-            return await portal.create_link(request)
-
-    return asyncio.run(run())

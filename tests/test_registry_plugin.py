@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import httpx
 import pytest
+from _mock import mint
 from _plugin import PLUGIN_NAME, PLUGIN_SOURCE, plugin_site
 from _vendor_world import (
     FAKEVENDOR_CUSTOMER,
@@ -28,7 +29,6 @@ from _vendor_world import (
     PADDLE_CUSTOMER,
     PADDLE_CUSTOMER_2,
     VendorWorld,
-    mint,
 )
 
 import portalkit

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import httpx
 import pytest
+from _mock import mint
 from _vendor_world import (
     MODES,
     PADDLE_CUSTOMER,
@@ -24,7 +25,6 @@ from _vendor_world import (
     PAYLERA_CUSTOMER_2,
     SECRET,
     VendorWorld,
-    mint,
 )
 
 from portalkit import (

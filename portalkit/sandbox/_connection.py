@@ -42,10 +42,6 @@ class Connection:
         self._transport = transport
         self._receive = receive
 
-    @property
-    def is_socket(self) -> bool:
-        return self._transport is not None
-
     async def drop(self) -> None:
         """Close the connection cleanly (FIN) without sending anything more."""
         if self._transport is None:
