@@ -32,10 +32,10 @@ from typing import Any, ClassVar, Literal, cast
 import attrs
 import httpx
 
-from .. import _validation as check
-from .._env import ProviderEnv
-from .._models import Action, DeepLink, Feature, Flow, PortalLink, PortalRequest
-from .._wire import (
+from portalkit import _validation as check
+from portalkit._env import ProviderEnv
+from portalkit._models import Action, DeepLink, Feature, Flow, PortalLink, PortalRequest
+from portalkit._wire import (
     USER_AGENT,
     decode_json_object,
     error_body,
@@ -47,7 +47,7 @@ from .._wire import (
     vendor_error,
     wire_converter,
 )
-from ..errors import (
+from portalkit.errors import (
     AuthenticationFailed,
     DeepLinkNotFound,
     InvalidRequest,

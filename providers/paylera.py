@@ -28,10 +28,10 @@ from typing import Any, ClassVar
 import attrs
 import httpx
 
-from .. import _validation as check
-from .._env import ProviderEnv
-from .._models import Action, Feature, PortalLink, PortalRequest
-from .._wire import (
+from portalkit import _validation as check
+from portalkit._env import ProviderEnv
+from portalkit._models import Action, Feature, PortalLink, PortalRequest
+from portalkit._wire import (
     USER_AGENT,
     decode_json_object,
     error_body,
@@ -45,7 +45,7 @@ from .._wire import (
     vendor_error,
     wire_converter,
 )
-from ..errors import InvalidRequest, PortalError
+from portalkit.errors import InvalidRequest, PortalError
 
 #: ASSUMPTION: the docs show the portal host (portal.paylera.io), not the API host.
 API_BASE_URL = "https://api.paylera.io"

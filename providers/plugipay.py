@@ -31,10 +31,10 @@ from typing import ClassVar
 import attrs
 import httpx
 
-from .. import _validation as check
-from .._env import ProviderEnv
-from .._models import Feature, PortalLink, PortalRequest
-from .._wire import (
+from portalkit import _validation as check
+from portalkit._env import ProviderEnv
+from portalkit._models import Feature, PortalLink, PortalRequest
+from portalkit._wire import (
     USER_AGENT,
     camel_case_converter,
     decode_json_object,
@@ -47,7 +47,7 @@ from .._wire import (
     text_or_none,
     vendor_error,
 )
-from ..errors import (
+from portalkit.errors import (
     AuthenticationFailed,
     CustomerNotFound,
     IdempotencyConflict,
