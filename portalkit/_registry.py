@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from importlib.metadata import EntryPoints
 
 ENTRY_POINT_GROUP = "portalkit.providers"
+#: The group a vendor's sandbox twin registers in, under its adapter's name
+#: (``portalkit.sandbox.twin``).
+SANDBOX_GROUP = "portalkit.sandbox"
 #: The variable that names the provider ``Portal.from_env`` uses.
 PROVIDER_VARIABLE = "PORTALKIT_PROVIDER"
 
@@ -52,6 +55,13 @@ def entry_points(*, group: str, name: str | None = None) -> EntryPoints:
 def available_providers() -> list[str]:
     """The names of the installed providers, sorted: portalkit's own and any plug-ins."""
     return sorted({entry_point.name for entry_point in entry_points(group=ENTRY_POINT_GROUP)})
+
+
+def available_twins() -> list[str]:
+    """The names of the installed sandbox twins, sorted: the vendors the sandbox emulates,
+    and the list the CLI, the pytest plugin, the example app and the test suite iterate
+    over. Reads entry-point names only: nothing is imported."""
+    return sorted({entry_point.name for entry_point in entry_points(group=SANDBOX_GROUP)})
 
 
 def get_provider_factory(name: str) -> ProviderFactory:

@@ -42,7 +42,6 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
-DEMO_VENDORS = ("plugipay", "paylera", "paddle")
 DEMO_RETURN_URL = "https://app.example.com/account/billing"
 DEMO_LOCALE = "fr"
 SANDBOX_EXTRA_HINT = (
@@ -60,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="portalkit",
-        description="Customer-portal links across billing vendors (Plugipay, Paylera, Paddle).",
+        description="Customer-portal links across billing vendors.",
     )
     commands = parser.add_subparsers(title="commands", required=True, dest="command")
 
@@ -76,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser(
         "sandbox",
         help="serve the vendor emulator for your own integration tests",
-        description="Serve the Plugipay, Paylera and Paddle emulator until Ctrl-C, and print "
+        description="Serve the emulator of every registered vendor until Ctrl-C, and print "
         "its URL, credentials and customers.",
     )
     sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -87,8 +86,8 @@ def _parser() -> argparse.ArgumentParser:
         "link",
         help="mint one real portal link with credentials from the environment",
         description="Mint one portal link and print its URL to stdout. Credentials come "
-        "from the provider's environment variables (PLUGIPAY_KEY_ID and PLUGIPAY_KEY_SECRET; "
-        "PAYLERA_API_KEY; PADDLE_API_KEY and PADDLE_ENVIRONMENT). The URL is a bearer "
+        "from the provider's environment variables (<PROVIDER>_API_KEY and the like: see the "
+        "provider's docs page). The URL is a bearer "
         "credential: hand it to the customer, do not store it.",
     )
     link.add_argument("--provider", required=True, metavar="NAME", help="e.g. paddle")
@@ -233,7 +232,7 @@ def _demo(args: argparse.Namespace) -> int:
             file=out,
         )
         links: list[PortalLink] = []
-        for vendor in DEMO_VENDORS:
+        for vendor in sandbox.vendors:
             customer = sandbox.customers(vendor)[0]
             request = PortalRequest(
                 customer,

@@ -26,7 +26,7 @@ Fixtures:
     closed after the test. ``key`` is ``"valid"``, ``"wrong"`` (401) or ``"no_scope"`` (403).
     Retries do not sleep unless you pass ``retry=``: see ``FAST_RETRY``.
 ``sandbox_portals``
-    ``{"plugipay": Portal, "paylera": Portal, "paddle": Portal}``, all pointed at the sandbox.
+    ``{vendor: Portal}`` for every vendor the sandbox emulates, all pointed at it.
 ``portal_sandbox_env``
     Sets each vendor's environment variables (credentials, ``<VENDOR>_BASE_URL``) to the
     sandbox's for the length of the test, so code that builds its ``Portal`` with
@@ -45,12 +45,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
-from ._env import ProviderEnv
 from ._portal import Portal
+from ._registry import available_twins
 from ._retry import RetryPolicy
 
 if TYPE_CHECKING:
     from .sandbox import Fault, Sandbox
+
+    #: The names of the vendors the sandbox emulates (the registered twins), sorted.
+    VENDORS: tuple[str, ...]
 
 __all__ = [
     "FAST_RETRY",
@@ -65,7 +68,6 @@ __all__ = [
     "sandbox_portals",
 ]
 
-VENDORS = ("plugipay", "paylera", "paddle")
 INSTALL_HINT = (
     "portalkit.testing: the sandbox needs the 'sandbox' extra: "
     "pip install 'portalkit-billing[sandbox]'"
@@ -78,7 +80,8 @@ PortalFactory = Callable[..., Portal]
 
 def __getattr__(name: str) -> Any:
     """``Fault`` and ``Sandbox`` from portalkit.sandbox, imported on first use, so that
-    loading this plugin stays cheap and works without the sandbox extra."""
+    loading this plugin stays cheap and works without the sandbox extra; ``VENDORS``, the
+    registered twins' names (``portalkit.sandbox`` entry points), read on use."""
     if name == "Fault":
         from .sandbox import Fault
 
@@ -87,6 +90,8 @@ def __getattr__(name: str) -> Any:
         from .sandbox import Sandbox
 
         return Sandbox
+    if name == "VENDORS":  # read from the registry (entry points), never restated here
+        return tuple(available_twins())
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -141,21 +146,17 @@ def portal_for(portal_sandbox: Sandbox) -> Iterator[PortalFactory]:
 
 
 @pytest.fixture
-def sandbox_portals(portal_for: PortalFactory) -> dict[str, Portal]:
+def sandbox_portals(portal_sandbox: Sandbox, portal_for: PortalFactory) -> dict[str, Portal]:
     """A Portal per vendor, pointed at the sandbox: ``sandbox_portals["paddle"]``."""
-    return {vendor: portal_for(vendor) for vendor in VENDORS}
+    return {vendor: portal_for(vendor) for vendor in portal_sandbox.vendors}
 
 
 @pytest.fixture
 def portal_sandbox_env(portal_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Every vendor's environment variables, set to the sandbox's for this test."""
     variables: dict[str, str] = {}
-    for vendor in VENDORS:
-        env = ProviderEnv(vendor, {})
-        for field, value in portal_sandbox.credentials(vendor).items():
-            variables[env.variable(field)] = value
-        variables[env.variable("base_url")] = portal_sandbox.url
-    variables["PADDLE_ENVIRONMENT"] = "sandbox"
+    for vendor in portal_sandbox.vendors:
+        variables.update(portal_sandbox.environment(vendor))
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     return variables

@@ -4,7 +4,7 @@
 # vendor whose credentials are in the environment, against that vendor's own API. Then
 # checks that no secret reached a cassette and that every cassette replays offline.
 #
-#   bash scripts/record-cassettes.sh                  all three vendors
+#   bash scripts/record-cassettes.sh                  every vendor with a sandbox twin
 #   bash scripts/record-cassettes.sh paddle           one vendor
 #   PADDLE_API_KEY=... PADDLE_TEST_CUSTOMER_ID=... PADDLE_TEST_SUBSCRIPTION_IDS=a,b,c \
 #     bash scripts/record-cassettes.sh paddle         against Paddle's sandbox environment
@@ -28,17 +28,17 @@ if [ ! -x .venv/bin/python ]; then
   .venv/bin/python -m pip install --quiet -e ".[dev]"
 fi
 
+# The vendor list is the registry (the portalkit.sandbox entry points), not this script.
+read -r -a known <<<"$(.venv/bin/python -c \
+  "from portalkit._registry import available_twins; print(' '.join(available_twins()))")"
 vendors=("$@")
-[ ${#vendors[@]} -gt 0 ] || vendors=(plugipay paylera paddle)
+[ ${#vendors[@]} -gt 0 ] || vendors=("${known[@]}")
 tests=()
 for vendor in "${vendors[@]}"; do
-  case "$vendor" in
-    plugipay | paylera | paddle) ;;
-    *)
-      echo "record-cassettes: unknown vendor '$vendor' (plugipay, paylera, paddle)" >&2
-      exit 2
-      ;;
-  esac
+  if [[ " ${known[*]} " != *" $vendor "* ]]; then
+    echo "record-cassettes: unknown vendor '$vendor' (${known[*]})" >&2
+    exit 2
+  fi
   mode=$(PORTALKIT_RECORD=1 PYTHONPATH=tests .venv/bin/python -c \
     "import sys; from _cassettes import vendor_mode; print(vendor_mode(sys.argv[1]))" "$vendor")
   if [ "$mode" = sandbox ]; then

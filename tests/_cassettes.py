@@ -32,13 +32,14 @@ from typing import Any, Literal
 import httpx
 
 from portalkit import PortalProvider, RetryPolicy
+from portalkit._registry import available_twins
 from portalkit.providers.paddle import Paddle
 from portalkit.providers.paylera import Paylera
 from portalkit.providers.plugipay import Plugipay
 
 ROOT = Path(__file__).resolve().parents[1]
 CASSETTES = ROOT / "cassettes"
-VENDORS = ("plugipay", "paylera", "paddle")
+VENDORS = tuple(available_twins())  # the registry: the portalkit.sandbox entry points
 
 #: The base URL every provider uses in replay. Port 9 (discard) on loopback: nothing listens
 #: there, so a request that somehow escaped its cassette fails at once with "connection

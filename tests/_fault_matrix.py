@@ -38,6 +38,7 @@ from _raw_server import (
 )
 
 from portalkit import AsyncPortal, Portal, PortalLink, PortalProvider, PortalRequest, RetryPolicy
+from portalkit._registry import available_twins
 from portalkit.errors import (
     AuthenticationFailed,
     CustomerNotFound,
@@ -51,7 +52,7 @@ from portalkit.errors import (
 )
 from portalkit.sandbox import Fault, Sandbox, Session
 
-VENDORS = ("plugipay", "paylera", "paddle")
+VENDORS = tuple(available_twins())  # the registry: the portalkit.sandbox entry points
 #: Vendors that honour idempotency keys: a retried create gets the session already minted.
 DEDUPLICATING = frozenset({"plugipay", "paylera"})
 MODES = ("sync", "async")

@@ -14,7 +14,7 @@ import logging
 import re
 import traceback
 
-from portalkit.sandbox._seeds import CREDENTIALS
+from portalkit.sandbox import load_twins
 
 # Shapes of credentials, whatever test produced them: portal tokens in a URL fragment, a
 # query string or Paylera's /p/<id> path; bearer headers; Plugipay signatures.
@@ -29,8 +29,8 @@ PATTERNS: tuple[re.Pattern[str], ...] = (
 # The sandbox's secrets (key ids are not secrets and may be logged).
 SECRETS: frozenset[str] = frozenset(
     value
-    for kinds in CREDENTIALS.values()
-    for fields in kinds.values()
+    for twin in load_twins()
+    for fields in twin.credentials.values()
     for name, value in fields.items()
     if name != "key_id"
 )

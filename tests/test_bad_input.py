@@ -24,12 +24,13 @@ from hypothesis import strategies as st
 from hypothesis.provisional import domains
 
 from portalkit import AsyncPortal, Flow, Portal, PortalProvider, PortalRequest, RetryPolicy
+from portalkit._registry import available_twins
 from portalkit.errors import InvalidRequest, ProviderUnavailable, UnsupportedFeature
 from portalkit.providers.paddle import Paddle
 from portalkit.providers.paylera import Paylera
 from portalkit.providers.plugipay import Plugipay
 
-VENDORS = ("plugipay", "paylera", "paddle")
+VENDORS = tuple(available_twins())  # the registry: the portalkit.sandbox entry points
 PROPERTY = settings(
     derandomize=True,  # a fixed seed: the same examples on every run
     database=None,

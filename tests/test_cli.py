@@ -18,9 +18,10 @@ import pytest
 
 from portalkit import Portal, PortalLink, PortalRequest, cli
 from portalkit._env import ProviderEnv
+from portalkit._registry import available_twins
 from portalkit.sandbox import Sandbox
 
-VENDORS = ("plugipay", "paylera", "paddle")
+VENDORS = tuple(available_twins())  # the registry: the portalkit.sandbox entry points
 
 
 def _secret_parts(url: str) -> list[str]:

@@ -870,7 +870,7 @@ def test_received_log(sandbox: Sandbox) -> None:
 def test_describe_lists_url_credentials_and_customers(sandbox: Sandbox) -> None:
     text = sandbox.describe()
     assert sandbox.url in text
-    for vendor in ("plugipay", "paylera", "paddle"):
+    for vendor in sandbox.vendors:
         for value in sandbox.credentials(vendor).values():
             assert value in text
         for customer in sandbox.customers(vendor):

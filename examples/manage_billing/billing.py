@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING
 import attrs
 
 from portalkit import Portal
+from portalkit._registry import available_twins
 
 if TYPE_CHECKING:  # the sandbox is imported only when the example runs on it
     from portalkit.sandbox import Sandbox
 
-#: The vendors the sandbox emulates, in the order the page offers them.
-SANDBOX_VENDORS = ("plugipay", "paylera", "paddle")
+#: The vendors the sandbox emulates (its registered twins), in the order the page offers them.
+SANDBOX_VENDORS = tuple(available_twins())
 PROVIDER_VARIABLE = "PORTALKIT_PROVIDER"
 CUSTOMER_VARIABLE = "PORTALKIT_EXAMPLE_CUSTOMER_ID"
 SUBSCRIPTIONS_VARIABLE = "PORTALKIT_EXAMPLE_SUBSCRIPTION_IDS"
@@ -70,7 +71,7 @@ def sandbox_accounts(sandbox: Sandbox) -> dict[str, BillingAccount]:
         customer_id = sandbox.customers(vendor)[0]
         accounts[vendor] = BillingAccount(
             vendor=vendor,
-            label=f"{vendor.capitalize()} (sandbox)",
+            label=f"{sandbox.twin(vendor).title} (sandbox)",
             portal=Portal(sandbox.provider(vendor)),
             customer_id=customer_id,
             subscription_ids=tuple(sandbox.subscriptions(vendor, customer_id)),

@@ -1,5 +1,6 @@
-"""portalkit.sandbox: a local emulator of the Plugipay, Paylera and Paddle portal-session
-APIs and their hosted portal pages, for tests, demos and offline development.
+"""portalkit.sandbox: a local emulator of billing vendors' portal-session APIs and their
+hosted portal pages, for tests, demos and offline development. Each vendor is a *twin*
+(``portalkit.sandbox.twin``) registered in the ``portalkit.sandbox`` entry-point group.
 
     from portalkit.sandbox import Sandbox, Fault
 
@@ -22,5 +23,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the installe
 from ._faults import Fault
 from ._sandbox import Sandbox
 from ._store import ReceivedRequest, Session
+from ._twins import load_twins
+from .twin import Twin
 
-__all__ = ["Fault", "ReceivedRequest", "Sandbox", "Session"]
+__all__ = ["Fault", "ReceivedRequest", "Sandbox", "Session", "Twin", "load_twins"]

@@ -1,32 +1,34 @@
-"""The sandbox's ASGI application: the three vendors' create routes at their real paths,
-the hosted portal pages, and the ``/_sandbox`` control endpoints, under the wire layer
-that adds the security headers and exposes the connection to faults."""
+"""The sandbox's ASGI application: every twin's API routes at their real paths and its
+hosted portal pages, and the ``/_sandbox`` control endpoints, under the wire layer that adds
+the security headers and exposes the connection to faults."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from starlette.applications import Starlette
+from starlette.routing import Route
 
 from ._connection import WireLayer
 from ._control import Control
-from ._paddle import PaddleApi
 from ._pages import PortalPages
-from ._paylera import PayleraApi
-from ._plugipay import PlugipayApi
-from ._route import create_route
+from ._route import api_route
 from ._store import Store
+from .twin import Twin
 
 #: Request bodies larger than this are refused (413) before any route reads them.
 MAX_BODY_BYTES = 1024 * 1024
 
 
-def build_app(store: Store, wall_clock: Callable[[], float]) -> WireLayer:
-    routes = [
-        create_route(PlugipayApi(wall_clock), store),
-        create_route(PayleraApi(), store),
-        create_route(PaddleApi(), store),
-        *Control(store).routes(),
-        *PortalPages(store).routes(),
-    ]
+def build_app(twins: Sequence[Twin], store: Store, wall_clock: Callable[[], float]) -> WireLayer:
+    routes: list[Route] = []
+    owner: dict[tuple[str, str], str] = {}
+    for twin in twins:
+        for route in twin.routes:
+            # Two vendors on one path would shadow each other: refuse it at start, by name.
+            taken = owner.setdefault((route.method, route.path), twin.name)
+            if taken != twin.name:
+                raise ValueError(f"sandbox twins {taken!r} and {twin.name!r} both serve {route}")
+            routes.append(api_route(twin, route, store, wall_clock))
+    routes += [*Control(twins, store).routes(), *PortalPages(twins, store).routes()]
     return WireLayer(Starlette(routes=routes, max_body_size=MAX_BODY_BYTES))

@@ -21,8 +21,8 @@ or customer).
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -30,11 +30,14 @@ from starlette.routing import Route
 
 from ._describe import overview
 from ._faults import Fault
-from ._seeds import VENDORS
 from ._store import Store, utc
 
-#: Request headers that carry credentials: shown as "<redacted>" in the request log.
-SECRET_HEADERS = frozenset({"authorization", "x-plugipay-signature", "cookie"})
+if TYPE_CHECKING:
+    from .twin import Twin
+
+#: Request headers that carry credentials for every vendor: shown as "<redacted>" in the
+#: request log (with each twin's own ``secret_headers``).
+SECRET_HEADERS = frozenset({"authorization", "cookie"})
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -53,13 +56,13 @@ async def _json(request: Request) -> dict[str, Any]:
     return data
 
 
-def _guarded(handler: Handler) -> Handler:
+def _guarded(handler: Handler, vendors: Sequence[str]) -> Handler:
     """Unknown vendor -> 404; bad JSON or a rejected value -> 400; unknown customer -> 404."""
 
     async def endpoint(request: Request) -> Response:
         vendor = request.path_params.get("vendor")
-        if vendor is not None and vendor not in VENDORS:
-            return _error(404, f"unknown vendor {vendor!r}; expected one of {', '.join(VENDORS)}")
+        if vendor is not None and vendor not in vendors:
+            return _error(404, f"unknown vendor {vendor!r}; expected one of {', '.join(vendors)}")
         try:
             return await handler(request)
         except KeyError as exc:
@@ -71,12 +74,15 @@ def _guarded(handler: Handler) -> Handler:
 
 
 class Control:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, twins: Sequence[Twin], store: Store) -> None:
+        self.twins = {twin.name: twin for twin in twins}
         self.store = store
 
     def routes(self) -> list[Route]:
+        vendors = tuple(self.twins)
+
         def route(path: str, handler: Handler, method: str) -> Route:
-            return Route(f"/_sandbox{path}", _guarded(handler), methods=[method])
+            return Route(f"/_sandbox{path}", _guarded(handler, vendors), methods=[method])
 
         return [
             route("", self.overview, "GET"),
@@ -92,7 +98,8 @@ class Control:
         ]
 
     async def overview(self, request: Request) -> Response:
-        return JSONResponse(overview(self.store, str(request.base_url).rstrip("/")))
+        twins = list(self.twins.values())
+        return JSONResponse(overview(twins, self.store, str(request.base_url).rstrip("/")))
 
     async def reset(self, request: Request) -> Response:
         self.store.reset()
@@ -158,18 +165,18 @@ class Control:
         return JSONResponse({"sessions": listing})
 
     async def received(self, request: Request) -> Response:
+        vendor = request.path_params["vendor"]
+        secret = SECRET_HEADERS | self.twins[vendor].secret_headers
         listing = [
             {
                 "method": r.method,
                 "path": r.path,
                 "query": r.query,
-                "headers": {
-                    k: ("<redacted>" if k in SECRET_HEADERS else v) for k, v in r.headers.items()
-                },
+                "headers": {k: ("<redacted>" if k in secret else v) for k, v in r.headers.items()},
                 "body": r.body.decode("utf-8", "replace"),
                 "received_at": r.received_at.isoformat(),
             }
-            for r in self.store.received(request.path_params["vendor"])
+            for r in self.store.received(vendor)
         ]
         return JSONResponse({"received": listing})
 

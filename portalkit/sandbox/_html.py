@@ -9,62 +9,20 @@ becomes a link.
 from __future__ import annotations
 
 from html import escape
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ._store import Session
 
-#: Pages run one same-origin script (Plugipay's token exchange) and nothing else.
+if TYPE_CHECKING:
+    from .twin import Twin
+
+#: Pages run one same-origin script (the fragment-token exchange) and nothing else.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; connect-src 'self'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-EXCHANGE_SCRIPT_PATH = "/_sandbox/static/plugipay-portal.js"
-VENDOR_TITLES = {"plugipay": "Plugipay", "paylera": "Paylera", "paddle": "Paddle"}
-
-# What a customer can do in each vendor's portal, by stable action id.
-_ACTIONS: dict[str, tuple[tuple[str, str], ...]] = {
-    "plugipay": (
-        ("update_subscription", "Change plan"),
-        ("cancel_subscription", "Cancel subscription"),
-        ("update_payment_method", "Update payment method"),
-        ("view_invoices", "View invoices"),
-    ),
-    "paylera": (
-        ("update_subscription", "Upgrade or downgrade"),
-        ("cancel_subscription", "Cancel subscription"),
-        ("update_payment_method", "Manage payment methods"),
-        ("view_invoices", "View invoices"),
-        ("update_tax_ids", "Manage tax IDs"),
-        ("update_billing_address", "Update billing address"),
-    ),
-    "paddle": (
-        ("view_invoices", "View transactions and invoices"),
-        ("update_payment_method", "Update payment method"),
-        ("update_subscription", "Manage subscriptions"),
-        ("cancel_subscription", "Cancel subscription"),
-    ),
-}
-# Paylera's per-session configuration key -> the action it switches.
-_PAYLERA_SWITCHES = {
-    "subscription_cancel_enabled": "cancel_subscription",
-    "subscription_update_enabled": "update_subscription",
-    "payment_method_update_enabled": "update_payment_method",
-}
-PREOPENED_LABELS = {
-    "cancel_subscription": "Cancel subscription",
-    "update_subscription_payment_method": "Update payment method",
-}
-
-
-def allowed_actions(session: Session) -> list[tuple[str, str]]:
-    """The actions this session allows: the vendor's portal, minus what Paylera's
-    per-session configuration switched off."""
-    disabled = {
-        action
-        for key, action in _PAYLERA_SWITCHES.items()
-        if (session.configuration or {}).get(key) is False
-    }
-    return [(a, label) for a, label in _ACTIONS[session.vendor] if a not in disabled]
+EXCHANGE_SCRIPT_PATH = "/_sandbox/static/portal-exchange.js"
 
 
 def _document(title: str, body: str, lang: str = "en") -> str:
@@ -83,13 +41,14 @@ def _safe_link(url: str) -> str | None:
 
 
 def portal_page(
+    twin: Twin,
     session: Session,
     subscriptions: list[str],
     action: str | None = None,
     subscription_id: str | None = None,
 ) -> str:
     """The portal itself: who, what they may do, the pre-opened action, the way back."""
-    vendor = VENDOR_TITLES[session.vendor]
+    vendor = twin.title
     rows = [
         ("customer-id", "Customer", session.customer_id),
         ("session-id", "Session", session.id),
@@ -104,7 +63,7 @@ def portal_page(
         "</dl>\n",
     ]
     if action is not None:
-        label = PREOPENED_LABELS.get(action, action)
+        label = twin.preopened_labels.get(action, action)
         target = f" for {subscription_id}" if subscription_id else ""
         parts.append(
             f'<p id="preopened-action" data-action="{escape(action)}" '
@@ -114,7 +73,7 @@ def portal_page(
     parts.append('<h2>What you can do</h2>\n<ul id="actions">\n')
     parts.extend(
         f'<li id="action-{escape(a)}" data-action="{escape(a)}">{escape(label)}</li>\n'
-        for a, label in allowed_actions(session)
+        for a, label in twin.allowed_actions(session, twin.actions)
     )
     parts.append('</ul>\n<h2>Subscriptions</h2>\n<ul id="subscriptions">\n')
     parts.extend(
@@ -134,12 +93,13 @@ def portal_page(
     )
 
 
-def exchange_page(vendor: str) -> str:
-    """Plugipay's first page: its token is in the URL fragment, which the browser never
-    sends, so a script reads it and trades it for the cookie."""
+def exchange_page(title: str, session_path: str) -> str:
+    """The first page of a link whose token is in the URL fragment, which the browser never
+    sends: a script reads it and trades it for the cookie, then opens ``session_path``."""
     body = (
-        f'<h1 id="portal-title">{escape(VENDOR_TITLES[vendor])} customer portal</h1>\n'
-        '<p id="exchange-status" data-state="exchanging">Signing you in…</p>\n'
+        f'<h1 id="portal-title">{escape(title)} customer portal</h1>\n'
+        '<p id="exchange-status" data-state="exchanging" '
+        f'data-next="{escape(session_path, quote=True)}">Signing you in…</p>\n'
         '<noscript><p id="noscript">This portal link needs JavaScript to read its sign-in '
         "token.</p></noscript>\n"
         f'<script src="{EXCHANGE_SCRIPT_PATH}"></script>\n'
@@ -169,7 +129,7 @@ def error_page(element_id: str, title: str, message: str) -> str:
 
 
 EXCHANGE_SCRIPT = """\
-// portalkit sandbox, Plugipay portal: the sign-in token is in the URL fragment (#t=...),
+// portalkit sandbox, a portal whose sign-in token is in the URL fragment (#t=...),
 // which browsers never send to the server. Read it, remove it from the address bar, and
 // trade it once for an httpOnly cookie; then open the cookie-authenticated portal.
 (function () {
@@ -192,7 +152,7 @@ EXCHANGE_SCRIPT = """\
     body: JSON.stringify({token: decodeURIComponent(match[1])})
   }).then(function (response) {
     if (response.ok) {
-      window.location.replace("/plugipay/session");
+      window.location.replace(status.getAttribute("data-next"));
     } else if (response.status === 410) {
       window.location.reload();
     } else {

@@ -16,10 +16,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from ._api import JSON, Call, VendorApi, json_bytes, json_response
 from ._connection import Connection, connection
 from ._faults import Fault
 from ._store import Store
+from .twin import ApiRoute, Call, Reply, Twin, json_bytes
+
+JSON = "application/json"
 
 PROXY_PAGE = (
     "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
@@ -37,8 +39,15 @@ _REASONS = {
 _CHUNK = 64 * 1024
 
 
-async def inject(fault: Fault, call: Call, api: VendorApi, store: Store, scope: Scope) -> Response:
-    """The response for a request that drew ``fault``."""
+def json_response(reply: Reply, call: Call) -> Response:
+    headers = {"X-Request-Id": call.request_id, **reply.headers}
+    return Response(json_bytes(reply.payload), reply.status, headers, media_type=JSON)
+
+
+async def inject(
+    fault: Fault, call: Call, api: Twin, route: ApiRoute, store: Store, scope: Scope
+) -> Response:
+    """The response for a request to ``route`` that drew ``fault``."""
     conn = connection(scope)
     kind = fault.kind
     if kind == "status":
@@ -47,7 +56,7 @@ async def inject(fault: Fault, call: Call, api: VendorApi, store: Store, scope: 
         if not await _wait(store, fault.seconds):
             # Stopped or reset meanwhile: answering now would mint into the fresh state.
             return _Raw(conn.drop)
-        return json_response(api.create(call, store), call)
+        return json_response(api.answer(route, call), call)
     if kind == "drop":
         return _Raw(conn.drop)
     if kind == "hang":
@@ -65,7 +74,7 @@ async def inject(fault: Fault, call: Call, api: VendorApi, store: Store, scope: 
     if kind == "oversized":
         return _oversized(fault, call, api)
     # The faults that disturb the vendor's own answer.
-    normal = json_response(api.create(call, store), call)
+    normal = json_response(api.answer(route, call), call)
     if kind == "truncated":
         body = bytes(normal.body)
         return _with_body(normal, body[: len(body) // 2])
@@ -77,7 +86,7 @@ async def inject(fault: Fault, call: Call, api: VendorApi, store: Store, scope: 
     raise AssertionError(f"unhandled fault kind {kind!r}")  # pragma: no cover
 
 
-def _status(fault: Fault, call: Call, api: VendorApi) -> Response:
+def _status(fault: Fault, call: Call, api: Twin) -> Response:
     status = fault.status_code
     if fault.body is None:
         response = json_response(api.error(call, status), call)
@@ -96,7 +105,7 @@ def _status(fault: Fault, call: Call, api: VendorApi) -> Response:
     return response
 
 
-def _oversized(fault: Fault, call: Call, api: VendorApi) -> Response:
+def _oversized(fault: Fault, call: Call, api: Twin) -> Response:
     # A valid JSON object of about fault.size bytes: the vendor's partial body plus padding.
     head = json_bytes(api.partial(call).payload)[:-1] + b',"padding":"'
     tail = b'"}'

@@ -1,166 +1,174 @@
-"""The hosted portal: each session's single-use link, traded on first use for an httpOnly
-cookie scoped to ``/{vendor}/session``, the cookie-authenticated portal page there, and 410
-Gone for a link used twice or after it expired.
+"""The hosted portal's machinery: each twin's page routes (its portal links, as its vendor
+formats them), the cookie-authenticated portal page every twin shares at
+``/{vendor}/session``, and ``Pages``, the helpers a twin's page handlers use.
 
-Links (as the create routes mint them):
+A link is single-use: its first visit trades it for an httpOnly cookie scoped to
+``/{vendor}/session`` (``Pages.open``) and shows the portal; a second visit, or one after
+it expired, is 410 Gone. The cookie's path keeps it away from the link paths, so a second
+use of a link is 410 even in the browser that used it first.
 
-- Plugipay ``/plugipay/portal/ps_...#t=<token>``: the token is in the fragment, which the
-  browser never sends, so GET answers a small page whose script POSTs the token to
-  ``/plugipay/portal/ps_.../exchange`` (204 + cookie), then opens ``/plugipay/session``.
-- Paylera ``/paylera/p/ps_...``: the path is the credential; GET answers the portal (200)
-  and sets the cookie.
-- Paddle ``/paddle/cpl_...?action=...&token=...``: GET checks the token and answers the
-  portal with the deep link's action pre-opened (200) and sets the cookie.
-
-The cookie's path keeps it away from the link paths, so a second use of a link is 410 even
-in the browser that used it first.
+A vendor whose token rides in the URL fragment (which the browser never sends) answers its
+link with ``Pages.exchange_page``: a small page whose script POSTs the token to
+``<link>/exchange`` (``Pages.exchange``: 204 + cookie), then opens ``/{vendor}/session``.
+``portalkit demo`` follows that same convention when it opens a link like a browser.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from . import _html as html
-from ._store import Consumed, PortalCookie, Session, Store
+from ._store import Consumed, PortalCookie, Session, Store, TwinStore
+
+if TYPE_CHECKING:
+    from .twin import PageRoute, Twin
 
 COOKIE = "portalkit_sandbox_portal"
-PADDLE_ACTIONS = ("overview", "cancel_subscription", "update_subscription_payment_method")
 
 
 def _page(content: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(content, status, {"Content-Security-Policy": html.CONTENT_SECURITY_POLICY})
 
 
-def _refused(outcome: Consumed) -> HTMLResponse:
-    if outcome in ("used", "expired"):
-        return _page(html.gone_page(outcome), 410)
-    if outcome == "forbidden":
-        return _page(
-            html.error_page("invalid-link", "Invalid portal link", "This link's token is wrong."),
-            403,
+class Pages:
+    """What a twin's page handler gets besides the request: its vendor's store, and the
+    hosted portal's shared behaviour (single-use links, the cookie, refusals)."""
+
+    def __init__(self, twin: Twin, store: Store) -> None:
+        self.twin = twin
+        self._store = store
+        self.store = TwinStore(store, twin.name)
+
+    def refused(self, outcome: Consumed) -> HTMLResponse:
+        """The page for a link that cannot be used: 410 (used, expired), 403 (wrong token),
+        404 (no such link)."""
+        if outcome in ("used", "expired"):
+            return _page(html.gone_page(outcome), 410)
+        if outcome == "forbidden":
+            return _page(
+                html.error_page(
+                    "invalid-link", "Invalid portal link", "This link's token is wrong."
+                ),
+                403,
+            )
+        return _page(html.error_page("not-found", "No such portal link", "Check the link."), 404)
+
+    def open(
+        self,
+        request: Request,
+        session_id: str,
+        token: str | None = None,
+        action: str | None = None,
+        subscription_id: str | None = None,
+    ) -> Response:
+        """First visit of a link: use it up (``token``, when given, must match the
+        session's), set the cookie, show the portal (at ``action`` for ``subscription_id``
+        when the link is a deep link). A HEAD probe does not use the link up."""
+        if request.method == "HEAD":
+            return Response(status_code=200 if self.store.session(session_id) else 404)
+        outcome = self.store.consume(session_id, token)
+        session = self.store.session(session_id)
+        if outcome != "ok" or session is None:
+            return self.refused(outcome)
+        response = self.portal(session, action, subscription_id)
+        self._set_cookie(
+            response, PortalCookie(self.twin.name, session_id, action, subscription_id)
         )
-    return _page(html.error_page("not-found", "No such portal link", "Check the link."), 404)
+        return response
 
-
-class PortalPages:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def routes(self) -> list[Route]:
-        return [
-            Route("/plugipay/session", self.session_page, methods=["GET"]),
-            Route("/paylera/session", self.session_page, methods=["GET"]),
-            Route("/paddle/session", self.session_page, methods=["GET"]),
-            Route("/plugipay/portal/{session_id}", self.plugipay_link, methods=["GET"]),
-            Route(
-                "/plugipay/portal/{session_id}/exchange", self.plugipay_exchange, methods=["POST"]
-            ),
-            Route("/paylera/p/{session_id}", self.paylera_link, methods=["GET"]),
-            Route("/paddle/{link_id}", self.paddle_link, methods=["GET"]),
-            Route(html.EXCHANGE_SCRIPT_PATH, self.exchange_script, methods=["GET"]),
-        ]
-
-    # -- the links -----------------------------------------------------------------------
-
-    async def plugipay_link(self, request: Request) -> Response:
-        session = self.store.session("plugipay", request.path_params["session_id"])
+    def exchange_page(self, session_id: str) -> Response:
+        """The first page of a link whose token is in the URL fragment: checks the session
+        is still usable, and runs the script that trades the token for the cookie."""
+        session = self.store.session(session_id)
         if session is None:
-            return _refused("missing")
+            return self.refused("missing")
         if session.used:
-            return _refused("used")
+            return self.refused("used")
         if session.expired(self.store.now()):
-            return _refused("expired")
-        return _page(html.exchange_page("plugipay"))
+            return self.refused("expired")
+        return _page(html.exchange_page(self.twin.title, f"/{self.twin.name}/session"))
 
-    async def plugipay_exchange(self, request: Request) -> Response:
+    async def exchange(self, request: Request, session_id: str) -> Response:
+        """``POST <link>/exchange {"token": ...}``: use the link up and set the cookie (204),
+        or 400 (no token), 403 (wrong token), 404, 410."""
         try:
             token = json.loads(await request.body()).get("token")
         except (ValueError, AttributeError):
             token = None
         if not isinstance(token, str):
             return Response(status_code=400)
-        session_id = request.path_params["session_id"]
-        outcome = self.store.consume("plugipay", session_id, token)
+        outcome = self.store.consume(session_id, token)
         if outcome != "ok":
             return Response(status_code=_STATUS[outcome])
         response = Response(status_code=204)
-        self._set_cookie(response, PortalCookie("plugipay", session_id, None, None))
+        self._set_cookie(response, PortalCookie(self.twin.name, session_id, None, None))
         return response
 
-    async def paylera_link(self, request: Request) -> Response:
-        session_id = request.path_params["session_id"]
-        return self._open(request, "paylera", session_id, None, None, None)
-
-    async def paddle_link(self, request: Request) -> Response:
-        session = self.store.session_by_link(request.path_params["link_id"])
-        action = request.query_params.get("action", "overview")
-        subscription_id = request.query_params.get("subscription_id")
-        if session is None or action not in PADDLE_ACTIONS:
-            return _refused("missing")
-        if action == "overview":
-            subscription_id = None
-        elif subscription_id not in session.subscription_ids:
-            return _refused("missing")
-        token = request.query_params.get("token", "")
-        shown = None if action == "overview" else action
-        return self._open(request, "paddle", session.id, token, shown, subscription_id)
-
-    def _open(
-        self,
-        request: Request,
-        vendor: str,
-        session_id: str,
-        token: str | None,
-        action: str | None,
-        subscription_id: str | None,
-    ) -> Response:
-        """First visit of a link: use it up, set the cookie, show the portal."""
-        if request.method == "HEAD":  # a HEAD probe must not use the link up
-            return Response(status_code=200 if self.store.session(vendor, session_id) else 404)
-        outcome = self.store.consume(vendor, session_id, token)
-        session = self.store.session(vendor, session_id)
-        if outcome != "ok" or session is None:
-            return _refused(outcome)
-        response = self._portal(session, action, subscription_id)
-        self._set_cookie(response, PortalCookie(vendor, session_id, action, subscription_id))
-        return response
-
-    # -- the cookie-authenticated portal ---------------------------------------------------
-
-    async def session_page(self, request: Request) -> Response:
-        vendor = request.url.path.split("/")[1]
-        cookie = self.store.cookie(request.cookies.get(COOKIE))
-        session = self.store.session(vendor, cookie.session_id) if cookie else None
-        if cookie is None or session is None or cookie.vendor != vendor:
-            return _page(
-                html.error_page(
-                    "no-session", "Not signed in", "Open the portal through a portal link."
-                ),
-                401,
-            )
-        return self._portal(session, cookie.action, cookie.subscription_id)
-
-    def _portal(
-        self, session: Session, action: str | None, subscription_id: str | None
+    def portal(
+        self, session: Session, action: str | None = None, subscription_id: str | None = None
     ) -> HTMLResponse:
+        """The portal page for ``session`` (what the cookie opens)."""
         try:
-            subscriptions = self.store.subscriptions(session.vendor, session.customer_id)
+            subscriptions = self.store.subscriptions(session.customer_id)
         except KeyError:
             subscriptions = []
-        return _page(html.portal_page(session, subscriptions, action, subscription_id))
+        return _page(html.portal_page(self.twin, session, subscriptions, action, subscription_id))
 
     def _set_cookie(self, response: Response, cookie: PortalCookie) -> None:
         response.set_cookie(
             COOKIE,
-            self.store.new_cookie(cookie),
+            self._store.new_cookie(cookie),
             path=f"/{cookie.vendor}/session",
             httponly=True,
             samesite="lax",
         )
+
+
+class PortalPages:
+    """Every twin's page routes, its ``/{vendor}/session`` page, and the exchange script."""
+
+    def __init__(self, twins: Sequence[Twin], store: Store) -> None:
+        self.store = store
+        self.pages = {twin.name: Pages(twin, store) for twin in twins}
+
+    def routes(self) -> list[Route]:
+        routes = [
+            Route(f"/{name}/session", self._session_page(pages), methods=["GET"])
+            for name, pages in self.pages.items()
+        ]
+        for pages in self.pages.values():
+            routes += [self._route(pages, page) for page in pages.twin.pages]
+        routes.append(Route(html.EXCHANGE_SCRIPT_PATH, self.exchange_script, methods=["GET"]))
+        return routes
+
+    @staticmethod
+    def _route(pages: Pages, page: PageRoute) -> Route:
+        async def endpoint(request: Request) -> Response:
+            return await page.handler(request, pages)
+
+        return Route(page.path, endpoint, methods=[page.method])
+
+    def _session_page(self, pages: Pages) -> Callable[[Request], Awaitable[Response]]:
+        async def session_page(request: Request) -> Response:
+            cookie = self.store.cookie(request.cookies.get(COOKIE))
+            vendor = pages.twin.name
+            session = pages.store.session(cookie.session_id) if cookie else None
+            if cookie is None or session is None or cookie.vendor != vendor:
+                return _page(
+                    html.error_page(
+                        "no-session", "Not signed in", "Open the portal through a portal link."
+                    ),
+                    401,
+                )
+            return pages.portal(session, cookie.action, cookie.subscription_id)
+
+        return session_page
 
     async def exchange_script(self, request: Request) -> Response:
         return Response(html.EXCHANGE_SCRIPT, media_type="text/javascript")

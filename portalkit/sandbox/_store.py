@@ -13,16 +13,14 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import attrs
 
 from .._redact import redact_url
-from . import _ids as ids
 from ._faults import Fault
-from ._seeds import CUSTOMERS, VENDORS
 
 #: How long an idempotency key is remembered (sandbox time), as vendors commonly do.
 IDEMPOTENCY_WINDOW = 24 * 3600.0
@@ -37,17 +35,19 @@ def utc(seconds: float) -> datetime:
 @attrs.frozen
 class Session:
     """A portal session the sandbox minted. ``url`` (and ``token``) are the bearer
-    credential: ``repr()`` hides them."""
+    credential: ``repr()`` hides them. The optional fields hold what a vendor's request
+    carried (None where the vendor has no such thing); ``extra`` holds anything else a twin
+    wants its hosted page or a test to see."""
 
     vendor: str
     id: str
     customer_id: str
     return_url: str | None
-    #: Paylera's per-session configuration as sent (None when absent).
+    #: A per-session configuration as sent (None when absent).
     configuration: Mapping[str, bool] | None
     subscription_ids: tuple[str, ...]
     locale: str | None
-    #: Plugipay's accountId (the key's account, or X-Plugipay-On-Behalf-Of).
+    #: The merchant account the session belongs to (the key's, or an on-behalf-of header).
     account_id: str | None
     idempotency_key: str | None
     created_at: datetime
@@ -55,8 +55,10 @@ class Session:
     used: bool
     url: str = attrs.field(repr=redact_url)
     token: str = attrs.field(repr=False)
-    #: Paddle's portal link id (``cpl_...``), the path of its URLs.
+    #: A link id other than the session id that the hosted page looks the session up by
+    #: (``TwinStore.session_by_link``).
     link_id: str | None = None
+    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
 
     def expired(self, now: float) -> bool:
         return now >= self.expires_at.timestamp()
@@ -100,7 +102,24 @@ class PortalCookie:
     subscription_id: str | None
 
 
-_CUSTOMER_PREFIX = {"plugipay": "cus", "paylera": "cus", "paddle": "ctm"}
+class _IdFormat(Protocol):
+    @property
+    def pattern(self) -> re.Pattern[str]: ...
+    @property
+    def new(self) -> Callable[[float], str]: ...
+
+
+class Seeded(Protocol):
+    """What the store needs of a twin: its name, seeds and id formats."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def customers(self) -> Mapping[str, tuple[str, ...]]: ...
+    @property
+    def customer_id(self) -> _IdFormat: ...
+    @property
+    def subscription_id(self) -> _IdFormat: ...
 
 
 def _check_format(vendor: str, what: str, value: object, pattern: re.Pattern[str]) -> None:
@@ -111,7 +130,9 @@ def _check_format(vendor: str, what: str, value: object, pattern: re.Pattern[str
 
 
 class Store:
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, twins: Sequence[Seeded], clock: Callable[[], float] = time.time) -> None:
+        self._twins = {twin.name: twin for twin in twins}
+        self.vendors: tuple[str, ...] = tuple(self._twins)
         self._clock = clock
         self._lock = threading.RLock()
         #: Set while the server stops: hanging and delayed requests give up.
@@ -121,7 +142,7 @@ class Store:
         self._offset = 0.0
         self._customers: dict[str, dict[str, list[str]]] = {}
         self._sessions: dict[str, dict[str, Session]] = {}
-        self._links: dict[str, str] = {}
+        self._links: dict[tuple[str, str], str] = {}
         self._replays: dict[tuple[str, str], Replay] = {}
         self._received: dict[str, list[ReceivedRequest]] = {}
         self._faults: dict[str, deque[Fault]] = {}
@@ -133,14 +154,14 @@ class Store:
             self.generation += 1
             self._offset = 0.0
             self._customers = {
-                vendor: {cid: list(subs) for cid, subs in CUSTOMERS[vendor].items()}
-                for vendor in VENDORS
+                name: {cid: list(subs) for cid, subs in twin.customers.items()}
+                for name, twin in self._twins.items()
             }
-            self._sessions = {vendor: {} for vendor in VENDORS}
+            self._sessions = {vendor: {} for vendor in self.vendors}
             self._links = {}
             self._replays = {}
-            self._received = {vendor: [] for vendor in VENDORS}
-            self._faults = {vendor: deque() for vendor in VENDORS}
+            self._received = {vendor: [] for vendor in self.vendors}
+            self._faults = {vendor: deque() for vendor in self.vendors}
             self._cookies = {}
 
     # -- clock ---------------------------------------------------------------------------
@@ -176,9 +197,10 @@ class Store:
     def add_customer(self, vendor: str, customer_id: str | None = None) -> str:
         """Add a customer (a fresh valid id when None); adding one twice is harmless.
         ValueError when the id does not match the vendor's format."""
+        id_format = self._twins[vendor].customer_id
         if customer_id is None:
-            customer_id = ids.new_object_id(vendor, _CUSTOMER_PREFIX[vendor], self.now())
-        _check_format(vendor, "customer", customer_id, ids.CUSTOMER_PATTERNS[vendor])
+            customer_id = id_format.new(self.now())
+        _check_format(vendor, "customer", customer_id, id_format.pattern)
         with self._lock:
             self._customers[vendor].setdefault(customer_id, [])
         return customer_id
@@ -188,9 +210,10 @@ class Store:
     ) -> str:
         """Give ``customer_id`` a subscription (a fresh valid id when None). KeyError for an
         unknown customer; ValueError for a malformed id or one another customer holds."""
+        id_format = self._twins[vendor].subscription_id
         if subscription_id is None:
-            subscription_id = ids.new_object_id(vendor, "sub", self.now())
-        _check_format(vendor, "subscription", subscription_id, ids.SUBSCRIPTION_PATTERNS[vendor])
+            subscription_id = id_format.new(self.now())
+        _check_format(vendor, "subscription", subscription_id, id_format.pattern)
         with self._lock:
             customers = self._customers[vendor]
             if customer_id not in customers:
@@ -238,7 +261,7 @@ class Store:
         with self._lock:
             self._sessions[session.vendor][session.id] = session
             if session.link_id is not None:
-                self._links[session.link_id] = session.id
+                self._links[(session.vendor, session.link_id)] = session.id
 
     def sessions(self, vendor: str) -> list[Session]:
         with self._lock:
@@ -248,10 +271,10 @@ class Store:
         with self._lock:
             return self._sessions[vendor].get(session_id)
 
-    def session_by_link(self, link_id: str) -> Session | None:
+    def session_by_link(self, vendor: str, link_id: str) -> Session | None:
         with self._lock:
-            session_id = self._links.get(link_id)
-            return None if session_id is None else self._sessions["paddle"].get(session_id)
+            session_id = self._links.get((vendor, link_id))
+            return None if session_id is None else self._sessions[vendor].get(session_id)
 
     def consume(self, vendor: str, session_id: str, token: str | None = None) -> Consumed:
         """Use a session's single-use link, atomically. ``token``, when given, must match
@@ -298,3 +321,52 @@ class Store:
             return None
         with self._lock:
             return self._cookies.get(value)
+
+
+class TwinStore:
+    """One vendor's view of the sandbox state, as a twin's route handlers and pages see it
+    (``Call.store``, ``Pages.store``): its customers, its sessions, its idempotency keys."""
+
+    def __init__(self, store: Store, vendor: str) -> None:
+        self._store = store
+        self.vendor = vendor
+
+    def now(self) -> float:
+        """Sandbox time in seconds since the epoch."""
+        return self._store.now()
+
+    def customers(self) -> list[str]:
+        return self._store.customers(self.vendor)
+
+    def has_customer(self, customer_id: str) -> bool:
+        return self._store.has_customer(self.vendor, customer_id)
+
+    def subscriptions(self, customer_id: str) -> list[str]:
+        """The customer's subscriptions; KeyError for an unknown customer."""
+        return self._store.subscriptions(self.vendor, customer_id)
+
+    def add_session(self, session: Session) -> None:
+        """Keep a minted session (its ``vendor`` must be this twin's)."""
+        if session.vendor != self.vendor:
+            raise ValueError(f"a {session.vendor!r} session in the {self.vendor!r} store")
+        self._store.add_session(session)
+
+    def session(self, session_id: str) -> Session | None:
+        return self._store.session(self.vendor, session_id)
+
+    def session_by_link(self, link_id: str) -> Session | None:
+        """The session whose ``link_id`` is ``link_id``."""
+        return self._store.session_by_link(self.vendor, link_id)
+
+    def sessions(self) -> list[Session]:
+        return self._store.sessions(self.vendor)
+
+    def consume(self, session_id: str, token: str | None = None) -> Consumed:
+        """Use a session's single-use link (see ``Store.consume``)."""
+        return self._store.consume(self.vendor, session_id, token)
+
+    def replay(self, key: str) -> Replay | None:
+        return self._store.replay(self.vendor, key)
+
+    def remember(self, key: str, replay: Replay) -> None:
+        self._store.remember(self.vendor, key, replay)
