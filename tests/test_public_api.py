@@ -22,6 +22,7 @@ def test_exported_names_are_pinned() -> None:
         "ProviderEnv",
         "RetryPolicy",
         "Route",
+        "SessionEndingProvider",
         "__version__",
         "available_providers",
         "errors",
