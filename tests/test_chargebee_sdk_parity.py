@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import types
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -69,13 +68,13 @@ class Recorder:
 
 
 @pytest.fixture
-def recorder(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def recorder(monkeypatch: pytest.MonkeyPatch) -> Any:
     def install(status: int, body: Any) -> Recorder:
         recording = Recorder(status, body)
         monkeypatch.setattr(chargebee.http_request, "httpx", recording.module)
         return recording
 
-    yield install
+    return install
 
 
 def sdk(mode: str) -> Any:
