@@ -683,3 +683,24 @@ def test_a_session_id_unfit_for_the_path_is_refused_before_sending(
     assert caught.value.field == "link.session_id"
     assert caught.value.provider == "chargebee"
     assert script.sent == []
+
+
+@both_modes
+def test_a_vendor_message_echoing_the_key_is_scrubbed(mode: str) -> None:
+    # Basic auth sends the key base64-encoded; the key Chargebee could repeat is the plain one.
+    script = Script(
+        reply(
+            401,
+            {
+                "message": f"api key {API_KEY} is invalid",
+                "type": "operation_failed",
+                "api_error_code": "api_authentication_failed",
+                "http_status_code": 401,
+            },
+        )
+    )
+    with pytest.raises(errors.AuthenticationFailed) as caught:
+        mint(mode, chargebee(), script, request(), retry=ONCE)
+    assert API_KEY not in str(caught.value)
+    assert API_KEY not in (caught.value.vendor_message or "")
+    assert "is invalid" in str(caught.value)
