@@ -24,7 +24,7 @@ from ._models import (
     PortalRequest,
 )
 from ._portal import AsyncPortal, Portal
-from ._protocol import PortalProvider
+from ._protocol import PortalProvider, SessionEndingProvider
 from ._registry import available_providers, get_provider_factory, provider_from_env
 from ._retry import RetryPolicy
 from ._router import MigrationRouter, Route
@@ -48,6 +48,7 @@ __all__ = [
     "ProviderEnv",
     "RetryPolicy",
     "Route",
+    "SessionEndingProvider",
     "__version__",
     "available_providers",
     "errors",

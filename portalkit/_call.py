@@ -19,10 +19,10 @@ import httpx
 from . import _validation as check
 from ._capabilities import apply_feature_policy
 from ._models import Feature, PortalLink, PortalRequest
-from ._protocol import PortalProvider
+from ._protocol import PortalProvider, SessionEndingProvider
 from ._redact import scrub_error, session_label
 from ._retry import RetryControl, RetryPolicy
-from .errors import InvalidRequest, InvalidResponse, ProviderUnavailable
+from .errors import InvalidRequest, InvalidResponse, ProviderUnavailable, UnsupportedFeature
 
 logger = logging.getLogger("portalkit")
 
@@ -150,8 +150,11 @@ class Call:
             provider=self.provider.name,
         )
 
-    def finish(self, response: httpx.Response, body: bytes, *, read_whole: bool) -> PortalLink:
-        """The link for a 2xx answer, or raise the adapter's error for anything else.
+    def complete_response(
+        self, response: httpx.Response, body: bytes, *, read_whole: bool
+    ) -> httpx.Response:
+        """The answer with its body, for the adapter to read; the adapter's error for a
+        non-2xx one.
 
         ``read_whole``: ``response`` itself holds ``body`` (``response.read()``); otherwise the
         body was streamed and decoded in chunks, and the adapter gets a response rebuilt
@@ -174,6 +177,11 @@ class Call:
         )
         if not complete.is_success:
             raise scrub_error(self.provider.parse_error(complete), self.http_request)
+        return complete
+
+    def finish(self, response: httpx.Response, body: bytes, *, read_whole: bool) -> PortalLink:
+        """The link for a 2xx answer, or raise the adapter's error for anything else."""
+        complete = self.complete_response(response, body, read_whole=read_whole)
         link = self.provider.parse_response(complete, self.request)
         if logger.isEnabledFor(logging.INFO):
             logger.info(
@@ -187,6 +195,67 @@ class Call:
         if ignored == link.ignored_fields and key == link.idempotency_key:
             return link  # what evolve() would return, but a copy
         return attrs.evolve(link, ignored_fields=ignored, idempotency_key=key)
+
+
+class EndSessionCall(Call):
+    """One end_session call: the same attempts, timeouts, body limit, deadline and error
+    reading as a create (it is a ``Call``, so the shells' one request loop sends it), with
+    the adapter's ``build_end_session``/``parse_end_session`` in place of the create's.
+
+    Refused with ``UnsupportedFeature`` before anything is sent when the provider does not
+    declare ``Feature.END_SESSION``, or did not mint ``link``. Sent without an idempotency
+    key: ending a session twice leaves it ended."""
+
+    def __init__(self, provider: PortalProvider, settings: Settings, link: PortalLink) -> None:
+        self.ender = check_end_session(provider, link)
+        self.provider = provider
+        self.settings = settings
+        self.link = link
+        self.ignored = ()
+        self.http_request = self.ender.build_end_session(link)
+        self.control = RetryControl(settings.retry, provider.name)
+        self.attempts = 0
+
+    def finish(self, response: httpx.Response, body: bytes, *, read_whole: bool) -> PortalLink:
+        """``link`` once the adapter accepts the answer as ending it; the adapter's error
+        otherwise. (The link is returned only so the shells' loop can type one result.)"""
+        complete = self.complete_response(response, body, read_whole=read_whole)
+        self.ender.parse_end_session(complete, self.link)
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "portalkit: %s ended portal session %s for customer %s",
+                self.provider.name,
+                session_label(self.link.session_id, self.link.url),
+                self.link.customer_id,
+            )
+        return self.link
+
+
+def check_end_session(provider: PortalProvider, link: object) -> SessionEndingProvider:
+    """``provider``, able to end ``link``'s session; else refused before anything is sent."""
+    if not isinstance(link, PortalLink):
+        raise InvalidRequest.local(
+            "link", f"must be a PortalLink, not {type(link).__name__}", provider=provider.name
+        )
+    if Feature.END_SESSION not in provider.features or not isinstance(
+        provider, SessionEndingProvider
+    ):
+        raise UnsupportedFeature(
+            f"end_session: {provider.name} cannot end a portal session early",
+            feature=Feature.END_SESSION.value,
+            field="link",
+            rule=f"unsupported by {provider.name}",
+            provider=provider.name,
+        )
+    if link.provider != provider.name:
+        raise UnsupportedFeature(
+            f"end_session: the link was minted by {link.provider!r}, not by {provider.name}",
+            feature=Feature.END_SESSION.value,
+            field="link.provider",
+            rule=f"must be {provider.name!r}",
+            provider=provider.name,
+        )
+    return provider
 
 
 def _shorter(configured: float | None, left: float) -> float:

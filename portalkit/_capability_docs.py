@@ -54,6 +54,8 @@ FEATURE_DOCS: dict[Feature, tuple[str, str]] = {
         "configuration.view_invoices",
         "allow or forbid the invoice list, this session only",
     ),
+    # Not a request field: a call of its own, refused by providers without it.
+    Feature.END_SESSION: ("Portal.end_session(link)", "end a minted session early"),
 }
 
 SUPPORTED = "yes"

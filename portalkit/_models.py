@@ -48,6 +48,9 @@ class Feature(StrEnum):
     CONFIGURE_UPDATE_SUBSCRIPTION = "configure_update_subscription"
     CONFIGURE_UPDATE_PAYMENT_METHOD = "configure_update_payment_method"
     CONFIGURE_VIEW_INVOICES = "configure_view_invoices"
+    #: Not a request field: the provider can end a minted session early, from the server
+    #: (``Portal.end_session(link)``); other providers refuse that call before sending.
+    END_SESSION = "end_session"
 
 
 @attrs.frozen
@@ -220,6 +223,9 @@ class PortalLink:
     idempotency_key: str | None = None
     #: Request fields this vendor ignored (cosmetic hints it does not support).
     ignored_fields: tuple[str, ...] = ()
+    #: The session's state as the vendor reported it when minting, in the vendor's own
+    #: words (e.g. "created"); None when the vendor reports no state.
+    status: str | None = None
     #: The vendor's decoded response body, as received. Holds the URL: never log it.
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
 

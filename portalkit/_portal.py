@@ -19,6 +19,7 @@ from ._call import (
     AsyncDeadlineStream,
     Call,
     DeadlineStream,
+    EndSessionCall,
     acollect_body,
     collect_body,
     make_settings,
@@ -27,8 +28,14 @@ from ._models import PortalLink, PortalRequest
 from ._protocol import PortalProvider
 from ._registry import provider_from_env
 from ._retry import RetryPolicy, is_retryable
-from ._router import Dispatch, RequestRouter
-from .errors import CustomerNotFound, PortalError, ProviderUnavailable
+from ._router import Dispatch, MigrationRouter, RequestRouter
+from .errors import (
+    CustomerNotFound,
+    InvalidRequest,
+    PortalError,
+    ProviderUnavailable,
+    UnsupportedFeature,
+)
 
 if TYPE_CHECKING:
     import anyio
@@ -101,6 +108,27 @@ def _async_dispatcher(
     return direct
 
 
+def _provider_for_link(
+    provider: PortalProvider | RequestRouter, link: PortalLink
+) -> PortalProvider:
+    """The provider that ends ``link``'s session: this portal's own, or the router's
+    provider of the name on the link."""
+    if not isinstance(link, PortalLink):
+        raise InvalidRequest.local("link", f"must be a PortalLink, not {type(link).__name__}")
+    if isinstance(provider, MigrationRouter):
+        return provider.provider_for(link)
+    if isinstance(provider, RequestRouter):
+        raise UnsupportedFeature(
+            f"end_session: a {type(provider).__name__} cannot say which provider minted a"
+            " link; call end_session on a Portal of that provider",
+            feature="end_session",
+            field="link",
+            rule="needs a provider or a MigrationRouter",
+            provider=link.provider,
+        )
+    return provider
+
+
 class Portal:
     """Mints customer-portal links through one provider, synchronously.
 
@@ -140,6 +168,14 @@ class Portal:
     def create_link(self, request: PortalRequest) -> PortalLink:
         """Mint one portal link. Raises a ``portalkit.errors.PortalError`` on any failure."""
         return self._run(self._dispatch(request))
+
+    def end_session(self, link: PortalLink) -> None:
+        """End ``link``'s portal session now, from the server: the customer is signed out and
+        the link stops working. Sent with the retries, deadline and body limit of a create;
+        ending an ended session is harmless. Raises ``UnsupportedFeature`` before anything is
+        sent when the provider cannot end sessions (see ``Feature.END_SESSION``) or did not
+        mint ``link``; with a ``MigrationRouter``, the provider named on the link ends it."""
+        self._create(EndSessionCall(_provider_for_link(self.provider, link), self._settings, link))
 
     def _run(self, step: Dispatch) -> PortalLink:
         try:
@@ -244,6 +280,11 @@ class AsyncPortal:
     async def create_link(self, request: PortalRequest) -> PortalLink:
         """Mint one portal link. Raises a ``portalkit.errors.PortalError`` on any failure."""
         return await self._run(await self._dispatch(request))
+
+    async def end_session(self, link: PortalLink) -> None:
+        """End ``link``'s portal session now, from the server; see ``Portal.end_session``."""
+        provider = _provider_for_link(self.provider, link)
+        await self._create(EndSessionCall(provider, self._settings, link))
 
     async def _run(self, step: Dispatch) -> PortalLink:
         try:

@@ -41,3 +41,21 @@ class PortalProvider(Protocol):
         """The portalkit error for a non-2xx response, keeping the vendor's code, message
         and request id."""
         ...
+
+
+@runtime_checkable
+class SessionEndingProvider(PortalProvider, Protocol):
+    """A provider that declares ``Feature.END_SESSION``: it can end a minted session early,
+    from the server (``Portal.end_session(link)``). Still sans-I/O: it builds the request and
+    reads the answer; the shells send it with the same retries, deadline and body limit as a
+    create, and a non-2xx answer goes through ``parse_error``."""
+
+    def build_end_session(self, link: PortalLink) -> httpx.Request:
+        """The HTTP request that ends ``link``'s session. Validates what goes on the wire
+        (the session id in a path) and raises ``InvalidRequest`` before anything is sent."""
+        ...
+
+    def parse_end_session(self, response: httpx.Response, link: PortalLink) -> None:
+        """Accept a 2xx answer to ``build_end_session``, or raise ``InvalidResponse`` when
+        it does not show the session ended."""
+        ...

@@ -7,6 +7,8 @@ keeps only the scheme and host, which is enough to tell which portal a link poin
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -62,7 +64,22 @@ def sent_credentials(request: httpx.Request) -> set[str]:
         for separator in (" ", "="):
             _, _, credential = value.partition(separator)
             found.add(credential.strip())
+        found.update(_basic_parts(value))
     return {value for value in found if len(value) >= _SHORTEST_CREDENTIAL}
+
+
+def _basic_parts(value: str) -> tuple[str, ...]:
+    """The user name and password inside ``Basic <base64>``: the key a vendor could echo
+    is the decoded one, not its base64."""
+    scheme, _, encoded = value.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return ()
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("latin-1")
+    except (ValueError, binascii.Error):
+        return ()
+    user, _, password = decoded.partition(":")
+    return (user, password)
 
 
 def scrub_error(error: PortalError, request: httpx.Request) -> PortalError:

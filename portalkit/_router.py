@@ -22,7 +22,7 @@ from typing import Protocol, TypeAlias, overload, runtime_checkable
 
 import attrs
 
-from ._models import Flow, PortalRequest
+from ._models import Flow, PortalLink, PortalRequest
 from ._protocol import PortalProvider
 from .errors import ConfigurationError, CustomerNotFound, InvalidRequest
 
@@ -159,6 +159,22 @@ class MigrationRouter:
         self.providers: Mapping[str, PortalProvider] = MappingProxyType(by_name)
         self.route = route
         self.fallback = fallback
+
+    def provider_for(self, link: PortalLink) -> PortalProvider:
+        """The provider that minted ``link``, for ``end_session``: the router's entry of the
+        link's provider name, else the one provider with that ``name``. Raises
+        ``ConfigurationError`` when none, or several (two accounts of one vendor), match."""
+        if link.provider in self.providers:
+            return self.providers[link.provider]
+        matches = [p for p in self.providers.values() if p.name == link.provider]
+        if len(matches) == 1:
+            return matches[0]
+        raise ConfigurationError(
+            f"this router has {'no' if not matches else 'more than one'} provider named"
+            f" {link.provider!r}: end the session through a Portal of the provider that"
+            " minted the link",
+            provider=link.provider,
+        )
 
     def dispatch(self, request: PortalRequest) -> Dispatch:
         """The steps for ``request``; ``route`` must not be async here (use AsyncPortal)."""

@@ -5,6 +5,7 @@
   script fails the test).
 - ``mint``: one ``create_link`` call through ``Portal`` or ``AsyncPortal`` over that
   transport, so every test runs sync and async alike with ``@both_modes``.
+- ``end_session``: one ``end_session`` call, the same way.
 - ``record_sleeps``: replaces the retry loop's sleep with one that only records, so retry
   tests are instant and can assert on the waits without measuring time.
 - The vendors' documented example bodies, verbatim from shared/provider-docs.
@@ -162,6 +163,35 @@ def mint(
             return await portal.create_link(request)
 
     return asyncio.run(run())
+
+
+def end_session(
+    mode: str,
+    provider: PortalProvider | MigrationRouter,
+    script: Callable[[httpx.Request], httpx.Response],
+    link: PortalLink,
+    **portal_options: Any,
+) -> None:
+    """``end_session(link)`` once, through Portal ("sync") or AsyncPortal ("async"), over
+    ``script``, as ``mint`` does for ``create_link``."""
+    transport = httpx.MockTransport(script)
+    if mode == "sync":
+        with (
+            httpx.Client(transport=transport) as client,
+            Portal(provider, http_client=client, **portal_options) as portal,
+        ):
+            assert portal.end_session(link) is None
+        return
+    assert mode == "async", mode
+
+    async def run() -> None:
+        async with (
+            httpx.AsyncClient(transport=transport) as client,
+            AsyncPortal(provider, http_client=client, **portal_options) as portal,
+        ):
+            assert await portal.end_session(link) is None
+
+    asyncio.run(run())
 
 
 def record_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:

@@ -255,5 +255,5 @@ def test_bad_provider_name_argument() -> None:
 
 
 def test_available_providers_lists_the_builtin_adapters() -> None:
-    assert {"paddle", "paylera", "plugipay"} <= set(portalkit.available_providers())
+    assert {"chargebee", "paddle", "paylera", "plugipay"} <= set(portalkit.available_providers())
     assert portalkit.get_provider_factory("paddle") is Paddle

@@ -22,6 +22,7 @@ def test_exported_names_are_pinned() -> None:
         "ProviderEnv",
         "RetryPolicy",
         "Route",
+        "SessionEndingProvider",
         "__version__",
         "available_providers",
         "errors",
@@ -42,8 +43,10 @@ def test_error_tree() -> None:
 
 
 def test_adapters_import_as_portalkit_providers() -> None:
+    from portalkit.providers.chargebee import Chargebee
     from portalkit.providers.paddle import Paddle
     from portalkit.providers.paylera import Paylera
     from portalkit.providers.plugipay import Plugipay
 
-    assert {Paddle.name, Paylera.name, Plugipay.name} == {"paddle", "paylera", "plugipay"}
+    names = {Chargebee.name, Paddle.name, Paylera.name, Plugipay.name}
+    assert names == {"chargebee", "paddle", "paylera", "plugipay"}
