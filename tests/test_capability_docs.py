@@ -23,6 +23,7 @@ from portalkit._capability_docs import (
     render_provider,
     with_block,
 )
+from portalkit.providers.lemonsqueezy import LemonSqueezy
 from portalkit.providers.paddle import Paddle
 from portalkit.providers.paylera import Paylera
 from portalkit.providers.plugipay import Plugipay
@@ -35,6 +36,7 @@ def test_the_docs_pages_match_the_adapters() -> None:
     pages = generated_pages(DOCS)
     assert set(pages) == {
         DOCS / "capabilities.md",
+        DOCS / "providers" / "lemonsqueezy.md",
         DOCS / "providers" / "paddle.md",
         DOCS / "providers" / "paylera.md",
         DOCS / "providers" / "plugipay.md",
@@ -68,6 +70,7 @@ def test_a_changed_declaration_is_drift() -> None:
 
 def test_the_tables_are_read_from_the_adapter_classes() -> None:
     assert builtin_provider_features() == {
+        "lemonsqueezy": LemonSqueezy.features,
         "paddle": Paddle.features,
         "paylera": Paylera.features,
         "plugipay": Plugipay.features,
@@ -80,11 +83,17 @@ def row(matrix: str, feature: Feature) -> list[str]:
 
 
 def test_cells_say_what_the_policy_does() -> None:
-    matrix = render_matrix(builtin_provider_features())  # columns: paddle, paylera, plugipay
-    assert row(matrix, Feature.LOCALE) == [DROPPED, SUPPORTED, DROPPED]
-    assert row(matrix, Feature.CONFIGURE_CANCEL_SUBSCRIPTION) == [REFUSED, SUPPORTED, REFUSED]
-    assert row(matrix, Feature.SUBSCRIPTION_DEEP_LINKS) == [SUPPORTED, DROPPED, DROPPED]
-    assert row(matrix, Feature.ON_BEHALF_OF) == [REFUSED, REFUSED, SUPPORTED]
+    # columns: lemonsqueezy, paddle, paylera, plugipay
+    matrix = render_matrix(builtin_provider_features())
+    assert row(matrix, Feature.LOCALE) == [DROPPED, DROPPED, SUPPORTED, DROPPED]
+    assert row(matrix, Feature.CONFIGURE_CANCEL_SUBSCRIPTION) == [
+        REFUSED,
+        REFUSED,
+        SUPPORTED,
+        REFUSED,
+    ]
+    assert row(matrix, Feature.SUBSCRIPTION_DEEP_LINKS) == [SUPPORTED, SUPPORTED, DROPPED, DROPPED]
+    assert row(matrix, Feature.ON_BEHALF_OF) == [REFUSED, REFUSED, REFUSED, SUPPORTED]
 
 
 def test_a_vendor_page_lists_each_field_under_its_answer() -> None:
