@@ -512,11 +512,11 @@ def test_the_deadline_covers_the_customer_and_the_subscription(mode: str) -> Non
     def slow(answer: Any) -> Any:
         def respond(request: httpx.Request) -> Any:
             if mode == "sync":
-                time.sleep(0.35)
+                time.sleep(0.6)
                 return answer(request)
 
             async def later() -> httpx.Response:
-                await asyncio.sleep(0.35)
+                await asyncio.sleep(0.6)
                 return answer(request)
 
             return later()
@@ -529,7 +529,7 @@ def test_the_deadline_covers_the_customer_and_the_subscription(mode: str) -> Non
         slow(jsonapi(200, doc_subscription("2"))),
     )
     request = PortalRequest("1", subscription_ids=["1", "2"])
-    policy = RetryPolicy(deadline=0.5, backoff_initial=0.0)
+    policy = RetryPolicy(deadline=1.0, backoff_initial=0.0)
     with pytest.raises(errors.ProviderUnavailable) as caught:
         mint(mode, lemon(), script, request, retry=policy)
     assert "timed out" in caught.value.message
