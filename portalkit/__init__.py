@@ -24,7 +24,7 @@ from ._models import (
     PortalRequest,
 )
 from ._portal import AsyncPortal, Portal
-from ._protocol import PortalProvider, SessionEndingProvider
+from ._protocol import Exchange, MultiStepProvider, PortalProvider, SessionEndingProvider
 from ._registry import available_providers, get_provider_factory, provider_from_env
 from ._retry import RetryPolicy
 from ._router import MigrationRouter, Route
@@ -37,9 +37,11 @@ __all__ = [
     "Action",
     "AsyncPortal",
     "DeepLink",
+    "Exchange",
     "Feature",
     "Flow",
     "MigrationRouter",
+    "MultiStepProvider",
     "Portal",
     "PortalConfiguration",
     "PortalLink",

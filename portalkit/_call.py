@@ -5,6 +5,17 @@ AsyncPortal.
 request, per-attempt timeouts, the body-size limit and the deadline while a body arrives,
 turning the answer into a link or an error. The two I/O shells in ``_portal`` only send,
 wait and read.
+
+A call is an exchange of one or more steps (see ``_protocol.MultiStepProvider``); each shell
+runs the same loop::
+
+    while True:
+        try:
+            link = <send call.http_request, retrying it as the policy allows>  # call.finish
+        except PortalError as error:
+            link = call.fail(error)       # thrown into the exchange, or re-raised
+        if link is not None:
+            return link                   # None: the exchange asked for its next request
 """
 
 from __future__ import annotations
@@ -19,10 +30,16 @@ import httpx
 from . import _validation as check
 from ._capabilities import apply_feature_policy
 from ._models import Feature, PortalLink, PortalRequest
-from ._protocol import PortalProvider, SessionEndingProvider
+from ._protocol import Exchange, PortalProvider, SessionEndingProvider, one_step
 from ._redact import scrub_error, session_label
 from ._retry import RetryControl, RetryPolicy
-from .errors import InvalidRequest, InvalidResponse, ProviderUnavailable, UnsupportedFeature
+from .errors import (
+    InvalidRequest,
+    InvalidResponse,
+    PortalError,
+    ProviderUnavailable,
+    UnsupportedFeature,
+)
 
 logger = logging.getLogger("portalkit")
 
@@ -68,16 +85,46 @@ class Call:
             # the vendor answers a retried create with the session it already minted.
             request = attrs.evolve(request, idempotency_key=str(uuid.uuid4()))
         self.request = request
-        self.http_request = provider.build_request(request)
-        self.control = RetryControl(settings.retry, provider.name)
-        self.attempts = 0
+        self._begin()
+
+    def _begin(self) -> None:
+        """Start the exchange: state for its steps, its first request, the deadline."""
+        provider = self.provider
+        #: What each step's answer was (a 2xx response, or the error thrown into the
+        #: exchange), so a fresh exchange can be brought to the current step (see _replay).
+        self._answers: list[httpx.Response | PortalError] = []
+        #: The exchange's last own error: re-raised by fail(), never thrown back into it.
+        self._raised: BaseException | None = None
+        self._steps: Exchange | None = self._start()
+        # The exchange validates before its first request: an InvalidRequest is raised here,
+        # before anything is sent.
+        self.http_request: httpx.Request = next(self._steps)
+        self._prepared: httpx.Request | None = None  # the step request already given headers
+        self.control = RetryControl(self.settings.retry, provider.name)
+        self.attempts = 0  # in all, every step's
+        self.step_attempts = 0
+
+    def _start(self) -> Exchange:
+        exchange = getattr(self.provider, "exchange", None)
+        if exchange is None:
+            return one_step(self.provider, self.request)
+        steps: Exchange = exchange(self.request)
+        return steps
 
     def attempt_request(self, client: httpx.Client | httpx.AsyncClient) -> httpx.Request:
         """The request for the next attempt: the client's default headers under the
-        adapter's, and timeouts no longer than what is left of the deadline."""
+        adapter's, and timeouts no longer than what is left of the deadline (which covers
+        the whole exchange, not each step)."""
         self.attempts += 1
+        left = self.control.remaining()
+        if left <= 0 and self.attempts > 1:
+            # The first attempt of a later step is not held back by the retry loop's stop
+            # rule: here the deadline stops it.
+            raise self.deadline_error("the deadline passed before the next request was sent")
         http_request = self.http_request
-        if self.attempts == 1:
+        if http_request is not self._prepared:  # the first attempt of this step
+            self._prepared = http_request
+            self.step_attempts = 0
             # The client's default headers the adapter did not set, merged as raw bytes: a
             # str merge re-encodes with the request's (ASCII) encoding and fails on a
             # non-ASCII value the user gave their client.
@@ -87,7 +134,8 @@ class Call:
             ]
             if missing:
                 http_request.headers = httpx.Headers([*http_request.headers.raw, *missing])
-        left = max(self.control.remaining(), 0.001)
+        self.step_attempts += 1
+        left = max(left, 0.001)
         default = client.timeout
         timeout = {  # httpx.Timeout(...).as_dict(), without building the Timeout
             "connect": _shorter(default.connect, left),
@@ -100,7 +148,7 @@ class Call:
             logger.debug(
                 "portalkit: %s attempt %d: %s %s",
                 self.provider.name,
-                self.attempts,
+                self.step_attempts,  # of this step, as the retry loop counts them
                 http_request.method,
                 http_request.url.path,
             )
@@ -150,11 +198,12 @@ class Call:
             provider=self.provider.name,
         )
 
-    def complete_response(
+    def finish(
         self, response: httpx.Response, body: bytes, *, read_whole: bool
-    ) -> httpx.Response:
-        """The answer with its body, for the adapter to read; the adapter's error for a
-        non-2xx one.
+    ) -> PortalLink | None:
+        """Hand a 2xx answer to the exchange: the link, or None when it sent its next
+        request (now ``http_request``). Raise the adapter's error for anything else: the
+        shell retries it or passes it to ``fail``.
 
         ``read_whole``: ``response`` itself holds ``body`` (``response.read()``); otherwise the
         body was streamed and decoded in chunks, and the adapter gets a response rebuilt
@@ -177,12 +226,49 @@ class Call:
         )
         if not complete.is_success:
             raise scrub_error(self.provider.parse_error(complete), self.http_request)
-        return complete
+        return self._answer(complete)
 
-    def finish(self, response: httpx.Response, body: bytes, *, read_whole: bool) -> PortalLink:
-        """The link for a 2xx answer, or raise the adapter's error for anything else."""
-        complete = self.complete_response(response, body, read_whole=read_whole)
-        link = self.provider.parse_response(complete, self.request)
+    def fail(self, error: PortalError) -> PortalLink | None:
+        """A step's final error (not retryable, or out of retries): thrown into the exchange,
+        which may translate it, raise it, or go on with another request. An error the
+        exchange raised itself is re-raised as it is."""
+        if error is self._raised:
+            raise error
+        return self._answer(error)
+
+    def _answer(self, answer: httpx.Response | PortalError) -> PortalLink | None:
+        steps = self._steps if self._steps is not None else self._replay()
+        self._steps = None  # until it yields again: one that raised is replayed on a retry
+        try:
+            if isinstance(answer, PortalError):
+                next_request = steps.throw(answer)
+            else:
+                next_request = steps.send(answer)
+        except StopIteration as done:
+            return self._link(done.value)
+        except BaseException as error:
+            self._raised = error
+            raise
+        self._steps = steps
+        self._answers.append(answer)
+        self.http_request = next_request
+        return None
+
+    def _replay(self) -> Exchange:
+        """A fresh exchange brought to the current step by replaying the earlier answers:
+        the old one raised on reading this step's answer (an unreadable body), and the
+        step is being retried. No I/O: the exchange is a pure function of its answers."""
+        steps = self._start()
+        next(steps)
+        for answer in self._answers:
+            if isinstance(answer, PortalError):
+                steps.throw(answer)
+            else:
+                steps.send(answer)
+        return steps
+
+    def _link(self, link: PortalLink) -> PortalLink:
+        """The finished exchange's link, with what the call itself knows added."""
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "portalkit: %s minted portal session %s for customer %s",
@@ -198,9 +284,9 @@ class Call:
 
 
 class EndSessionCall(Call):
-    """One end_session call: the same attempts, timeouts, body limit, deadline and error
-    reading as a create (it is a ``Call``, so the shells' one request loop sends it), with
-    the adapter's ``build_end_session``/``parse_end_session`` in place of the create's.
+    """One end_session call: a one-step exchange of the adapter's ``build_end_session`` /
+    ``parse_end_session``, so the shells' one request loop sends it with the same attempts,
+    timeouts, body limit, deadline and error reading as a create.
 
     Refused with ``UnsupportedFeature`` before anything is sent when the provider does not
     declare ``Feature.END_SESSION``, or did not mint ``link``. Sent without an idempotency
@@ -212,23 +298,24 @@ class EndSessionCall(Call):
         self.settings = settings
         self.link = link
         self.ignored = ()
-        self.http_request = self.ender.build_end_session(link)
-        self.control = RetryControl(settings.retry, provider.name)
-        self.attempts = 0
+        self._begin()
 
-    def finish(self, response: httpx.Response, body: bytes, *, read_whole: bool) -> PortalLink:
-        """``link`` once the adapter accepts the answer as ending it; the adapter's error
-        otherwise. (The link is returned only so the shells' loop can type one result.)"""
-        complete = self.complete_response(response, body, read_whole=read_whole)
-        self.ender.parse_end_session(complete, self.link)
+    def _start(self) -> Exchange:
+        response = yield self.ender.build_end_session(self.link)
+        self.ender.parse_end_session(response, self.link)
+        return self.link
+
+    def _link(self, link: PortalLink) -> PortalLink:
+        """``link`` once the adapter accepts the answer as ending it. (Returned only so the
+        shells' loop can type one result.)"""
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "portalkit: %s ended portal session %s for customer %s",
                 self.provider.name,
-                session_label(self.link.session_id, self.link.url),
-                self.link.customer_id,
+                session_label(link.session_id, link.url),
+                link.customer_id,
             )
-        return self.link
+        return link
 
 
 def check_end_session(provider: PortalProvider, link: object) -> SessionEndingProvider:

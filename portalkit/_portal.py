@@ -1,9 +1,9 @@
 """Portal and AsyncPortal: send what an adapter builds, retry, and hand the answer back.
 
-Everything a create_link call decides -- feature policy, idempotency key, the HTTP request,
-per-attempt timeouts, reading the body within a size limit, turning the answer into a link
-or an error -- lives in ``_call.Call``, shared by both. The sync and async classes differ only
-in the few lines that actually wait on the network.
+Everything a create_link call decides -- feature policy, idempotency key, the HTTP request
+of each step of the exchange, per-attempt timeouts, reading the body within a size limit,
+turning the answers into a link or an error -- lives in ``_call.Call``, shared by both. The
+sync and async classes differ only in the few lines that actually wait on the network.
 """
 
 from __future__ import annotations
@@ -188,6 +188,16 @@ class Portal:
             return self._run(fallback)
 
     def _create(self, call: Call) -> PortalLink:
+        # One step of the exchange after another (most adapters take one); see _call.
+        while True:
+            try:
+                link = self._step(call)
+            except PortalError as error:
+                link = call.fail(error)
+            if link is not None:
+                return link
+
+    def _step(self, call: Call) -> PortalLink | None:
         # The first attempt runs outside tenacity: most calls succeed at once, and setting up
         # tenacity's loop costs more than the rest of portalkit's own work on a call. A
         # retryable failure hands over to tenacity, which takes it as attempt 1's outcome.
@@ -205,7 +215,7 @@ class Portal:
                 return self._attempt(call)
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
-    def _attempt(self, call: Call) -> PortalLink:
+    def _attempt(self, call: Call) -> PortalLink | None:
         try:
             response = self._client.send(call.attempt_request(self._client), stream=True)
             try:
@@ -296,7 +306,17 @@ class AsyncPortal:
             return await self._run(fallback)
 
     async def _create(self, call: Call) -> PortalLink:
-        # As Portal._create: the first attempt outside tenacity.
+        # As Portal._create: one step after another.
+        while True:
+            try:
+                link = await self._step(call)
+            except PortalError as error:
+                link = call.fail(error)
+            if link is not None:
+                return link
+
+    async def _step(self, call: Call) -> PortalLink | None:
+        # As Portal._step: the first attempt outside tenacity.
         try:
             return await self._attempt(call)
         except PortalError as error:
@@ -311,7 +331,7 @@ class AsyncPortal:
                 return await self._attempt(call)
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
-    async def _attempt(self, call: Call) -> PortalLink:
+    async def _attempt(self, call: Call) -> PortalLink | None:
         import anyio  # with the event loop running: anyio works under asyncio and trio
 
         slots = await self._take_slot(call)

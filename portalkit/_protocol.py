@@ -3,16 +3,28 @@
 An adapter is pure (sans-I/O): it builds an ``httpx.Request`` and reads an ``httpx.Response``
 but never sends anything. ``Portal`` and ``AsyncPortal`` do the sending, the retries and the
 deadline, so sync and async share every line of vendor logic.
+
+Most vendors mint a link with one request. A vendor whose link takes several (read a
+customer, then its subscriptions) also implements ``exchange``, a generator in the style of
+h11: it yields each request to send and is sent each answer, and returns the link. It stays
+sans-I/O -- the shells still only send, wait and read -- and one retry policy, one deadline
+and one body limit hold for the whole exchange. A provider without ``exchange`` is driven as
+the one-step exchange ``one_step`` spells out.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from collections.abc import Generator
+from typing import Protocol, TypeAlias, runtime_checkable
 
 import httpx
 
 from ._models import Feature, PortalLink, PortalRequest
 from .errors import PortalError
+
+#: What ``MultiStepProvider.exchange`` returns: yields requests, is sent their responses,
+#: returns the link.
+Exchange: TypeAlias = Generator[httpx.Request, httpx.Response, PortalLink]
 
 
 @runtime_checkable
@@ -44,6 +56,22 @@ class PortalProvider(Protocol):
 
 
 @runtime_checkable
+class MultiStepProvider(PortalProvider, Protocol):
+    def exchange(self, request: PortalRequest) -> Exchange:
+        """Yield each HTTP request to send; receive its 2xx response (body read, within the
+        body limit); return the PortalLink.
+
+        Validate before the first ``yield``: nothing is sent until it is reached. A non-2xx
+        answer (after the retries the policy allows) is turned into a PortalError by
+        ``parse_error`` and thrown into the generator, so the adapter may translate it (a
+        404 on a subscription is not ``CustomerNotFound``) or let it propagate. The
+        generator must be a pure function of the request and the answers it is sent: to
+        retry a step whose answer it could not read, the shell replays the earlier answers
+        into a fresh generator."""
+        ...
+
+
+@runtime_checkable
 class SessionEndingProvider(PortalProvider, Protocol):
     """A provider that declares ``Feature.END_SESSION``: it can end a minted session early,
     from the server (``Portal.end_session(link)``). Still sans-I/O: it builds the request and
@@ -59,3 +87,9 @@ class SessionEndingProvider(PortalProvider, Protocol):
         """Accept a 2xx answer to ``build_end_session``, or raise ``InvalidResponse`` when
         it does not show the session ended."""
         ...
+
+
+def one_step(provider: PortalProvider, request: PortalRequest) -> Exchange:
+    """How a provider without ``exchange`` is driven: one request, one answer."""
+    response = yield provider.build_request(request)
+    return provider.parse_response(response, request)

@@ -8,6 +8,8 @@ Every failure that reaches a caller of ``Portal.create_link`` is one of these::
     ├── AuthenticationFailed         401: wrong key, bad signature
     ├── PermissionDenied             403: the key lacks the portal scope
     ├── CustomerNotFound             404: no such customer in this account
+    ├── NoPortalYet                  the customer exists but has no portal yet (e.g. no
+    │                                subscription): not retryable until that changes
     ├── IdempotencyConflict          409: the same idempotency key with another body
     ├── RateLimited                  429, once retries or the deadline are spent (``retry_after``)
     ├── ProviderUnavailable          5xx, 408, transport failures, once retries are spent
@@ -35,6 +37,7 @@ __all__ = [
     "IdempotencyConflict",
     "InvalidRequest",
     "InvalidResponse",
+    "NoPortalYet",
     "PermissionDenied",
     "PortalError",
     "ProviderUnavailable",
@@ -151,6 +154,12 @@ class PermissionDenied(PortalError):
 
 class CustomerNotFound(PortalError):
     """404: the vendor knows no such customer in this account."""
+
+
+class NoPortalYet(PortalError):
+    """The customer exists, but the vendor has no portal link for them yet -- typically
+    because they have never had a subscription. Retrying does not help until that changes;
+    the application should show its own billing page (or a checkout) instead."""
 
 
 class IdempotencyConflict(PortalError):

@@ -73,6 +73,7 @@ def test_available_providers_lists_the_plugin_only_when_installed(fakevendor: Pa
     assert portalkit.available_providers() == [
         "chargebee",
         "fakevendor",
+        "lemonsqueezy",
         "paddle",
         "paylera",
         "plugipay",
