@@ -16,12 +16,17 @@ from ._capabilities import CONFIGURATION_FEATURES, COSMETIC_FEATURES
 from ._env import ProviderEnv
 from ._models import (
     Action,
+    AfterCompletion,
+    AfterCompletionKind,
     DeepLink,
     Feature,
     Flow,
+    FlowDiscount,
+    FlowItem,
     PortalConfiguration,
     PortalLink,
     PortalRequest,
+    RetentionOffer,
 )
 from ._portal import AsyncPortal, Portal
 from ._protocol import PortalProvider
@@ -35,10 +40,14 @@ __all__ = [
     "CONFIGURATION_FEATURES",
     "COSMETIC_FEATURES",
     "Action",
+    "AfterCompletion",
+    "AfterCompletionKind",
     "AsyncPortal",
     "DeepLink",
     "Feature",
     "Flow",
+    "FlowDiscount",
+    "FlowItem",
     "MigrationRouter",
     "Portal",
     "PortalConfiguration",
@@ -46,6 +55,7 @@ __all__ = [
     "PortalProvider",
     "PortalRequest",
     "ProviderEnv",
+    "RetentionOffer",
     "RetryPolicy",
     "Route",
     "__version__",
