@@ -2,10 +2,11 @@
 
 The rule: a feature whose absence would change what the customer may do (a per-session
 configuration, acting for another merchant account, vendor-specific fields whose meaning
-portalkit cannot judge, a plan change to confirm, a discount or a retention offer) is refused with ``UnsupportedFeature`` before anything is sent. A
-cosmetic hint (locale, return URL, deep links, the page the portal opens at, what it does
-after a flow, an explicit idempotency key) is dropped and listed in ``PortalLink.ignored_fields`` -- unless the
-caller chose ``strict=True``, which refuses every unsupported field.
+portalkit cannot judge, a plan change to confirm, a discount or a retention offer) is
+refused with ``UnsupportedFeature`` before anything is sent. A cosmetic hint (locale,
+return URL, deep links, the page the portal opens at, what it does after a flow, an
+explicit idempotency key) is dropped and listed in ``PortalLink.ignored_fields`` -- unless
+the caller chose ``strict=True``, which refuses every unsupported field.
 
 A provider that supports a feature for some values only (a vendor with its own list of
 locales) may define ``accepts(feature, request) -> bool``; a False answer makes the feature
@@ -121,6 +122,6 @@ def apply_feature_policy(
         ignored.append(name)
     if not ignored:
         return request, ()
-    if cleared_in_flow and "flow" not in cleared:
+    if cleared_in_flow and "flow" not in cleared and request.flow is not None:
         cleared["flow"] = attrs.evolve(request.flow, **cleared_in_flow)
     return attrs.evolve(request, **cleared), tuple(ignored)
