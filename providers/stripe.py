@@ -77,6 +77,7 @@ from portalkit._models import (
 )
 from portalkit._wire import (
     USER_AGENT,
+    LazyConverter,
     decode_json_object,
     error_body,
     merge_options,
@@ -303,7 +304,24 @@ class _ConfigurationPage:
     has_more: bool = False
 
 
-_converter = wire_converter()
+def _strict(kind: type) -> Any:
+    def hook(value: object, _: type) -> Any:
+        # cattrs' default calls int()/bool(): True would become 1, "false" True.
+        if type(value) is not kind:
+            raise TypeError(f"expected {kind.__name__}, not {type(value).__name__}")
+        return value
+
+    return hook
+
+
+def _make_converter() -> Any:
+    converter = wire_converter().converter
+    converter.register_structure_hook(int, _strict(int))
+    converter.register_structure_hook(bool, _strict(bool))
+    return converter
+
+
+_converter = LazyConverter(_make_converter)
 
 
 # -- Stripe's form encoding ---------------------------------------------------------------
@@ -849,8 +867,6 @@ class Stripe:
             status=response.status_code,
             request_id=request_id,
         )
-        if isinstance(session.created, bool) or not isinstance(session.created, int):
-            raise self._invalid(response, "a created time that is not unix seconds")
         deep_links: tuple[DeepLink, ...] = ()
         flow = request.flow
         if flow is not None and flow.action is not Action.OVERVIEW:
