@@ -16,12 +16,17 @@ from ._capabilities import CONFIGURATION_FEATURES, COSMETIC_FEATURES
 from ._env import ProviderEnv
 from ._models import (
     Action,
+    AfterCompletion,
+    AfterCompletionKind,
     DeepLink,
     Feature,
     Flow,
+    FlowDiscount,
+    FlowItem,
     PortalConfiguration,
     PortalLink,
     PortalRequest,
+    RetentionOffer,
 )
 from ._portal import AsyncPortal, Portal
 from ._protocol import Exchange, MultiStepProvider, PortalProvider, SessionEndingProvider
@@ -35,11 +40,15 @@ __all__ = [
     "CONFIGURATION_FEATURES",
     "COSMETIC_FEATURES",
     "Action",
+    "AfterCompletion",
+    "AfterCompletionKind",
     "AsyncPortal",
     "DeepLink",
     "Exchange",
     "Feature",
     "Flow",
+    "FlowDiscount",
+    "FlowItem",
     "MigrationRouter",
     "MultiStepProvider",
     "Portal",
@@ -48,6 +57,7 @@ __all__ = [
     "PortalProvider",
     "PortalRequest",
     "ProviderEnv",
+    "RetentionOffer",
     "RetryPolicy",
     "Route",
     "SessionEndingProvider",

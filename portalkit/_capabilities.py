@@ -2,10 +2,15 @@
 
 The rule: a feature whose absence would change what the customer may do (a per-session
 configuration, acting for another merchant account, vendor-specific fields whose meaning
-portalkit cannot judge) is refused with ``UnsupportedFeature`` before anything is sent. A
-cosmetic hint (locale, return URL, deep links, the page the portal opens at, an explicit
-idempotency key) is dropped and listed in ``PortalLink.ignored_fields`` -- unless the
-caller chose ``strict=True``, which refuses every unsupported field.
+portalkit cannot judge, a plan change to confirm, a discount or a retention offer) is
+refused with ``UnsupportedFeature`` before anything is sent. A cosmetic hint (locale,
+return URL, deep links, the page the portal opens at, what it does after a flow, an
+explicit idempotency key) is dropped and listed in ``PortalLink.ignored_fields`` -- unless
+the caller chose ``strict=True``, which refuses every unsupported field.
+
+A provider that supports a feature for some values only (a vendor with its own list of
+locales) may define ``accepts(feature, request) -> bool``; a False answer makes the feature
+unsupported for that request, so the same rule drops or refuses it.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ COSMETIC_FEATURES: frozenset[Feature] = frozenset(
         Feature.LOCALE,
         Feature.SUBSCRIPTION_DEEP_LINKS,
         Feature.FLOW,
+        Feature.FLOW_AFTER_COMPLETION,
         Feature.IDEMPOTENCY_KEY,
     }
 )
@@ -42,6 +48,7 @@ _FIELD_OF: dict[Feature, str] = {
     Feature.LOCALE: "locale",
     Feature.SUBSCRIPTION_DEEP_LINKS: "subscription_ids",
     Feature.FLOW: "flow",
+    Feature.FLOW_AFTER_COMPLETION: "flow.after_completion",  # cleared inside the flow
     Feature.IDEMPOTENCY_KEY: "idempotency_key",
 }
 
@@ -54,8 +61,17 @@ def requested_features(request: PortalRequest, provider_name: str) -> Iterator[t
         yield Feature.LOCALE, "locale"
     if request.subscription_ids:
         yield Feature.SUBSCRIPTION_DEEP_LINKS, "subscription_ids"
-    if request.flow is not None:
+    flow = request.flow
+    if flow is not None:
         yield Feature.FLOW, "flow"
+        if flow.after_completion is not None:
+            yield Feature.FLOW_AFTER_COMPLETION, "flow.after_completion"
+        if flow.items:
+            yield Feature.FLOW_ITEMS, "flow.items"
+        if flow.discounts:
+            yield Feature.FLOW_DISCOUNTS, "flow.discounts"
+        if flow.retention is not None:
+            yield Feature.FLOW_RETENTION_OFFER, "flow.retention"
     if request.on_behalf_of is not None:
         yield Feature.ON_BEHALF_OF, "on_behalf_of"
     if request.idempotency_key is not None:
@@ -76,8 +92,11 @@ def apply_feature_policy(
     ever see fields they support.
     """
     cleared: dict[str, Any] = {}
+    cleared_in_flow: dict[str, Any] = {}
+    ignored: list[str] = []
+    accepts = getattr(provider, "accepts", None)
     for feature, field in requested_features(request, provider.name):
-        if feature in provider.features:
+        if feature in provider.features and (accepts is None or accepts(feature, request)):
             continue
         if strict or feature not in COSMETIC_FEATURES:
             raise UnsupportedFeature(
@@ -93,7 +112,16 @@ def apply_feature_policy(
                 rule=f"unsupported by {provider.name}",
                 provider=provider.name,
             )
-        cleared[_FIELD_OF[feature]] = () if feature is Feature.SUBSCRIPTION_DEEP_LINKS else None
-    if not cleared:
+        name = _FIELD_OF[feature]
+        if name.startswith("flow."):
+            if "flow" not in cleared:  # a dropped flow takes its parts with it
+                cleared_in_flow[name.removeprefix("flow.")] = None
+                ignored.append(name)
+            continue
+        cleared[name] = () if feature is Feature.SUBSCRIPTION_DEEP_LINKS else None
+        ignored.append(name)
+    if not ignored:
         return request, ()
-    return attrs.evolve(request, **cleared), tuple(cleared)
+    if cleared_in_flow and "flow" not in cleared and request.flow is not None:
+        cleared["flow"] = attrs.evolve(request.flow, **cleared_in_flow)
+    return attrs.evolve(request, **cleared), tuple(ignored)

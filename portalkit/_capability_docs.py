@@ -56,6 +56,13 @@ FEATURE_DOCS: dict[Feature, tuple[str, str]] = {
     ),
     # Not a request field: a call of its own, refused by providers without it.
     Feature.END_SESSION: ("Portal.end_session(link)", "end a minted session early"),
+    Feature.FLOW_AFTER_COMPLETION: (
+        "flow.after_completion",
+        "redirect, confirmation message or portal home once a flow is done",
+    ),
+    Feature.FLOW_ITEMS: ("flow.items", "a plan change for the customer to confirm"),
+    Feature.FLOW_DISCOUNTS: ("flow.discounts", "a coupon or promotion code on that change"),
+    Feature.FLOW_RETENTION_OFFER: ("flow.retention", "a coupon offered to stop a cancellation"),
 }
 
 SUPPORTED = "yes"

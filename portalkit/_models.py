@@ -28,6 +28,7 @@ class Action(StrEnum):
     UPDATE_SUBSCRIPTION = "update_subscription"  # change plan, quantity
     UPDATE_PAYMENT_METHOD = "update_payment_method"
     VIEW_INVOICES = "view_invoices"
+    UPDATE_CUSTOMER_DETAILS = "update_customer_details"  # name, e-mail, address, tax ids
 
 
 class Feature(StrEnum):
@@ -51,6 +52,15 @@ class Feature(StrEnum):
     #: Not a request field: the provider can end a minted session early, from the server
     #: (``Portal.end_session(link)``); other providers refuse that call before sending.
     END_SESSION = "end_session"
+    #: What the portal does once a flow is done (redirect, confirmation message, home page).
+    FLOW_AFTER_COMPLETION = "flow_after_completion"
+    #: A plan change for the customer to confirm: the subscription items and their new
+    #: price or quantity.
+    FLOW_ITEMS = "flow_items"
+    #: Discounts (coupon, promotion code) applied to a confirmed plan change.
+    FLOW_DISCOUNTS = "flow_discounts"
+    #: An offer (a coupon) made to a customer who is about to cancel.
+    FLOW_RETENTION_OFFER = "flow_retention_offer"
 
 
 @attrs.frozen
@@ -79,13 +89,140 @@ def _to_action(value: Action | str) -> Action:
         check.fail("flow.action", f"must be one of {', '.join(action for action in Action)}")
 
 
+class AfterCompletionKind(StrEnum):
+    """What the portal does once the customer finishes a flow."""
+
+    REDIRECT = "redirect"  # send the customer to a URL of the app
+    CONFIRMATION = "confirmation"  # show the portal's own confirmation page
+    PORTAL_HOME = "portal_home"  # go on to the portal's front page
+
+
+#: The longest after-completion message accepted (the tightest limit a vendor sets).
+MAX_CONFIRMATION_MESSAGE = 500
+
+
+@attrs.frozen
+class AfterCompletion:
+    """What happens after a flow completes. Build one with :meth:`redirect`,
+    :meth:`confirmation` or :meth:`portal_home`."""
+
+    kind: AfterCompletionKind = attrs.field(converter=AfterCompletionKind)
+    #: Where ``REDIRECT`` sends the customer (an absolute https URL).
+    url: str | None = attrs.field(default=None, kw_only=True)
+    #: The text ``CONFIRMATION`` shows instead of the portal's own, when given.
+    message: str | None = attrs.field(default=None, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        if self.kind is AfterCompletionKind.REDIRECT:
+            if self.url is None:
+                check.fail("flow.after_completion.url", "is required for a redirect")
+            check.return_url("flow.after_completion.url", self.url)
+        elif self.url is not None:
+            check.fail("flow.after_completion.url", "is only for a redirect")
+        if self.message is not None:
+            if self.kind is not AfterCompletionKind.CONFIRMATION:
+                check.fail("flow.after_completion.message", "is only for a confirmation")
+            check.message("flow.after_completion.message", self.message, MAX_CONFIRMATION_MESSAGE)
+
+    @classmethod
+    def redirect(cls, url: str) -> AfterCompletion:
+        """Send the customer to ``url`` when the flow is done."""
+        return cls(AfterCompletionKind.REDIRECT, url=url)
+
+    @classmethod
+    def confirmation(cls, message: str | None = None) -> AfterCompletion:
+        """Show a confirmation page (with ``message``, when given)."""
+        return cls(AfterCompletionKind.CONFIRMATION, message=message)
+
+    @classmethod
+    def portal_home(cls) -> AfterCompletion:
+        """Go on to the portal's front page."""
+        return cls(AfterCompletionKind.PORTAL_HOME)
+
+
+@attrs.frozen
+class FlowItem:
+    """One subscription item of a plan change the customer is asked to confirm: its new
+    price, its new quantity, or both."""
+
+    subscription_item_id: str = attrs.field()
+    price_id: str | None = attrs.field(default=None, kw_only=True)
+    quantity: int | None = attrs.field(default=None, kw_only=True)
+
+    @subscription_item_id.validator
+    def _check_item(self, attribute: attrs.Attribute[str], value: object) -> None:
+        check.identifier("flow.items.subscription_item_id", value)
+
+    @price_id.validator
+    def _check_price(self, attribute: attrs.Attribute[str | None], value: object) -> None:
+        if value is not None:
+            check.identifier("flow.items.price_id", value)
+
+    @quantity.validator
+    def _check_quantity(self, attribute: attrs.Attribute[int | None], value: object) -> None:
+        if value is not None:
+            check.count("flow.items.quantity", value)
+
+    def __attrs_post_init__(self) -> None:
+        if self.price_id is None and self.quantity is None:
+            check.fail("flow.items", "each item needs a price_id or a quantity (the change)")
+
+
+@attrs.frozen
+class FlowDiscount:
+    """A discount on a confirmed plan change: exactly one of a coupon or a promotion code."""
+
+    coupon: str | None = attrs.field(default=None, kw_only=True)
+    promotion_code: str | None = attrs.field(default=None, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        if (self.coupon is None) == (self.promotion_code is None):
+            check.fail("flow.discounts", "each discount is exactly one of coupon or promotion_code")
+        if self.coupon is not None:
+            check.identifier("flow.discounts.coupon", self.coupon)
+        if self.promotion_code is not None:
+            check.identifier("flow.discounts.promotion_code", self.promotion_code)
+
+
+@attrs.frozen
+class RetentionOffer:
+    """Offered to a customer who is cancelling: a coupon, to stay."""
+
+    coupon: str = attrs.field()
+
+    @coupon.validator
+    def _check_coupon(self, attribute: attrs.Attribute[str], value: object) -> None:
+        check.identifier("flow.retention.coupon", value)
+
+
+def _to_items(values: Iterable[FlowItem]) -> tuple[FlowItem, ...]:
+    return (values,) if isinstance(values, FlowItem) else tuple(values)
+
+
+def _to_discounts(values: Iterable[FlowDiscount]) -> tuple[FlowDiscount, ...]:
+    return (values,) if isinstance(values, FlowDiscount) else tuple(values)
+
+
 @attrs.frozen
 class Flow:
     """Open the portal at one action, optionally for one subscription (Stripe's ``flow_data``;
-    Paddle's per-subscription deep links)."""
+    Paddle's per-subscription deep links).
+
+    - ``after_completion``: what the portal does once the flow is done.
+    - ``items`` (and ``discounts``): with ``UPDATE_SUBSCRIPTION``, the plan change the
+      customer is asked to confirm, instead of choosing one.
+    - ``retention``: with ``CANCEL_SUBSCRIPTION``, an offer made before the cancel goes
+      through.
+    """
 
     action: Action = attrs.field(converter=_to_action)
     subscription_id: str | None = attrs.field(default=None)
+    after_completion: AfterCompletion | None = attrs.field(default=None, kw_only=True)
+    items: tuple[FlowItem, ...] = attrs.field(default=(), converter=_to_items, kw_only=True)
+    discounts: tuple[FlowDiscount, ...] = attrs.field(
+        default=(), converter=_to_discounts, kw_only=True
+    )
+    retention: RetentionOffer | None = attrs.field(default=None, kw_only=True)
 
     @subscription_id.validator
     def _check_subscription_id(
@@ -93,6 +230,26 @@ class Flow:
     ) -> None:
         if value is not None:
             check.identifier("flow.subscription_id", value)
+
+    def __attrs_post_init__(self) -> None:
+        check.instance_of("flow.after_completion", self.after_completion, AfterCompletion)
+        check.instance_of("flow.retention", self.retention, RetentionOffer)
+        for index, item in enumerate(self.items):
+            check.instance_of(f"flow.items[{index}]", item, FlowItem)
+        for index, discount in enumerate(self.discounts):
+            check.instance_of(f"flow.discounts[{index}]", discount, FlowDiscount)
+        if self.after_completion is not None and self.action is Action.OVERVIEW:
+            check.fail("flow.after_completion", "needs a flow to complete, not the overview")
+        changing = Action.UPDATE_SUBSCRIPTION
+        if self.items and (self.action is not changing or self.subscription_id is None):
+            check.fail("flow.items", "needs action update_subscription and a subscription_id")
+        if self.discounts and not self.items:
+            check.fail("flow.discounts", "needs flow.items (the change the discount applies to)")
+        check.unique("flow.items", [item.subscription_item_id for item in self.items])
+        if self.retention is not None and (
+            self.action is not Action.CANCEL_SUBSCRIPTION or self.subscription_id is None
+        ):
+            check.fail("flow.retention", "needs action cancel_subscription and a subscription_id")
 
 
 def _to_tuple(values: Iterable[str]) -> tuple[str, ...]:

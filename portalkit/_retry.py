@@ -1,7 +1,9 @@
 """When to try again, and how long to wait: one policy for Portal and AsyncPortal.
 
 Retried: transport failures (connect, timeouts, dropped connections), 408, 429, 5xx and
-unreadable bodies -- every error whose class says ``retryable``. Never another 4xx. Every
+unreadable bodies -- every error whose class says ``retryable``. Never another 4xx, unless
+the vendor said so: an adapter that reads a vendor's retry hint sets ``retryable`` on the
+error it returns, and that wins over the class (either way). Every
 attempt reuses the request's idempotency key (Portal fixes it before the first attempt).
 
 Waits honour ``Retry-After`` in both forms (seconds, HTTP-date), capped; otherwise
@@ -82,6 +84,9 @@ def _from_date(value: str, now: Callable[[], datetime] | None) -> float | None:
 
 
 def is_retryable(error: BaseException) -> bool:
+    """Whether ``error`` may be retried. Its class says (``PortalError.retryable``), unless
+    the adapter set ``retryable`` on the instance from the vendor's own hint (a header that
+    says "retry this 409" or "do not retry this 500"): the instance's value wins."""
     return isinstance(error, PortalError) and error.retryable
 
 

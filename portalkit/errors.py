@@ -61,6 +61,7 @@ class PortalError(Exception):
     """Base of every error portalkit raises."""
 
     #: Whether Portal may retry the call that raised this (with the same idempotency key).
+    #: An adapter may set it on one error from the vendor's own retry hint; that wins.
     retryable: bool = False
 
     def __init__(

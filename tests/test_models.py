@@ -10,11 +10,16 @@ import pytest
 
 from portalkit import (
     Action,
+    AfterCompletion,
+    AfterCompletionKind,
     DeepLink,
     Flow,
+    FlowDiscount,
+    FlowItem,
     PortalConfiguration,
     PortalLink,
     PortalRequest,
+    RetentionOffer,
     errors,
 )
 
@@ -296,3 +301,91 @@ def test_only_transient_errors_are_retryable() -> None:
         and cls.retryable
     }
     assert retryable == {"InvalidResponse", "ProviderUnavailable", "RateLimited"}
+
+
+# -- the flow parts Stripe brought: checked when built, naming the field ------------------
+
+
+def _flow(**parts: Any) -> Flow:
+    return Flow(**parts)
+
+
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        (lambda: AfterCompletion.redirect("http://example.com/x"), "flow.after_completion.url"),
+        (lambda: AfterCompletion("redirect"), "flow.after_completion.url"),
+        (
+            lambda: AfterCompletion("portal_home", url="https://a.example"),
+            "flow.after_completion.url",
+        ),
+        (lambda: AfterCompletion.confirmation("x" * 501), "flow.after_completion.message"),
+        (lambda: AfterCompletion.confirmation("bell\x07"), "flow.after_completion.message"),
+        (lambda: AfterCompletion("portal_home", message="hi"), "flow.after_completion.message"),
+        (lambda: FlowItem("si_1"), "flow.items"),
+        (lambda: FlowItem("si/1", quantity=1), "flow.items.subscription_item_id"),
+        (lambda: FlowItem("si_1", quantity=-1), "flow.items.quantity"),
+        (lambda: FlowItem("si_1", quantity=True), "flow.items.quantity"),
+        (lambda: FlowDiscount(), "flow.discounts"),
+        (lambda: FlowDiscount(coupon="A", promotion_code="promo_1"), "flow.discounts"),
+        (lambda: RetentionOffer("bad coupon"), "flow.retention.coupon"),
+        (
+            lambda: _flow(action="cancel_subscription", items=[FlowItem("si_1", quantity=1)]),
+            "flow.items",
+        ),
+        (
+            lambda: _flow(action="update_subscription", items=[FlowItem("si_1", quantity=1)]),
+            "flow.items",
+        ),
+        (
+            lambda: _flow(
+                action="update_subscription",
+                subscription_id="sub_1",
+                items=[FlowItem("si_1", quantity=1), FlowItem("si_1", quantity=2)],
+            ),
+            "flow.items",
+        ),
+        (
+            lambda: _flow(
+                action="update_subscription",
+                subscription_id="sub_1",
+                discounts=[FlowDiscount(coupon="A")],
+            ),
+            "flow.discounts",
+        ),
+        (
+            lambda: _flow(
+                action="update_subscription", subscription_id="sub_1", retention=RetentionOffer("A")
+            ),
+            "flow.retention",
+        ),
+        (
+            lambda: _flow(action="overview", after_completion=AfterCompletion.portal_home()),
+            "flow.after_completion",
+        ),
+        (lambda: _flow(action="cancel_subscription", retention="A"), "flow.retention"),
+    ],
+)
+def test_flow_parts_are_checked_when_built(build: Any, field: str) -> None:
+    with pytest.raises(errors.InvalidRequest) as caught:
+        build()
+    assert caught.value.field == field
+    assert caught.value.rule
+
+
+def test_flow_parts_that_hold() -> None:
+    flow = Flow(
+        Action.UPDATE_SUBSCRIPTION,
+        "sub_1",
+        items=FlowItem("si_1", price_id="price_2", quantity=0),
+        discounts=FlowDiscount(promotion_code="promo_1"),
+        after_completion=AfterCompletion.confirmation("Line one\nLine two"),
+    )
+    assert flow.items == (FlowItem("si_1", price_id="price_2", quantity=0),)
+    assert flow.discounts == (FlowDiscount(promotion_code="promo_1"),)
+    assert flow.after_completion == AfterCompletion(
+        AfterCompletionKind.CONFIRMATION, message="Line one\nLine two"
+    )
+    assert AfterCompletion.redirect("https://a.example/done").url == "https://a.example/done"
+    assert AfterCompletion.portal_home().kind is AfterCompletionKind.PORTAL_HOME
+    assert Flow(Action.UPDATE_CUSTOMER_DETAILS).action == "update_customer_details"

@@ -1,0 +1,963 @@
+"""Stripe: ``POST /v1/billing_portal/sessions`` (the customer portal).
+
+Vendor docs: Stripe API reference -> Customer Portal -> Sessions (create) and Configurations;
+"Deep links and flows" (customer-management/portal-deep-links). The reference client is the
+official ``stripe`` package: this adapter sends what its ``StripeClient`` sends for
+``billing_portal.sessions.create`` (tests/test_stripe_sdk_parity.py proves it). What
+portalkit decided where Stripe leaves room is in docs/providers/stripe.md.
+
+Wire shape::
+
+    POST {base_url}/v1/billing_portal/sessions
+    Authorization: Bearer sk_test_...           as stripe-python sends it
+    Idempotency-Key: <key>                       every create; the same on every retry
+    Stripe-Version: 2026-10-28.endive            pinned (STRIPE_VERSION), overridable
+    Stripe-Account: acct_...                     only when acting as a connected account
+    Content-Type: application/x-www-form-urlencoded
+
+    customer=cus_...&return_url=https://...&locale=fr&on_behalf_of=acct_...
+    &configuration=bpc_...
+    &flow_data[type]=subscription_cancel
+    &flow_data[subscription_cancel][subscription]=sub_...
+    &flow_data[subscription_cancel][retention][type]=coupon_offer
+    &flow_data[subscription_cancel][retention][coupon_offer][coupon]=STAY20
+    &flow_data[after_completion][type]=redirect
+    &flow_data[after_completion][redirect][return_url]=https://...
+
+    200 {"id": "bps_...", "object": "billing_portal.session", "customer": "cus_...",
+         "url": "https://billing.stripe.com/p/session/...", "created": 1700000000,
+         "return_url": "https://...", "flow": {...} | null, "configuration": "bpc_...", ...}
+
+No expiry in the answer (``expires_at`` stays None). Errors are
+``{"error": {"type", "code", "param", "message", "doc_url"}}`` with the request id in the
+``Request-Id`` header, and ``Stripe-Should-Retry`` says whether a retry can help.
+
+A per-session ``PortalConfiguration`` has no session field on Stripe: a session takes a
+portal configuration (``bpc_...``). portalkit manages one, in a multi-request exchange
+(``exchange``)::
+
+    GET  /v1/billing_portal/configurations?active=true&limit=100     the default, and any
+                                                                     configuration made before
+    POST /v1/billing_portal/configurations      the default's features with the toggles applied
+         Idempotency-Key: portalkit-bpc-<fingerprint of base id, base update time, toggles>
+    POST /v1/billing_portal/sessions            configuration=bpc_<the managed one>
+
+and caches the managed id per process, so a distinct set of toggles costs those calls once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Generator, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+
+import attrs
+
+# TODO(#16): ``from portalkit._http import httpx`` once the core is converted. Until then the
+# shells (Portal, Call) run on plain httpx, and an httpx2 request sent by an httpx client
+# fails at runtime, so this adapter builds requests of the stack the core uses today.
+import httpx
+
+from portalkit import _validation as check
+from portalkit._env import ProviderEnv
+from portalkit._models import (
+    Action,
+    AfterCompletion,
+    AfterCompletionKind,
+    DeepLink,
+    Feature,
+    Flow,
+    PortalLink,
+    PortalRequest,
+)
+from portalkit._protocol import Exchange
+from portalkit._wire import (
+    USER_AGENT,
+    LazyConverter,
+    decode_json_object,
+    error_body,
+    merge_options,
+    request_id_from_headers,
+    strip_slash,
+    structure,
+    text_or_none,
+    vendor_error,
+    wire_converter,
+)
+from portalkit.errors import (
+    CustomerNotFound,
+    IdempotencyConflict,
+    InvalidRequest,
+    InvalidResponse,
+    PortalError,
+    ProviderUnavailable,
+    RateLimited,
+    UnsupportedFeature,
+)
+
+API_BASE_URL = "https://api.stripe.com"
+#: The API version this adapter is written and tested against: the one stripe-python 16.1
+#: pins (the 2026-09-30 spec in shared/provider-docs has every field used here).
+STRIPE_VERSION = "2026-10-28.endive"
+SESSIONS_PATH = "/v1/billing_portal/sessions"
+CONFIGURATIONS_PATH = "/v1/billing_portal/configurations"
+
+# Stripe's ids are a prefix and letters/digits; the model already caps them at 255.
+API_KEY = re.compile(r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]+")
+CUSTOMER_ID = re.compile(r"cus_[A-Za-z0-9]+")
+SUBSCRIPTION_ID = re.compile(r"sub_[A-Za-z0-9]+")
+SUBSCRIPTION_ITEM_ID = re.compile(r"si_[A-Za-z0-9]+")
+ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]+")
+CONFIGURATION_ID = re.compile(r"bpc_[A-Za-z0-9]+")
+PROMOTION_CODE_ID = re.compile(r"promo_[A-Za-z0-9]+")
+# Coupons and prices are not checked: a coupon id is chosen by the merchant ("STAY20"), and
+# a legacy plan used as a price keeps its custom id.
+
+#: "Currently, only up to one may be specified" (subscription_update_confirm.items).
+MAX_CONFIRM_ITEMS = 1
+#: Pages of 100 configurations read when looking for the default and a managed one.
+MAX_CONFIGURATION_PAGES = 5
+FINGERPRINT_METADATA = "portalkit_fingerprint"
+
+#: Stripe's 46 portal locales (session create, ``locale``), plus ``auto``.
+LOCALES = frozenset(
+    [
+        "auto",
+        "bg",
+        "cs",
+        "da",
+        "de",
+        "el",
+        "en",
+        "en-AU",
+        "en-CA",
+        "en-GB",
+        "en-IE",
+        "en-IN",
+        "en-NZ",
+        "en-SG",
+        "es",
+        "es-419",
+        "et",
+        "fi",
+        "fil",
+        "fr",
+        "fr-CA",
+        "hr",
+        "hu",
+        "id",
+        "it",
+        "ja",
+        "ko",
+        "lt",
+        "lv",
+        "ms",
+        "mt",
+        "nb",
+        "nl",
+        "pl",
+        "pt",
+        "pt-BR",
+        "ro",
+        "ru",
+        "sk",
+        "sl",
+        "sv",
+        "th",
+        "tr",
+        "vi",
+        "zh",
+        "zh-HK",
+        "zh-TW",
+    ]
+)
+_LOCALE_BY_KEY = {tag.lower(): tag for tag in LOCALES}
+# Languages Stripe knows under another (or the macrolanguage's) code.
+_LANGUAGE_ALIASES = {"no": "nb", "tl": "fil", "in": "id"}
+# Regions whose Spanish is Stripe's Latin American Spanish (es-419).
+_LATIN_AMERICA = frozenset(
+    [
+        "419",
+        "ar",
+        "bo",
+        "cl",
+        "co",
+        "cr",
+        "cu",
+        "do",
+        "ec",
+        "gt",
+        "hn",
+        "mx",
+        "ni",
+        "pa",
+        "pe",
+        "pr",
+        "py",
+        "sv",
+        "us",
+        "uy",
+        "ve",
+    ]
+)
+
+# Flow action -> Stripe's flow_data[type] (UPDATE_SUBSCRIPTION with items is the confirm).
+_FLOW_TYPES: dict[Action, str] = {
+    Action.CANCEL_SUBSCRIPTION: "subscription_cancel",
+    Action.UPDATE_SUBSCRIPTION: "subscription_update",
+    Action.UPDATE_PAYMENT_METHOD: "payment_method_update",
+    Action.UPDATE_CUSTOMER_DETAILS: "customer_update",
+}
+_CONFIRM_TYPE = "subscription_update_confirm"
+_PER_SUBSCRIPTION = frozenset({Action.CANCEL_SUBSCRIPTION, Action.UPDATE_SUBSCRIPTION})
+_AFTER_COMPLETION_TYPES: dict[AfterCompletionKind, str] = {
+    AfterCompletionKind.REDIRECT: "redirect",
+    AfterCompletionKind.CONFIRMATION: "hosted_confirmation",
+    AfterCompletionKind.PORTAL_HOME: "portal_homepage",
+}
+
+# PortalConfiguration toggle -> the configuration feature it switches.
+_CONFIGURATION_FEATURES: dict[Action, str] = {
+    Action.CANCEL_SUBSCRIPTION: "subscription_cancel",
+    Action.UPDATE_SUBSCRIPTION: "subscription_update",
+    Action.UPDATE_PAYMENT_METHOD: "payment_method_update",
+    Action.VIEW_INVOICES: "invoice_history",
+}
+
+#: What POST /v1/billing_portal/configurations takes, as a shape to copy the base
+#: configuration through: a key maps to None (copy the value) or to the shape of an object
+#: (a dict) or of a list of objects (a one-element list). A configuration object holds more
+#: than its create call takes (login_page.url, livemode, ...); Stripe refuses an unknown
+#: parameter, so only these are copied.
+_CREATABLE: dict[str, Any] = {
+    "business_profile": {
+        "headline": None,
+        "privacy_policy_url": None,
+        "terms_of_service_url": None,
+    },
+    "default_return_url": None,
+    "features": {
+        "customer_update": {"allowed_updates": None, "enabled": None},
+        "invoice_history": {"enabled": None},
+        "payment_method_update": {"enabled": None, "payment_method_configuration": None},
+        "subscription_cancel": {
+            "cancellation_reason": {"enabled": None, "options": None},
+            "enabled": None,
+            "mode": None,
+            "proration_behavior": None,
+        },
+        "subscription_pause": {
+            "duration": {
+                "interval_options": [{"interval": None, "interval_count": None}],
+                "type": None,
+            },
+            "enabled": None,
+        },
+        "subscription_update": {
+            "billing_cycle_anchor": None,
+            "default_allowed_updates": None,
+            "enabled": None,
+            "products": [
+                {
+                    "adjustable_quantity": {"enabled": None, "maximum": None, "minimum": None},
+                    "prices": None,
+                    "product": None,
+                }
+            ],
+            "proration_behavior": None,
+            "schedule_at_period_end": {"conditions": [{"type": None}]},
+            "trial_update_behavior": None,
+        },
+    },
+    "login_page": {"enabled": None},
+}
+
+
+# -- the wire shapes ------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Session:
+    id: str
+    url: str
+    customer: str
+    created: int
+    return_url: str | None = None
+    flow: dict[str, Any] | None = None
+
+
+@attrs.frozen
+class _Configuration:
+    id: str
+    is_default: bool = False
+    updated: int | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@attrs.frozen
+class _ConfigurationPage:
+    data: list[dict[str, Any]]
+    has_more: bool = False
+
+
+def _strict(kind: type) -> Any:
+    def hook(value: object, _: type) -> Any:
+        # cattrs' default calls int()/bool(): True would become 1, "false" True.
+        if type(value) is not kind:
+            raise TypeError(f"expected {kind.__name__}, not {type(value).__name__}")
+        return value
+
+    return hook
+
+
+def _make_converter() -> Any:
+    converter = wire_converter().converter
+    converter.register_structure_hook(int, _strict(int))
+    converter.register_structure_hook(bool, _strict(bool))
+    return converter
+
+
+_converter = LazyConverter(_make_converter)
+
+
+# -- Stripe's form encoding ---------------------------------------------------------------
+
+
+def _encode(params: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
+    """Stripe's bracket notation, as stripe-python's ``_api_encode`` writes it: nested
+    objects as ``a[b]``, lists indexed (``a[0][id]``), booleans ``true``/``false``, None
+    left out, an empty list left out (send ``""`` to clear a list)."""
+    for key, value in params.items():
+        name = f"{prefix}[{key}]" if prefix else str(key)
+        if value is None:
+            continue
+        if isinstance(value, Mapping):
+            yield from _encode(value, name)
+        elif isinstance(value, list | tuple):
+            yield from _encode({str(index): item for index, item in enumerate(value)}, name)
+        elif isinstance(value, bool):
+            yield name, "true" if value else "false"
+        else:
+            yield name, str(value)
+
+
+def form_body(params: Mapping[str, Any]) -> bytes:
+    """The urlencoded body, brackets left unescaped as stripe-python leaves them."""
+    encoded = urlencode(list(_encode(params)))
+    return encoded.replace("%5B", "[").replace("%5D", "]").encode("ascii")
+
+
+# -- locales --------------------------------------------------------------------------------
+
+
+def stripe_locale(tag: str) -> str | None:
+    """The Stripe locale for a BCP 47 tag, or None when Stripe has nothing close.
+
+    An exact tag (any case, ``_`` or ``-``) is Stripe's; a regional variant Stripe lacks
+    falls back to its language (``en-US`` -> ``en``, ``pt-PT`` -> ``pt``, ``de-CH`` ->
+    ``de``); Spanish of the Americas is ``es-419``; Chinese goes by script and region
+    (``zh-Hant`` -> ``zh-TW``, ``zh-Hant-HK``/``zh-MO`` -> ``zh-HK``, ``zh-CN`` -> ``zh``)."""
+    key = tag.replace("_", "-").lower()
+    if key in _LOCALE_BY_KEY:
+        return _LOCALE_BY_KEY[key]
+    language, *rest = key.split("-")
+    language = _LANGUAGE_ALIASES.get(language, language)
+    script = next((part for part in rest if len(part) == 4 and part.isalpha()), None)
+    region = next((part for part in rest if len(part) == 2 or part.isdigit()), None)
+    if language == "zh":
+        if region in ("hk", "mo"):
+            return "zh-HK"
+        if region == "tw" or script == "hant":
+            return "zh-TW"
+        return "zh"
+    if language == "es" and region in _LATIN_AMERICA:
+        return "es-419"
+    if region is not None and f"{language}-{region}" in _LOCALE_BY_KEY:
+        return _LOCALE_BY_KEY[f"{language}-{region}"]
+    return _LOCALE_BY_KEY.get(language)
+
+
+# -- managed configurations -----------------------------------------------------------------
+
+
+class _ManagedConfigurations:
+    """Managed configuration ids, per process: (account, base, toggles) -> ``bpc_...``.
+
+    Thread-safe for its own reads and writes; no I/O under the lock. Two threads that miss
+    at once both derive the configuration, and Stripe's idempotency (the same derived key)
+    gives both the same one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids: dict[tuple[str, ...], str] = {}
+
+    def get(self, key: tuple[str, ...]) -> str | None:
+        with self._lock:
+            return self._ids.get(key)
+
+    def put(self, key: tuple[str, ...], configuration_id: str) -> None:
+        with self._lock:
+            self._ids[key] = configuration_id
+
+    def forget(self, key: tuple[str, ...], configuration_id: str) -> None:
+        with self._lock:
+            if self._ids.get(key) == configuration_id:
+                del self._ids[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._ids.clear()
+
+
+_managed = _ManagedConfigurations()
+
+
+def forget_managed_configurations() -> None:
+    """Forget every managed configuration id this process cached: the next session with
+    configuration toggles reads the base configuration again (after you changed it in the
+    dashboard, say)."""
+    _managed.clear()
+
+
+def _fingerprint(base_id: str, base_updated: int | None, toggles: Mapping[Action, bool]) -> str:
+    material = json.dumps(
+        {
+            "base": base_id,
+            "updated": base_updated,
+            "toggles": {action.value: allowed for action, allowed in sorted(toggles.items())},
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
+def _copy_creatable(value: Any, shape: Any) -> Any:
+    """The parts of a configuration object its create call takes (see ``_CREATABLE``)."""
+    if shape is None:
+        return "" if value == [] else value  # Stripe's way to send an empty list
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return None
+        copied = [_copy_creatable(item, shape[0]) for item in value]
+        return copied or ""
+    if not isinstance(value, Mapping):
+        return None
+    out = {}
+    for key, inner in shape.items():
+        copied = _copy_creatable(value.get(key), inner)
+        if copied is not None:
+            out[key] = copied
+    return out
+
+
+def _derived_params(
+    base: Mapping[str, Any], toggles: Mapping[Action, bool], fingerprint: str
+) -> dict[str, Any]:
+    params: dict[str, Any] = _copy_creatable(base, _CREATABLE)
+    features = params.setdefault("features", {})
+    for action, allowed in toggles.items():
+        features.setdefault(_CONFIGURATION_FEATURES[action], {})["enabled"] = allowed
+    shown = ", ".join(
+        f"{action.value}={str(allowed).lower()}" for action, allowed in toggles.items()
+    )
+    params["name"] = f"portalkit: {base['id']} with {shown}"
+    params["metadata"] = {FINGERPRINT_METADATA: fingerprint, "portalkit_base": base["id"]}
+    return params
+
+
+# -- the adapter ----------------------------------------------------------------------------
+
+
+def _base_url(instance: Stripe, attribute: attrs.Attribute[str], value: str) -> None:
+    check.base_url(value, allow_insecure=instance.allow_insecure_base_url)
+
+
+@attrs.frozen
+class Stripe:
+    """Stripe adapter. ``Stripe(api_key="sk_test_...")``.
+
+    - ``stripe_version``: the ``Stripe-Version`` header (default ``STRIPE_VERSION``).
+    - ``stripe_account``: ``acct_...`` to act *as* a connected account (Connect's
+      ``Stripe-Account`` header: the customer lives on that account). Not the same as the
+      request's ``on_behalf_of``, a body field for a customer of the platform whose
+      subscriptions settle to that account. Per request:
+      ``provider_options={"stripe": {"stripe_account": "acct_..."}}``.
+    - ``configuration``: a ``bpc_...`` portal configuration for every session (per request:
+      ``provider_options={"stripe": {"configuration": "bpc_..."}}``). With a request's
+      ``PortalConfiguration`` toggles, it is the base the toggles are applied to.
+    """
+
+    name: ClassVar[str] = "stripe"
+    features: ClassVar[frozenset[Feature]] = frozenset(
+        {
+            Feature.RETURN_URL,
+            Feature.LOCALE,
+            Feature.FLOW,
+            Feature.FLOW_AFTER_COMPLETION,
+            Feature.FLOW_ITEMS,
+            Feature.FLOW_DISCOUNTS,
+            Feature.FLOW_RETENTION_OFFER,
+            Feature.ON_BEHALF_OF,
+            Feature.IDEMPOTENCY_KEY,
+            Feature.PROVIDER_OPTIONS,
+            Feature.CONFIGURE_CANCEL_SUBSCRIPTION,
+            Feature.CONFIGURE_UPDATE_SUBSCRIPTION,
+            Feature.CONFIGURE_UPDATE_PAYMENT_METHOD,
+            Feature.CONFIGURE_VIEW_INVOICES,
+        }
+    )
+    portal_hosts: ClassVar[tuple[str, ...]] = ("billing.stripe.com",)
+
+    api_key: str = attrs.field(repr=False)
+    base_url: str = attrs.field(default=API_BASE_URL, converter=strip_slash, validator=_base_url)
+    stripe_version: str = attrs.field(default=STRIPE_VERSION)
+    stripe_account: str | None = attrs.field(default=None)
+    configuration: str | None = attrs.field(default=None)
+    allow_insecure_base_url: bool = attrs.field(default=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.api_key, str) or not API_KEY.fullmatch(self.api_key):
+            # Never the key itself: it may be a live secret pasted into the wrong place.
+            raise InvalidRequest.local(
+                "api_key",
+                "must be a Stripe secret or restricted key (sk_live_, sk_test_, rk_live_,"
+                " rk_test_ followed by letters and digits)",
+                provider=self.name,
+            )
+        check.token("stripe_version", self.stripe_version)
+        if self.stripe_account is not None:
+            self._require("stripe_account", self.stripe_account, ACCOUNT_ID, "acct_...")
+        if self.configuration is not None:
+            self._require("configuration", self.configuration, CONFIGURATION_ID, "bpc_...")
+
+    @classmethod
+    def from_env(cls, env: ProviderEnv) -> Stripe:
+        """``STRIPE_API_KEY`` (required), ``STRIPE_BASE_URL`` and ``STRIPE_API_VERSION``
+        (optional)."""
+        api_key = env.require("api_key")
+        if not API_KEY.fullmatch(api_key):
+            raise env.error("api_key", "must start with sk_live_, sk_test_, rk_live_ or rk_test_")
+        return cls(
+            api_key=api_key,
+            base_url=env.get("base_url", default=API_BASE_URL),
+            stripe_version=env.get("api_version", default=STRIPE_VERSION),
+        )
+
+    # -- the feature policy's question --------------------------------------------------
+
+    def accepts(self, feature: Feature, request: PortalRequest) -> bool:
+        """A locale Stripe has nothing close to (``ar``, ``he``, ...) is unsupported for this
+        request, so the feature policy drops it (or refuses it under ``strict=True``) rather
+        than sending what Stripe would refuse."""
+        if feature is Feature.LOCALE and request.locale is not None:
+            return stripe_locale(request.locale) is not None
+        return True
+
+    # -- one session ----------------------------------------------------------------------
+
+    def build_request(self, request: PortalRequest) -> httpx.Request:
+        """The session create. With configuration toggles, only when this process already
+        holds their managed configuration; otherwise they need ``exchange``."""
+        params, options = self._session_params(request)
+        configuration = options.base
+        if options.toggles:
+            configuration = _managed.get(self._cache_key(request, options))
+            if configuration is None:
+                raise InvalidRequest.local(
+                    "configuration",
+                    "stripe needs a managed portal configuration for these toggles, made by"
+                    " a multi-request exchange (Stripe.exchange) this shell does not drive;"
+                    " pre-create one and pass its bpc_ id instead",
+                    provider=self.name,
+                )
+        return self._session_request(request, params, options, configuration)
+
+    def exchange(self, request: PortalRequest) -> Exchange:
+        """Every request a session takes (see the module docstring): one, unless the request
+        has configuration toggles and this process has not made their configuration yet."""
+        params, options = self._session_params(request)  # all local checks, before any I/O
+        if not options.toggles:
+            response = yield self._session_request(request, params, options, options.base)
+            return self.parse_response(response, request)
+        # The cache is read once, here, and written only once the link is read: the shell
+        # may replay this exchange's earlier answers into a fresh one (to retry a step whose
+        # answer was unreadable), and a replay must take the same path as the original.
+        cache_key = self._cache_key(request, options)
+        cached = _managed.get(cache_key)
+        if cached is not None:
+            try:
+                response = yield self._session_request(request, params, options, cached)
+            except InvalidRequest as error:
+                if error.field != "configuration":
+                    raise
+            else:
+                return self.parse_response(response, request)
+        configuration = yield from self._managed_configuration(options)
+        response = yield self._session_request(request, params, options, configuration)
+        link = self.parse_response(response, request)
+        if cached is not None:  # deleted or deactivated since it was cached: made again
+            _managed.forget(cache_key, cached)
+        _managed.put(cache_key, configuration)
+        return link
+
+    def _session_params(self, request: PortalRequest) -> tuple[dict[str, Any], _Options]:
+        check.require_pattern(
+            "customer_id",
+            request.customer_id,
+            CUSTOMER_ID,
+            "cus_ followed by letters and digits",
+            self.name,
+        )
+        if request.idempotency_key is None:
+            raise InvalidRequest.local(
+                "idempotency_key", "is required by stripe (Portal makes one)", provider=self.name
+            )
+        options = self._options(request)
+        params: dict[str, Any] = {"customer": request.customer_id}
+        if request.return_url is not None:
+            params["return_url"] = request.return_url
+        if request.locale is not None:
+            locale = stripe_locale(request.locale)
+            if locale is None:  # the feature policy drops these first; called directly
+                raise InvalidRequest.local(
+                    "locale", f"stripe has no locale close to {request.locale!r}", self.name
+                )
+            params["locale"] = locale
+        if request.on_behalf_of is not None:
+            self._require("on_behalf_of", request.on_behalf_of, ACCOUNT_ID, "acct_...")
+            params["on_behalf_of"] = request.on_behalf_of
+        if request.flow is not None:
+            flow_data = self._flow_data(request.flow)
+            if flow_data is not None:
+                params["flow_data"] = flow_data
+        merge_options(params, options.extra, self.name)
+        return params, options
+
+    def _options(self, request: PortalRequest) -> _Options:
+        extra = dict(request.options_for(self.name))
+        field = f"provider_options[{self.name!r}]"
+        base = extra.pop("configuration", None)
+        if base is not None:
+            self._require(f"{field}.configuration", base, CONFIGURATION_ID, "bpc_...")
+        account = extra.pop("stripe_account", None)
+        if account is not None:
+            self._require(f"{field}.stripe_account", account, ACCOUNT_ID, "acct_...")
+        toggles = request.configuration.overrides() if request.configuration else {}
+        return _Options(
+            base=base or self.configuration,
+            account=account or self.stripe_account,
+            toggles=toggles,
+            extra=extra,
+        )
+
+    def _flow_data(self, flow: Flow) -> dict[str, Any] | None:
+        action = flow.action
+        if action is Action.OVERVIEW and flow.subscription_id is None:
+            return None  # the portal's front page is where a session opens anyway
+        if action not in _FLOW_TYPES:
+            raise self._unsupported_flow(flow, "stripe has no flow for it")
+        if action in _PER_SUBSCRIPTION:
+            if flow.subscription_id is None:
+                raise self._unsupported_flow(flow, "stripe's flow needs a subscription_id")
+            self._require("flow.subscription_id", flow.subscription_id, SUBSCRIPTION_ID, "sub_...")
+        elif flow.subscription_id is not None:
+            raise self._unsupported_flow(
+                flow, "stripe's flow is for the customer, not one subscription"
+            )
+        flow_type = _FLOW_TYPES[action]
+        details: dict[str, Any] = {}
+        if action is Action.CANCEL_SUBSCRIPTION:
+            details = {"subscription": flow.subscription_id}
+            if flow.retention is not None:
+                details["retention"] = {
+                    "type": "coupon_offer",
+                    "coupon_offer": {"coupon": flow.retention.coupon},
+                }
+        elif action is Action.UPDATE_SUBSCRIPTION:
+            details = {"subscription": flow.subscription_id}
+            if flow.items:
+                flow_type = _CONFIRM_TYPE
+                details["items"] = self._confirm_items(flow)
+                if flow.discounts:
+                    details["discounts"] = self._confirm_discounts(flow)
+        flow_data: dict[str, Any] = {"type": flow_type}
+        if details:
+            flow_data[flow_type] = details
+        if flow.after_completion is not None:
+            flow_data["after_completion"] = _after_completion(flow.after_completion)
+        return flow_data
+
+    def _confirm_items(self, flow: Flow) -> list[dict[str, Any]]:
+        if len(flow.items) > MAX_CONFIRM_ITEMS:
+            raise InvalidRequest.local(
+                "flow.items", f"stripe confirms at most {MAX_CONFIRM_ITEMS} item", self.name
+            )
+        items = []
+        for index, item in enumerate(flow.items):
+            self._require(
+                f"flow.items[{index}].subscription_item_id",
+                item.subscription_item_id,
+                SUBSCRIPTION_ITEM_ID,
+                "si_...",
+            )
+            wire: dict[str, Any] = {"id": item.subscription_item_id}
+            if item.price_id is not None:
+                wire["price"] = item.price_id
+            if item.quantity is not None:
+                wire["quantity"] = item.quantity
+            items.append(wire)
+        return items
+
+    def _confirm_discounts(self, flow: Flow) -> list[dict[str, Any]]:
+        discounts: list[dict[str, str | None]] = []
+        for index, discount in enumerate(flow.discounts):
+            if discount.promotion_code is not None:
+                self._require(
+                    f"flow.discounts[{index}].promotion_code",
+                    discount.promotion_code,
+                    PROMOTION_CODE_ID,
+                    "promo_... (the promotion code's id, not the code customers type)",
+                )
+                discounts.append({"promotion_code": discount.promotion_code})
+            else:
+                discounts.append({"coupon": discount.coupon})
+        return discounts
+
+    def _unsupported_flow(self, flow: Flow, why: str) -> UnsupportedFeature:
+        target = f" for {flow.subscription_id!r}" if flow.subscription_id else ""
+        return UnsupportedFeature(
+            f"flow: {flow.action.value!r}{target}: {why}",
+            feature=Feature.FLOW.value,
+            field="flow",
+            rule="unsupported flow for stripe",
+            provider=self.name,
+        )
+
+    def _require(self, field: str, value: object, pattern: re.Pattern[str], shape: str) -> None:
+        if not isinstance(value, str):
+            raise InvalidRequest.local(field, f"must be a string ({shape})", provider=self.name)
+        check.identifier(field, value)
+        check.require_pattern(field, value, pattern, shape, self.name)
+
+    def _headers(self, options: _Options, idempotency_key: str | None) -> dict[str, str]:
+        headers = {
+            "Authorization": f"Bearer {self.api_key}",
+            "Stripe-Version": self.stripe_version,
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+        }
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        if options.account is not None:
+            headers["Stripe-Account"] = options.account
+        return headers
+
+    def _session_request(
+        self,
+        request: PortalRequest,
+        params: dict[str, Any],
+        options: _Options,
+        configuration: str | None,
+    ) -> httpx.Request:
+        if configuration is not None:
+            params = {**params, "configuration": configuration}
+        return httpx.Request(
+            "POST",
+            self.base_url + SESSIONS_PATH,
+            headers=self._headers(options, request.idempotency_key),
+            content=form_body(params),
+        )
+
+    # -- managed configurations -----------------------------------------------------------
+
+    def _cache_key(self, request: PortalRequest, options: _Options) -> tuple[str, ...]:
+        who = hashlib.sha256(self.api_key.encode()).hexdigest()[:16]  # never the key itself
+        toggles = ",".join(
+            f"{action.value}={allowed}" for action, allowed in sorted(options.toggles.items())
+        )
+        return (who, self.base_url, options.account or "", options.base or "", toggles)
+
+    def _managed_configuration(
+        self, options: _Options
+    ) -> Generator[httpx.Request, httpx.Response, str]:
+        """Find the base configuration (and one made before for these toggles) in the
+        account's active configurations; make the derived one when there is none."""
+        base: dict[str, Any] | None = None
+        made_before: dict[str, str] = {}  # fingerprint -> id
+        starting_after: str | None = None
+        for _ in range(MAX_CONFIGURATION_PAGES):
+            query: dict[str, Any] = {"active": True, "limit": 100}
+            if starting_after is not None:
+                query["starting_after"] = starting_after
+            url = f"{self.base_url}{CONFIGURATIONS_PATH}?{form_body(query).decode()}"
+            response = yield httpx.Request("GET", url, headers=self._headers(options, None))
+            page = self._read(response, _ConfigurationPage)
+            for data in page.data:
+                configuration = self._read_configuration(response, data)
+                wanted = (
+                    configuration.id == options.base
+                    if options.base is not None
+                    else configuration.is_default
+                )
+                if wanted:
+                    base = data
+                fingerprint = (configuration.metadata or {}).get(FINGERPRINT_METADATA)
+                if isinstance(fingerprint, str):
+                    made_before[fingerprint] = configuration.id
+            if not page.has_more or not page.data:
+                break
+            starting_after = self._read_configuration(response, page.data[-1]).id
+        if base is None:
+            raise InvalidRequest.local(
+                "configuration",
+                f"stripe has no active portal configuration {options.base}"
+                if options.base is not None
+                else "the stripe account has no default portal configuration: save the"
+                " customer portal settings in the dashboard first",
+                provider=self.name,
+            )
+        base_configuration = structure(_converter, base, _Configuration, self.name)
+        fingerprint = _fingerprint(
+            base_configuration.id, base_configuration.updated, options.toggles
+        )
+        if fingerprint in made_before:
+            return made_before[fingerprint]
+        created = yield httpx.Request(
+            "POST",
+            self.base_url + CONFIGURATIONS_PATH,
+            headers=self._headers(options, f"portalkit-bpc-{fingerprint}"),
+            content=form_body(_derived_params(base, options.toggles, fingerprint)),
+        )
+        body = decode_json_object(created, self.name, _request_id(created))
+        return self._read_configuration(created, body).id
+
+    def _read(self, response: httpx.Response, cls: type[Any]) -> Any:
+        request_id = _request_id(response)
+        body = decode_json_object(response, self.name, request_id)
+        return structure(
+            _converter, body, cls, self.name, status=response.status_code, request_id=request_id
+        )
+
+    def _read_configuration(self, response: httpx.Response, data: object) -> _Configuration:
+        configuration = structure(
+            _converter,
+            data,
+            _Configuration,
+            self.name,
+            status=response.status_code,
+            request_id=_request_id(response),
+        )
+        if not CONFIGURATION_ID.fullmatch(configuration.id):
+            raise self._invalid(response, "a configuration id that is not bpc_...")
+        return configuration
+
+    # -- the answer -----------------------------------------------------------------------
+
+    def parse_response(self, response: httpx.Response, request: PortalRequest) -> PortalLink:
+        request_id = _request_id(response)
+        body = decode_json_object(response, self.name, request_id)
+        session = structure(
+            _converter,
+            body,
+            _Session,
+            self.name,
+            status=response.status_code,
+            request_id=request_id,
+        )
+        deep_links: tuple[DeepLink, ...] = ()
+        flow = request.flow
+        if flow is not None and flow.action is not Action.OVERVIEW:
+            sent = _CONFIRM_TYPE if flow.items else _FLOW_TYPES[flow.action]
+            echoed = session.flow.get("type") if isinstance(session.flow, dict) else None
+            if echoed != sent:
+                # The link would open somewhere else than the app asked for.
+                raise self._invalid(response, "a session that does not open the requested flow")
+            deep_links = (DeepLink(flow.action, flow.subscription_id, session.url),)
+        return PortalLink(
+            provider=self.name,
+            session_id=session.id,
+            customer_id=session.customer,
+            url=session.url,
+            expires_at=None,  # Stripe calls sessions short-lived and says nothing more
+            created_at=datetime.fromtimestamp(session.created, UTC),
+            return_url=session.return_url,
+            deep_links=deep_links,
+            request_id=request_id,
+            raw=body,
+        )
+
+    def _invalid(self, response: httpx.Response, what: str) -> InvalidResponse:
+        return InvalidResponse(
+            f"{self.name} answered HTTP {response.status_code} with {what}",
+            provider=self.name,
+            status=response.status_code,
+            request_id=_request_id(response),
+        )
+
+    def parse_error(self, response: httpx.Response) -> PortalError:
+        body = error_body(response)
+        envelope = body.get("error")
+        envelope = envelope if isinstance(envelope, dict) else {}
+        kind = text_or_none(envelope.get("type"))
+        code = text_or_none(envelope.get("code"))
+        param = text_or_none(envelope.get("param"))
+        cls: type[PortalError] | None = None
+        if kind == "idempotency_error":
+            cls = IdempotencyConflict
+        elif code == "resource_missing":
+            # A 404 is "no such customer" only when the customer is what is missing.
+            cls = CustomerNotFound if param == "customer" else InvalidRequest
+        elif code == "rate_limit":  # Stripe's older rate limits came as a 400
+            cls = RateLimited
+        elif kind == "api_error":
+            cls = ProviderUnavailable
+        shown = code or kind
+        error = vendor_error(
+            self.name,
+            response,
+            code=shown,
+            message=text_or_none(envelope.get("message")),
+            request_id=_request_id(response),
+            overrides={shown: cls} if shown and cls else None,
+        )
+        if isinstance(error, InvalidRequest) and param and _PARAM.fullmatch(param):
+            error.field = param  # Stripe's name for it: "customer", "flow_data[type]", ...
+        hint = response.headers.get("Stripe-Should-Retry", "").strip().lower()
+        if hint in ("true", "false"):
+            # Stripe knows better than the status: a lock timeout (409) may be retried, a
+            # 500 its idempotency layer will only replay may not.
+            error.retryable = hint == "true"
+        return error
+
+
+@attrs.frozen
+class _Options:
+    """What a request's Stripe options and the adapter's settings decide together."""
+
+    base: str | None  # the configuration sessions use, or toggles are applied to
+    account: str | None  # the Stripe-Account header
+    toggles: Mapping[Action, bool]
+    extra: Mapping[str, Any]  # other provider options: body fields, as given
+
+
+_PARAM = re.compile(r"[A-Za-z0-9_\[\]]{1,100}")
+
+
+def _after_completion(after: AfterCompletion) -> dict[str, Any]:
+    kind = _AFTER_COMPLETION_TYPES[after.kind]
+    wire: dict[str, Any] = {"type": kind}
+    if after.kind is AfterCompletionKind.REDIRECT:
+        wire["redirect"] = {"return_url": after.url}
+    elif after.kind is AfterCompletionKind.CONFIRMATION and after.message is not None:
+        wire["hosted_confirmation"] = {"custom_message": after.message}
+    return wire
+
+
+def _request_id(response: httpx.Response) -> str | None:
+    return request_id_from_headers(response, "Request-Id")
