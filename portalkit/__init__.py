@@ -16,6 +16,7 @@ from ._capabilities import CONFIGURATION_FEATURES, COSMETIC_FEATURES
 from ._env import ProviderEnv
 from ._models import (
     Action,
+    CustomerIdKind,
     DeepLink,
     Feature,
     Flow,
@@ -36,6 +37,7 @@ __all__ = [
     "COSMETIC_FEATURES",
     "Action",
     "AsyncPortal",
+    "CustomerIdKind",
     "DeepLink",
     "Feature",
     "Flow",

@@ -10,6 +10,7 @@ def test_exported_names_are_pinned() -> None:
         "COSMETIC_FEATURES",
         "Action",
         "AsyncPortal",
+        "CustomerIdKind",
         "DeepLink",
         "Feature",
         "Flow",
@@ -35,6 +36,9 @@ def test_exported_names_are_pinned() -> None:
 def test_error_tree() -> None:
     assert issubclass(errors.UnsupportedFeature, errors.InvalidRequest)
     assert issubclass(errors.InvalidResponse, errors.ProviderUnavailable)
+    # Its own kind: not a CustomerNotFound (a router must not fall back on it), not retried.
+    assert errors.AmbiguousCustomer.__bases__ == (errors.PortalError,)
+    assert not errors.AmbiguousCustomer.retryable
     for name in errors.__all__:
         obj = getattr(errors, name)
         if isinstance(obj, type) and issubclass(obj, Exception):
@@ -45,5 +49,11 @@ def test_adapters_import_as_portalkit_providers() -> None:
     from portalkit.providers.paddle import Paddle
     from portalkit.providers.paylera import Paylera
     from portalkit.providers.plugipay import Plugipay
+    from portalkit.providers.polar import Polar
 
-    assert {Paddle.name, Paylera.name, Plugipay.name} == {"paddle", "paylera", "plugipay"}
+    assert {Paddle.name, Paylera.name, Plugipay.name, Polar.name} == {
+        "paddle",
+        "paylera",
+        "plugipay",
+        "polar",
+    }
