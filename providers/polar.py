@@ -314,7 +314,7 @@ class Polar:
             if _polar_field(item.loc) in _CUSTOMER_FIELDS
             and item.msg.strip().lower().startswith(_NOT_FOUND_MESSAGE)
         ]
-        first = (not_found or items or [None])[0]
+        first: _FieldError | None = (not_found or items)[0] if (not_found or items) else None
         message = "; ".join(f"{_polar_field(item.loc) or 'body'}: {item.msg}" for item in items)
         error = vendor_error(
             self.name,
