@@ -26,6 +26,7 @@ from portalkit._capability_docs import (
 from portalkit.providers.paddle import Paddle
 from portalkit.providers.paylera import Paylera
 from portalkit.providers.plugipay import Plugipay
+from portalkit.providers.polar import Polar
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -38,6 +39,7 @@ def test_the_docs_pages_match_the_adapters() -> None:
         DOCS / "providers" / "paddle.md",
         DOCS / "providers" / "paylera.md",
         DOCS / "providers" / "plugipay.md",
+        DOCS / "providers" / "polar.md",
     }
     for page, wanted in pages.items():
         assert page.read_text(encoding="utf-8") == wanted, (
@@ -71,6 +73,7 @@ def test_the_tables_are_read_from_the_adapter_classes() -> None:
         "paddle": Paddle.features,
         "paylera": Paylera.features,
         "plugipay": Plugipay.features,
+        "polar": Polar.features,
     }
 
 
@@ -80,11 +83,18 @@ def row(matrix: str, feature: Feature) -> list[str]:
 
 
 def test_cells_say_what_the_policy_does() -> None:
-    matrix = render_matrix(builtin_provider_features())  # columns: paddle, paylera, plugipay
-    assert row(matrix, Feature.LOCALE) == [DROPPED, SUPPORTED, DROPPED]
-    assert row(matrix, Feature.CONFIGURE_CANCEL_SUBSCRIPTION) == [REFUSED, SUPPORTED, REFUSED]
-    assert row(matrix, Feature.SUBSCRIPTION_DEEP_LINKS) == [SUPPORTED, DROPPED, DROPPED]
-    assert row(matrix, Feature.ON_BEHALF_OF) == [REFUSED, REFUSED, SUPPORTED]
+    # columns: paddle, paylera, plugipay, polar
+    matrix = render_matrix(builtin_provider_features())
+    assert row(matrix, Feature.LOCALE) == [DROPPED, SUPPORTED, DROPPED, DROPPED]
+    assert row(matrix, Feature.CONFIGURE_CANCEL_SUBSCRIPTION) == [
+        REFUSED,
+        SUPPORTED,
+        REFUSED,
+        REFUSED,
+    ]
+    assert row(matrix, Feature.SUBSCRIPTION_DEEP_LINKS) == [SUPPORTED, DROPPED, DROPPED, DROPPED]
+    assert row(matrix, Feature.ON_BEHALF_OF) == [REFUSED, REFUSED, SUPPORTED, REFUSED]
+    assert row(matrix, Feature.EXTERNAL_CUSTOMER_ID) == [REFUSED, REFUSED, REFUSED, SUPPORTED]
 
 
 def test_a_vendor_page_lists_each_field_under_its_answer() -> None:
