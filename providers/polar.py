@@ -304,6 +304,8 @@ class Polar:
     ) -> PortalError:
         items: list[_FieldError] = []
         for item in detail:  # one malformed item does not hide the others
+            if not (isinstance(item, dict) and isinstance(item.get("loc"), list)):
+                continue  # (cattrs would read a string loc as a list of its characters)
             try:
                 items.append(structure(_converter, item, _FieldError, self.name))
             except InvalidResponse:

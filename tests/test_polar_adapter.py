@@ -576,7 +576,12 @@ def test_the_not_found_item_wins_among_several(mode: str) -> None:
 @both_modes
 @pytest.mark.parametrize(
     "body",
-    [{"detail": []}, {"detail": [{"loc": "body", "msg": 3}]}, {"detail": ["nonsense"]}],
+    [
+        {"detail": []},
+        {"detail": [{"loc": ["body", "customer_id"], "msg": 3}]},
+        {"detail": [{"loc": "body.customer_id", "msg": "Customer does not exist."}]},
+        {"detail": ["nonsense"]},
+    ],
 )
 def test_an_unreadable_validation_list_is_still_invalid_request(mode: str, body: Any) -> None:
     with pytest.raises(errors.InvalidRequest) as caught:
