@@ -1,12 +1,13 @@
 """What a request asks for, and what happens when the provider cannot do it.
 
 The rule: a feature whose absence would change what the customer may do (a per-session
-configuration, acting for another merchant account, vendor-specific fields whose meaning
-portalkit cannot judge, a plan change to confirm, a discount or a retention offer) is
-refused with ``UnsupportedFeature`` before anything is sent. A cosmetic hint (locale,
-return URL, deep links, the page the portal opens at, what it does after a flow, an
-explicit idempotency key) is dropped and listed in ``PortalLink.ignored_fields`` -- unless
-the caller chose ``strict=True``, which refuses every unsupported field.
+configuration, acting for another merchant account, naming the customer by the app's own
+id, vendor-specific fields whose meaning portalkit cannot judge, a plan change to confirm, a
+discount or a retention offer) is refused with ``UnsupportedFeature`` before anything is
+sent. A cosmetic hint (locale, return URL, deep links, the page the portal opens at, what it
+does after a flow, an explicit idempotency key) is dropped and listed in
+``PortalLink.ignored_fields`` -- unless the caller chose ``strict=True``, which refuses every
+unsupported field.
 
 A provider that supports a feature for some values only (a vendor with its own list of
 locales) may define ``accepts(feature, request) -> bool``; a False answer makes the feature
@@ -20,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from ._models import Action, Feature, PortalRequest
+from ._models import Action, CustomerIdKind, Feature, PortalRequest
 from ._protocol import PortalProvider
 from .errors import UnsupportedFeature
 
@@ -55,6 +56,9 @@ _FIELD_OF: dict[Feature, str] = {
 
 def requested_features(request: PortalRequest, provider_name: str) -> Iterator[tuple[Feature, str]]:
     """Each feature the request uses, with the request field that asks for it."""
+    if request.customer_id_kind is not CustomerIdKind.VENDOR:
+        # Never dropped: the app's id sent as the vendor's would name another customer.
+        yield Feature.EXTERNAL_CUSTOMER_ID, "customer_id_kind"
     if request.return_url is not None:
         yield Feature.RETURN_URL, "return_url"
     if request.locale is not None:

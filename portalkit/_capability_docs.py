@@ -38,6 +38,10 @@ FEATURE_DOCS: dict[Feature, tuple[str, str]] = {
     Feature.ON_BEHALF_OF: ("on_behalf_of", "a platform minting for a merchant account"),
     Feature.IDEMPOTENCY_KEY: ("idempotency_key", "the vendor de-duplicates a retried create"),
     Feature.PROVIDER_OPTIONS: ("provider_options[name]", "extra vendor-specific body fields"),
+    Feature.EXTERNAL_CUSTOMER_ID: (
+        "customer_id_kind",
+        "the customer named by the app's own id (`PortalRequest.for_external_id`)",
+    ),
     Feature.CONFIGURE_CANCEL_SUBSCRIPTION: (
         "configuration.cancel_subscription",
         "allow or forbid cancelling, this session only",

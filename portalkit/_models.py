@@ -61,6 +61,34 @@ class Feature(StrEnum):
     FLOW_DISCOUNTS = "flow_discounts"
     #: An offer (a coupon) made to a customer who is about to cancel.
     FLOW_RETENTION_OFFER = "flow_retention_offer"
+    #: The request names the customer by the app's own id (``CustomerIdKind.EXTERNAL``).
+    EXTERNAL_CUSTOMER_ID = "external_customer_id"
+
+
+class CustomerIdKind(StrEnum):
+    """Whose id ``PortalRequest.customer_id`` is.
+
+    ``VENDOR`` (the default): the billing vendor's own id for the customer (``cus_...``,
+    ``ctm_...``). ``EXTERNAL``: the app's own id for the customer (its user or account id),
+    which some vendors store on their customer and can look the customer up by. During a
+    migration that is the one key both vendors share. A vendor that cannot look a customer
+    up this way refuses the request (``UnsupportedFeature``) before anything is sent: sending
+    the app's id as if it were the vendor's would name the wrong customer, or none.
+    """
+
+    VENDOR = "vendor"
+    EXTERNAL = "external"
+
+
+def to_customer_id_kind(value: CustomerIdKind | str) -> CustomerIdKind:
+    if type(value) is CustomerIdKind:  # the common case, without the enum look-up
+        return value
+    try:
+        return CustomerIdKind(value)
+    except ValueError:
+        check.fail(
+            "customer_id_kind", f"must be one of {', '.join(kind for kind in CustomerIdKind)}"
+        )
 
 
 @attrs.frozen
@@ -272,12 +300,17 @@ def _freeze_options(options: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Ma
 class PortalRequest:
     """One request for a customer-portal link, in vendor-neutral terms.
 
-    Only ``customer_id`` is required. Every value is checked here, at construction, against
-    the rules that hold for every vendor; each adapter checks its own id formats before
-    anything is sent.
+    Only ``customer_id`` is required. It is the vendor's id for the customer, unless
+    ``customer_id_kind`` says it is the app's own (``PortalRequest.for_external_id``). Every
+    value is checked here, at construction, against the rules that hold for every vendor;
+    each adapter checks its own id formats before anything is sent.
     """
 
     customer_id: str = attrs.field()
+    #: Whose id ``customer_id`` is: the vendor's (the default) or the app's own.
+    customer_id_kind: CustomerIdKind = attrs.field(
+        default=CustomerIdKind.VENDOR, converter=to_customer_id_kind, kw_only=True
+    )
     return_url: str | None = attrs.field(default=None, kw_only=True)
     #: Subscriptions to mint deep links for (cancel, update payment method, ...).
     subscription_ids: tuple[str, ...] = attrs.field(default=(), converter=_to_tuple, kw_only=True)
@@ -344,6 +377,24 @@ class PortalRequest:
         if value is not None:
             check.token("idempotency_key", value)
 
+    @classmethod
+    def for_external_id(cls, customer_id: str, **fields: Any) -> PortalRequest:
+        """A request naming the customer by the app's own id for it (its user or account
+        id), not the vendor's: ``PortalRequest.for_external_id("usr_123", return_url=...)``.
+
+        Only vendors that can look a customer up by the app's id honour it (see
+        ``Feature.EXTERNAL_CUSTOMER_ID``); the others refuse it before anything is sent.
+        """
+        return cls(customer_id, customer_id_kind=CustomerIdKind.EXTERNAL, **fields)
+
+    @property
+    def vendor_customer_id(self) -> str | None:
+        """The vendor's id for the customer when this request names it (the link's
+        ``customer_id`` must then be this id); None when the request names the customer by
+        the app's own id, because then only the vendor's answer says which of its customers
+        that is (the adapter checks the vendor's echo of the app's id instead)."""
+        return self.customer_id if self.customer_id_kind is CustomerIdKind.VENDOR else None
+
     def options_for(self, provider: str) -> Mapping[str, Any]:
         """The escape-hatch fields meant for ``provider`` (empty when none)."""
         return self.provider_options.get(provider, {})
@@ -361,10 +412,14 @@ class DeepLink:
 @attrs.frozen(repr=False)
 class PortalLink:
     """A minted customer-portal link. ``url`` is a bearer credential: redirect the customer to
-    it and do not store or log it. ``repr()`` and ``str()`` never show a URL's token."""
+    it and do not store or log it. ``repr()`` and ``str()`` show only a URL's scheme and host,
+    never its path, query or fragment: vendors put the token there, and some the customer's
+    e-mail address too."""
 
     provider: str
     session_id: str
+    #: The vendor's id for the customer, as the vendor answered, even when the request named
+    #: the customer by the app's own id (``CustomerIdKind.EXTERNAL``).
     customer_id: str
     url: str = attrs.field(repr=redact_url)
     #: When the link stops working (UTC); None when the vendor does not say.
@@ -383,7 +438,9 @@ class PortalLink:
     #: The session's state as the vendor reported it when minting, in the vendor's own
     #: words (e.g. "created"); None when the vendor reports no state.
     status: str | None = None
-    #: The vendor's decoded response body, as received. Holds the URL: never log it.
+    #: The vendor's decoded response body, as received. Holds the URL and may hold personal
+    #: data (some vendors include the customer object, with its e-mail address): never log
+    #: it. Never shown by ``repr()``.
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
 
     def __repr__(self) -> str:

@@ -22,7 +22,7 @@ from typing import Protocol, TypeAlias, overload, runtime_checkable
 
 import attrs
 
-from ._models import Flow, PortalLink, PortalRequest
+from ._models import CustomerIdKind, Flow, PortalLink, PortalRequest, to_customer_id_kind
 from ._protocol import PortalProvider
 from .errors import ConfigurationError, CustomerNotFound, InvalidRequest
 
@@ -46,6 +46,10 @@ def _optional_ids(values: Iterable[str] | None) -> tuple[str, ...] | None:
 class Route:
     """Where one request goes: the provider's name in the router, the customer's id there.
 
+    ``customer_id_kind`` says whose id ``customer_id`` is at that provider: the vendor's
+    (``"vendor"``, the default) or the app's own (``"external"``), for a vendor that looks
+    customers up by the app's id (``Route("polar", request.customer_id,
+    customer_id_kind="external")``); a provider that cannot refuses it before sending.
     ``subscription_ids`` and ``flow``, when given, replace the request's (subscription ids
     differ between vendors too). ``fallback`` is where to go instead if that provider does
     not know the customer; it is used only by a router made with ``fallback=True``.
@@ -53,6 +57,9 @@ class Route:
 
     provider: str
     customer_id: str
+    customer_id_kind: CustomerIdKind = attrs.field(
+        default=CustomerIdKind.VENDOR, kw_only=True, converter=to_customer_id_kind
+    )
     subscription_ids: tuple[str, ...] | None = attrs.field(
         default=None, kw_only=True, converter=_optional_ids
     )
@@ -220,6 +227,8 @@ class MigrationRouter:
         routed = attrs.evolve(
             request,
             customer_id=route.customer_id,
+            # The route's, never the request's: the route says what the id is at its vendor.
+            customer_id_kind=route.customer_id_kind,
             subscription_ids=(
                 request.subscription_ids
                 if route.subscription_ids is None

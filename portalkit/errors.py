@@ -11,6 +11,8 @@ Every failure that reaches a caller of ``Portal.create_link`` is one of these::
     ├── NoPortalYet                  the customer exists but has no portal yet (e.g. no
     │                                subscription): not retryable until that changes
     ├── IdempotencyConflict          409: the same idempotency key with another body
+    ├── AmbiguousCustomer            409: the app's own id for the customer names several
+    │                                customers at the vendor
     ├── RateLimited                  429, once retries or the deadline are spent (``retry_after``)
     ├── ProviderUnavailable          5xx, 408, transport failures, once retries are spent
     │   └── InvalidResponse          a body portalkit cannot read: malformed, truncated, too large
@@ -29,6 +31,7 @@ from __future__ import annotations
 from typing import TypedDict, Unpack
 
 __all__ = [
+    "AmbiguousCustomer",
     "AuthenticationFailed",
     "ConfigurationError",
     "CustomerNotFound",
@@ -165,6 +168,14 @@ class NoPortalYet(PortalError):
 
 class IdempotencyConflict(PortalError):
     """409: the idempotency key was already used with a different request body."""
+
+
+class AmbiguousCustomer(PortalError):
+    """409: the request named the customer by the app's own id
+    (``CustomerIdKind.EXTERNAL``), and the vendor holds more than one customer with that id
+    (e.g. in several organizations the credentials can reach), so it would not guess which.
+    Not retried: the same request gets the same answer. Name the customer by the vendor's
+    own id instead, or use credentials that reach only one of them."""
 
 
 class RateLimited(PortalError):

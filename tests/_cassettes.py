@@ -137,13 +137,26 @@ SECRET_HEADERS = {
 }
 
 # Where each vendor puts a portal URL's bearer token: Plugipay in the #t= fragment, Paddle in
-# the token= query parameter, Paylera in the path itself (/p/<token>).
+# the token= query parameter, Paylera in the path itself (/p/<token>), Polar in the
+# customer_session_token= query parameter.
 _URL_TOKENS = (
     re.compile(r"#t=(?P<token>[^\"'\s&#]+)"),
     re.compile(r"[?&]token=(?P<token>[^\"'\s&#]+)"),
     re.compile(r"/p/(?P<token>[^\"'\s/?#]+)"),
+    re.compile(r"[?&]customer_session_token=(?P<token>[^\"'\s&#]+)"),
 )
 _PREFIX = re.compile(r"^[A-Za-z]{2,5}_")
+
+#: What replaces the n-th e-mail address: a reserved domain (RFC 2606), so it is no one's.
+EMAIL_PLACEHOLDER_DOMAIN = "example.invalid"
+# An e-mail address as text holds it, plain or percent-encoded in a URL's query (Polar's
+# portal URL carries the customer's as email=alice%40example.com). The look-behind keeps a
+# match from starting inside a longer local part.
+_EMAIL_BODY = (
+    r"(?<![A-Za-z0-9._%+-])(?P<local>[A-Za-z0-9._+-]+)(?P<at>@|%40)"
+    r"(?P<domain>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})\b"
+)
+_EMAIL = re.compile(_EMAIL_BODY)
 
 
 @dataclass
@@ -159,6 +172,7 @@ class Scrubber:
 
     rewrites: dict[str, str] = field(default_factory=dict)
     _tokens: dict[str, str] = field(default_factory=dict)
+    _emails: dict[str, str] = field(default_factory=dict)
 
     def placeholder(self, token: str) -> str:
         if token not in self._tokens:
@@ -185,7 +199,17 @@ class Scrubber:
         placeholders = {token: self.placeholder(token) for token in tokens}
         for token in sorted(placeholders, key=len, reverse=True):
             text = text.replace(token, placeholders[token])
-        return text
+        return _EMAIL.sub(self._email, text)
+
+    def _email(self, match: re.Match[str]) -> str:
+        """An e-mail address (personal data) becomes ``scrubbedN@example.invalid``, the same
+        address always the same N, in the form it was written (``@`` or ``%40``)."""
+        if match.group("domain").lower() == EMAIL_PLACEHOLDER_DOMAIN:
+            return match.group(0)
+        address = f"{match.group('local')}@{match.group('domain')}".lower()
+        if address not in self._emails:
+            self._emails[address] = f"{PLACEHOLDER}{len(self._emails) + 1}"
+        return f"{self._emails[address]}{match.group('at')}{EMAIL_PLACEHOLDER_DOMAIN}"
 
     def request(self, request: Any) -> Any:
         """vcrpy before_record_request: also run on each replayed request before matching, so
@@ -257,6 +281,19 @@ _SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("Plugipay portal token (#t=)", re.compile(rf"#t=(?![A-Za-z]*_?{PLACEHOLDER}\d)[^\s\"'&]+")),
     ("portal token query parameter", re.compile(rf"[?&]token=(?![A-Za-z]*_?{PLACEHOLDER}\d)")),
     ("Paylera portal path token (/p/)", re.compile(rf"/p/(?![A-Za-z]*_?{PLACEHOLDER}\d)[^\s\"'/]")),
+    (
+        "Polar portal token (customer_session_token=)",
+        re.compile(rf"[?&]customer_session_token=(?![A-Za-z]*_?{PLACEHOLDER}\d)"),
+    ),
+    ("Polar session token", re.compile(r"polar_cst_")),
+    ("Polar access token", re.compile(r"polar_(?:oat|pat|at_[uo])_")),
+    (
+        "e-mail address (personal data)",
+        re.compile(
+            rf"(?!(?<![A-Za-z0-9._%+-]){PLACEHOLDER}\d+(?:@|%40){re.escape(EMAIL_PLACEHOLDER_DOMAIN)}\b)"
+            + _EMAIL_BODY
+        ),
+    ),
     ("bearer credential", re.compile(rf"(?i)bearer\s+(?!{PLACEHOLDER}\b)\S+")),
     ("request signature", re.compile(rf"v1=(?!{PLACEHOLDER}\b)[0-9A-Za-z]+")),
     ("hex digest (HMAC or hashed secret)", re.compile(r"\b[0-9a-f]{64}\b")),

@@ -17,13 +17,18 @@ import traceback
 from portalkit.sandbox import load_twins
 
 # Shapes of credentials, whatever test produced them: portal tokens in a URL fragment, a
-# query string or Paylera's /p/<id> path; bearer headers; Plugipay signatures.
+# query string or Paylera's /p/<id> path; bearer headers; Plugipay signatures; Polar's
+# session and access tokens; and e-mail addresses (personal data: Polar's portal URL carries
+# the customer's, plain or %40-encoded).
 PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"#t=[A-Za-z0-9_\-.]{8,}"),
     re.compile(r"[?&]token=[A-Za-z0-9_\-.]{8,}"),
     re.compile(r"/p/ps_[A-Za-z0-9]{8,}"),
     re.compile(r"Bearer\s+[A-Za-z0-9_\-.]{6,}"),
     re.compile(r"v1=[0-9a-f]{64}"),
+    re.compile(r"customer_session_token=[A-Za-z0-9_\-.]{8,}"),
+    re.compile(r"polar_(?:cst|oat|pat)_[A-Za-z0-9]{6,}"),
+    re.compile(r"[A-Za-z0-9._+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"),
 )
 
 # The sandbox's secrets (key ids are not secrets and may be logged).

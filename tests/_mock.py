@@ -274,3 +274,47 @@ PADDLE_DOC_RESPONSE: dict[str, Any] = {
     },
     "meta": {"request_id": "fa176777-4bca-49ec-aa1e-f53885333cb7"},
 }
+
+#: Polar -> Create Customer Session -> 201, shaped as Polar's CustomerSession schema and the
+#: polar-sdk ``CustomerSession``/``CustomerIndividual`` dataclasses (Polar's reference page
+#: gives the fields, not one whole example). The portal URL is built the way Polar's model
+#: builds it: the org slug, then the token and the customer's e-mail, urlencoded.
+POLAR_DOC_CUSTOMER = "992fae2a-2a17-4b7a-8d9e-e287cf90131b"
+POLAR_DOC_EXTERNAL_ID = "usr_1337"
+POLAR_DOC_EMAIL = "jane.roe@mail.example.org"
+POLAR_DOC_TOKEN = "polar_cst_9sTLXcBvQk4u0HLhzMvf7lWq3vXgP1pK4dIw6rZyNbC"
+POLAR_DOC_PORTAL_URL = (
+    "https://polar.sh/acme-inc/portal"
+    f"?customer_session_token={POLAR_DOC_TOKEN}&email=jane.roe%40mail.example.org"
+)
+POLAR_DOC_CUSTOMER_OBJECT: dict[str, Any] = {
+    "id": POLAR_DOC_CUSTOMER,
+    "created_at": "2026-11-02T09:12:44.123456Z",
+    "modified_at": None,
+    "metadata": {},
+    "external_id": POLAR_DOC_EXTERNAL_ID,
+    "email": POLAR_DOC_EMAIL,
+    "email_verified": True,
+    "type": "individual",
+    "name": "Jane Roe",
+    "billing_name": None,
+    "billing_address": None,
+    "tax_id": None,
+    "locale": None,
+    "organization_id": "1dbfc517-0bbf-4301-9ba8-555ca42b9737",
+    "default_payment_method_id": None,
+    "deleted_at": None,
+    "first_user_event_at": None,
+    "avatar_url": None,
+}
+POLAR_DOC_RESPONSE: dict[str, Any] = {
+    "created_at": "2026-12-02T10:42:00.000000Z",
+    "modified_at": None,
+    "id": "3f0f9b1c-6a57-4b7e-9d0e-6c1d2a3b4c5d",
+    "token": POLAR_DOC_TOKEN,
+    "expires_at": "2026-12-02T11:42:00.000000Z",
+    "return_url": "https://app.example.com/account",
+    "customer_portal_url": POLAR_DOC_PORTAL_URL,
+    "customer_id": POLAR_DOC_CUSTOMER,
+    "customer": POLAR_DOC_CUSTOMER_OBJECT,
+}

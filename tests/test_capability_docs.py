@@ -28,6 +28,7 @@ from portalkit.providers.chargebee import Chargebee
 from portalkit.providers.paddle import Paddle
 from portalkit.providers.paylera import Paylera
 from portalkit.providers.plugipay import Plugipay
+from portalkit.providers.polar import Polar
 from portalkit.providers.stripe import Stripe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,6 +115,21 @@ def test_cells_for_the_stripe_features() -> None:
     assert row(matrix, Feature.FLOW_AFTER_COMPLETION) == [DROPPED, DROPPED, DROPPED, SUPPORTED]
     assert row(matrix, Feature.FLOW_ITEMS) == [REFUSED, REFUSED, REFUSED, SUPPORTED]
     assert row(matrix, Feature.FLOW_RETENTION_OFFER) == [REFUSED, REFUSED, REFUSED, SUPPORTED]
+
+
+def test_cells_for_the_polar_features() -> None:
+    # columns: paddle, paylera, plugipay, polar
+    matrix = render_matrix({cls.name: cls.features for cls in (Paddle, Paylera, Plugipay, Polar)})
+    assert row(matrix, Feature.LOCALE) == [DROPPED, SUPPORTED, DROPPED, DROPPED]
+    assert row(matrix, Feature.CONFIGURE_CANCEL_SUBSCRIPTION) == [
+        REFUSED,
+        SUPPORTED,
+        REFUSED,
+        REFUSED,
+    ]
+    assert row(matrix, Feature.SUBSCRIPTION_DEEP_LINKS) == [SUPPORTED, DROPPED, DROPPED, DROPPED]
+    assert row(matrix, Feature.ON_BEHALF_OF) == [REFUSED, REFUSED, SUPPORTED, REFUSED]
+    assert row(matrix, Feature.EXTERNAL_CUSTOMER_ID) == [REFUSED, REFUSED, REFUSED, SUPPORTED]
 
 
 def test_a_vendor_page_lists_each_field_under_its_answer() -> None:

@@ -1,4 +1,4 @@
-"""No cassette may hold a key, secret, signature or portal token.
+"""No cassette may hold a key, secret, signature, portal token or e-mail address.
 
 The recording hooks scrub them before anything is written (tests/_cassettes.py, Scrubber);
 this module scans every committed cassette for what might have slipped through, and proves
@@ -75,13 +75,50 @@ DIRTY_SAMPLES = {
     "Paddle API key": "pdl_sdbx_apikey_01gtgztp8fxxxxxx",
     "Stripe-style secret key": "sk_live_51Habcdef",
     "Set-Cookie header": "    set-cookie: portal=abc; HttpOnly",
+    "Polar portal token (customer_session_token=)": (
+        "https://polar.sh/acme/portal?customer_session_token=abc123&email=x"
+    ),
+    "Polar session token": '"token": "polar_cst_4tG0abcdef"',
+    "Polar access token": "Bearer-less: polar_oat_0123456789abcdef",
+    "e-mail address (personal data)": '"email": "alice.doe+billing@example.com"',
 }
+
+#: An e-mail address as a portal URL's query holds it: percent-encoded.
+ENCODED_EMAIL = (
+    "https://polar.sh/acme/portal?customer_session_token=x&email=alice.doe%40mail.example.org"
+)
 
 
 @pytest.mark.parametrize("reason", sorted(DIRTY_SAMPLES))
 def test_scanner_reports_each_kind_of_secret(reason: str) -> None:
     problems = find_secrets(DIRTY_SAMPLES[reason])
     assert any(problem.startswith(reason) for problem in problems), problems
+
+
+def test_scanner_finds_a_percent_encoded_e_mail_address() -> None:
+    problems = find_secrets(ENCODED_EMAIL)
+    assert any(problem.startswith("e-mail address") for problem in problems), problems
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "scrubbed1@example.invalid",  # what the hooks leave: a reserved domain
+        "email=scrubbed12%40example.invalid&",
+        "Accept: application/json",
+        "https://polar.sh/acme/portal?customer_session_token=polar_scrubbed3&email=scrubbed1%40example.invalid",
+    ],
+)
+def test_scanner_accepts_the_placeholders(text: str) -> None:
+    assert find_secrets(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["alice.scrubbed1@example.invalid", "scrubbed1@example.com", "xscrubbed1%40example.invalid"],
+)
+def test_a_placeholder_look_alike_is_still_an_address(text: str) -> None:
+    assert any(p.startswith("e-mail address") for p in find_secrets(text))
 
 
 def test_scanner_reports_a_known_secret_value_anywhere() -> None:
@@ -105,7 +142,13 @@ def _dirty_cassette() -> tuple[Request, dict[str, object]]:
         f' "url": "http://127.0.0.1:41234/portal/ps_01HXAB12#t={JWT}",'
         ' "paylera": "https://portal.paylera.io/p/ps_01HXAB12",'
         f' "overview": "https://customer-portal.paddle.com/cpl_01?action=overview&token=pga_{JWT}"'
-        "}}"
+        "}, "
+        # Polar: the token twice (body and URL), the customer's e-mail twice (URL-encoded in
+        # the portal URL, plain in the customer object).
+        '"polar": {"token": "polar_cst_R3alT0ken",'
+        ' "customer_portal_url": "https://polar.sh/acme/portal?customer_session_token='
+        'polar_cst_R3alT0ken&email=Jane.Roe%40mail.example.org",'
+        ' "customer": {"email": "jane.roe@mail.example.org", "name": "Jane"}}}'
     )
     response: dict[str, object] = {
         "status": {"code": 201, "message": "Created"},
@@ -136,6 +179,8 @@ def test_the_hooks_leave_nothing_the_scanner_finds() -> None:
     clean = serialize({"requests": [clean_request], "responses": [clean_response]}, yamlserializer)
 
     assert find_secrets(clean, ("pdl_sdbx_apikey_realkey", "key_live_0123", JWT, HMAC)) == []
+    assert "jane.roe" not in clean.lower()
+    assert "R3alT0ken" not in clean
     assert "127.0.0.1:41234" not in clean
     assert "ctm_real" not in clean
     assert "sub_real" not in clean
@@ -151,6 +196,9 @@ def test_the_hooks_leave_nothing_the_scanner_finds() -> None:
     session_id = re.search(r'"id": "(ps_scrubbed\d+)"', body)
     assert session_id is not None
     assert f'/p/{session_id.group(1)}"' in body
+    # One customer, one placeholder, in the form each place wrote it.
+    assert "email=scrubbed1%40example.invalid" in body
+    assert '"email": "scrubbed1@example.invalid"' in body
 
 
 def test_the_hooks_keep_different_tokens_different() -> None:

@@ -21,6 +21,11 @@ def _record(message: str, *args: object) -> logging.LogRecord:
         "header Authorization: Bearer sk_live_abcdef",
         "signature v1=" + "ab" * 32,
         "key sk_sandbox_paylera_portal",
+        "opened https://polar.sh/acme/portal?customer_session_token=polar_cst_abcdefgh&email=x",
+        "session token polar_cst_9sTLXcBvQk4u",
+        "access token polar_oat_0123456789",
+        "customer jane.roe@mail.example.org",
+        "url ...&email=jane.roe%40mail.example.org",
     ],
 )
 def test_a_credential_in_a_record_is_found(message: str) -> None:

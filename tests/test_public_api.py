@@ -12,6 +12,7 @@ def test_exported_names_are_pinned() -> None:
         "AfterCompletion",
         "AfterCompletionKind",
         "AsyncPortal",
+        "CustomerIdKind",
         "DeepLink",
         "Exchange",
         "Feature",
@@ -43,6 +44,9 @@ def test_exported_names_are_pinned() -> None:
 def test_error_tree() -> None:
     assert issubclass(errors.UnsupportedFeature, errors.InvalidRequest)
     assert issubclass(errors.InvalidResponse, errors.ProviderUnavailable)
+    # Its own kind: not a CustomerNotFound (a router must not fall back on it), not retried.
+    assert errors.AmbiguousCustomer.__bases__ == (errors.PortalError,)
+    assert not errors.AmbiguousCustomer.retryable
     for name in errors.__all__:
         obj = getattr(errors, name)
         if isinstance(obj, type) and issubclass(obj, Exception):
@@ -54,6 +58,7 @@ def test_adapters_import_as_portalkit_providers() -> None:
     from portalkit.providers.paddle import Paddle
     from portalkit.providers.paylera import Paylera
     from portalkit.providers.plugipay import Plugipay
+    from portalkit.providers.polar import Polar
 
-    names = {Chargebee.name, Paddle.name, Paylera.name, Plugipay.name}
-    assert names == {"chargebee", "paddle", "paylera", "plugipay"}
+    names = {Chargebee.name, Paddle.name, Paylera.name, Plugipay.name, Polar.name}
+    assert names == {"chargebee", "paddle", "paylera", "plugipay", "polar"}

@@ -77,6 +77,7 @@ def test_available_providers_lists_the_plugin_only_when_installed(fakevendor: Pa
         "paddle",
         "paylera",
         "plugipay",
+        "polar",
         "stripe",
     ]
 

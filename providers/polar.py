@@ -1,0 +1,365 @@
+"""Polar: ``POST /v1/customer-sessions/``.
+
+Vendor docs: Polar API reference -> Customer Sessions -> Create Customer Session; the
+official ``polar-sdk`` (generated from Polar's OpenAPI document) is the reference client.
+What portalkit decided where those are silent is in docs/providers/polar.md.
+
+Wire shape::
+
+    POST {base_url}/v1/customer-sessions/                   the trailing slash, as the SDK
+    Authorization: Bearer <organization access token>       polar_oat_...
+    Polar-Version: 2026-10                                  pinned, as the SDK's client sends it
+    Polar-Organization: <uuid>                              only with organization_id=
+    {"customer_id": "<uuid4>"}                              Polar's own id for the customer, or
+    {"external_customer_id": "<the app's own id>"}          CustomerIdKind.EXTERNAL
+      + "return_url": "https://..."                         optional: a back button in the portal
+
+    201 {"id": "<uuid>", "created_at": "...", "modified_at": null, "token": "polar_cst_...",
+         "expires_at": "...", "return_url": "..." | null,
+         "customer_portal_url": "https://polar.sh/<org>/portal?customer_session_token=...&email=...",
+         "customer_id": "<uuid>", "customer": {"id": "<uuid>", "external_id": ..., "email": ...}}
+
+    422 {"detail": [{"loc": ["body", "customer_id"], "msg": "Customer does not exist.",
+                     "type": "value_error", "input": ...}]}      an unknown customer
+    409 {"error": "AmbiguousExternalCustomerID", "detail": "..."}  an external id, several customers
+
+The portal URL carries the customer's e-mail address next to the session token: it is a
+credential and personal data, and the answer's ``customer`` object (kept in ``link.raw``)
+holds the e-mail too. Neither is ever put in a message, a log or a repr. Polar has no
+idempotency key: a retried create mints a second session, which is harmless (see
+docs/providers/polar.md, Retries).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar, Literal, cast
+
+import attrs
+
+# TODO(#16): ``from portalkit._http import httpx`` once the core is converted. Until then
+# Portal and Call run on plain httpx, and an httpx2 request handed to an httpx client is
+# refused ("Attempted to send an async request with a sync Client instance").
+import httpx
+
+from portalkit import _validation as check
+from portalkit._env import ProviderEnv
+from portalkit._models import CustomerIdKind, Feature, PortalLink, PortalRequest
+from portalkit._wire import (
+    USER_AGENT,
+    decode_json_object,
+    error_body,
+    json_body,
+    merge_options,
+    parse_timestamp,
+    request_id_from_headers,
+    strip_slash,
+    structure,
+    text_or_none,
+    vendor_error,
+    wire_converter,
+)
+from portalkit.errors import (
+    AmbiguousCustomer,
+    CustomerNotFound,
+    InvalidRequest,
+    InvalidResponse,
+    PortalError,
+)
+
+BASE_URLS = {
+    "production": "https://api.polar.sh",
+    "sandbox": "https://sandbox-api.polar.sh",
+}
+PATH = "/v1/customer-sessions/"
+#: Polar's schema types customer_id as pydantic's UUID4. Lowercase only: the form Polar
+#: gives out and echoes, so the link's customer_id compares equal to the request's.
+CUSTOMER_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+_UUID4_RULE = "a Polar customer id: a lowercase UUID4 (xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx)"
+# A credential goes into a header: printable ASCII, no spaces.
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+# "Customer does not exist." is how Polar answers an unknown customer (a 422, not a 404).
+_NOT_FOUND_MESSAGE = "customer does not exist"
+# Polar's body fields that name the customer (the last an older alias), and the portalkit
+# request field each comes from.
+_CUSTOMER_FIELDS = frozenset({"customer_id", "external_customer_id", "customer_external_id"})
+_FIELD_NAMES = {name: "customer_id" for name in _CUSTOMER_FIELDS} | {"return_url": "return_url"}
+# Escape-hatch fields may add to the body (member_id, external_member_id for team
+# customers) but never name the customer a second way.
+_RESERVED_OPTIONS = _CUSTOMER_FIELDS | {"return_url"}
+# A vendor's message used as an error's rule: printable ASCII only, as vendor_error keeps it.
+_MESSAGE_SAFE = re.compile(r"[^\x20-\x7e]")
+
+
+@attrs.frozen
+class _Customer:
+    # Only what the adapter checks; the rest (e-mail included) stays in link.raw.
+    id: str
+    external_id: str | None = None
+
+
+@attrs.frozen
+class _Session:
+    id: str
+    created_at: str
+    expires_at: str
+    customer_portal_url: str
+    customer_id: str
+    customer: _Customer
+    return_url: str | None = None
+
+
+@attrs.frozen
+class _FieldError:
+    """One item of FastAPI's validation list. ``input`` (the value sent) is not read: it
+    may be the customer's id or the return URL, and it never reaches a message."""
+
+    loc: list[Any]
+    msg: str
+    type: str | None = None
+
+
+_converter = wire_converter()
+
+
+def _base_url(instance: Polar, attribute: attrs.Attribute[str | None], value: str | None) -> None:
+    if value is not None:
+        check.base_url(value, allow_insecure=instance.allow_insecure_base_url)
+
+
+def _environment(instance: Polar, attribute: attrs.Attribute[str], value: str) -> None:
+    if value not in BASE_URLS:
+        raise InvalidRequest.local(
+            "environment", "must be 'production' or 'sandbox'", provider="polar"
+        )
+
+
+def _organization_id(
+    instance: Polar, attribute: attrs.Attribute[str | None], value: str | None
+) -> None:
+    if value is not None and not (isinstance(value, str) and CUSTOMER_ID.fullmatch(value)):
+        raise InvalidRequest.local(
+            "organization_id", "must be a lowercase UUID4 (Polar's organization id)", "polar"
+        )
+
+
+@attrs.frozen
+class Polar:
+    """Polar adapter. ``Polar(access_token="polar_oat_...", environment="sandbox")``
+    (``"production"`` by default); ``base_url`` overrides the environment's host.
+    ``organization_id`` is sent as ``Polar-Organization``, for a token that reaches more
+    than one organization (an organization access token needs none)."""
+
+    name: ClassVar[str] = "polar"
+    features: ClassVar[frozenset[Feature]] = frozenset(
+        {Feature.RETURN_URL, Feature.EXTERNAL_CUSTOMER_ID, Feature.PROVIDER_OPTIONS}
+    )
+    #: The hosts the portal links live on: Polar's web app, per environment.
+    portal_hosts: ClassVar[tuple[str, ...]] = ("polar.sh", "sandbox.polar.sh")
+    #: The API version sent as ``Polar-Version``, as the SDK's ``polar.v2026_10`` client
+    #: sends it: the newest version polar-sdk 1.x ships whose date has come (its 2027-01
+    #: client reads and writes customer sessions the same way).
+    api_version: ClassVar[str] = "2026-10"
+
+    access_token: str = attrs.field(repr=False)
+    environment: Literal["production", "sandbox"] = attrs.field(
+        default="production", validator=_environment
+    )
+    base_url: str | None = attrs.field(
+        default=None,
+        converter=attrs.converters.optional(strip_slash),
+        validator=_base_url,
+    )
+    organization_id: str | None = attrs.field(default=None, validator=_organization_id)
+    allow_insecure_base_url: bool = attrs.field(default=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        token = self.access_token
+        if not isinstance(token, str) or not token.strip():
+            raise InvalidRequest.local("access_token", "is required", provider=self.name)
+        if not _HEADER_SAFE.fullmatch(token):
+            raise InvalidRequest.local(
+                "access_token",
+                "must be printable ASCII without spaces or control characters",
+                provider=self.name,
+            )
+
+    @classmethod
+    def from_env(cls, env: ProviderEnv) -> Polar:
+        """``POLAR_ACCESS_TOKEN`` (required), ``POLAR_ENVIRONMENT`` (``production``, the
+        default, or ``sandbox``), ``POLAR_BASE_URL`` (optional; overrides the environment's
+        host), ``POLAR_ORGANIZATION_ID`` (optional)."""
+        environment = env.choice("environment", BASE_URLS, default="production")
+        return cls(
+            access_token=env.require("access_token"),
+            environment=cast(Literal["production", "sandbox"], environment),  # checked above
+            base_url=env.get("base_url"),
+            organization_id=env.get("organization_id"),
+        )
+
+    @property
+    def api_root(self) -> str:
+        return self.base_url or BASE_URLS[self.environment]
+
+    def build_request(self, request: PortalRequest) -> httpx.Request:
+        payload: dict[str, Any]
+        if request.customer_id_kind is CustomerIdKind.EXTERNAL:
+            # The app's own id: any string to Polar; portalkit's identifier rules already hold.
+            payload = {"external_customer_id": request.customer_id}
+        else:
+            check.require_pattern(
+                "customer_id", request.customer_id, CUSTOMER_ID, _UUID4_RULE, self.name
+            )
+            payload = {"customer_id": request.customer_id}
+        if request.return_url is not None:
+            payload["return_url"] = request.return_url
+        options = request.options_for(self.name)
+        if options:
+            for key in options:
+                if key in _RESERVED_OPTIONS:
+                    raise InvalidRequest.local(
+                        f"provider_options[{self.name!r}].{key}",
+                        "must not name the customer or the return URL; use the PortalRequest"
+                        " fields instead",
+                        provider=self.name,
+                    )
+            merge_options(payload, options, self.name)
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+            "Authorization": f"Bearer {self.access_token}",
+            "Polar-Version": self.api_version,
+        }
+        if self.organization_id is not None:
+            headers["Polar-Organization"] = self.organization_id
+        return httpx.Request(
+            "POST", f"{self.api_root}{PATH}", headers=headers, content=json_body(payload)
+        )
+
+    def parse_response(self, response: httpx.Response, request: PortalRequest) -> PortalLink:
+        request_id = _request_id(response)
+        status = response.status_code
+        body = decode_json_object(response, self.name, request_id)
+        session = structure(
+            _converter, body, _Session, self.name, status=status, request_id=request_id
+        )
+
+        def invalid(why: str) -> InvalidResponse:
+            # Names the fields, never their values: they are ids and personal data.
+            return InvalidResponse(
+                f"polar answered with {why}",
+                provider=self.name,
+                status=status,
+                request_id=request_id,
+            )
+
+        if session.customer.id != session.customer_id:
+            raise invalid("a customer object that is not the session's customer")
+        if (
+            request.customer_id_kind is CustomerIdKind.EXTERNAL
+            and session.customer.external_id != request.customer_id
+        ):
+            # The core's customer binding compares a link with the vendor id the request
+            # named (PortalRequest.vendor_customer_id); an external id names none, so the
+            # binding is checked here, against Polar's echo of the app's id.
+            raise invalid("a session for a customer whose external_id is not the one requested")
+        return PortalLink(
+            provider=self.name,
+            session_id=session.id,
+            customer_id=session.customer_id,
+            url=session.customer_portal_url,
+            expires_at=parse_timestamp(
+                session.expires_at, "expires_at", self.name, status=status, request_id=request_id
+            ),
+            created_at=parse_timestamp(
+                session.created_at, "created_at", self.name, status=status, request_id=request_id
+            ),
+            return_url=session.return_url,
+            request_id=request_id,
+            raw=body,
+        )
+
+    def parse_error(self, response: httpx.Response) -> PortalError:
+        body = error_body(response)
+        request_id = _request_id(response)
+        detail = body.get("detail")
+        if isinstance(detail, list):
+            return self._validation_error(response, detail, request_id)
+        error = vendor_error(
+            self.name,
+            response,
+            code=text_or_none(body.get("error")) or text_or_none(body.get("type")),
+            message=text_or_none(detail),
+            request_id=request_id,
+        )
+        if response.status_code == 409:
+            # The one 409 Polar documents for this endpoint; Polar has no idempotency keys,
+            # so it is never an IdempotencyConflict.
+            return _as(AmbiguousCustomer, error)
+        return error
+
+    def _validation_error(
+        self, response: httpx.Response, detail: list[Any], request_id: str | None
+    ) -> PortalError:
+        items: list[_FieldError] = []
+        for item in detail:  # one malformed item does not hide the others
+            if not (isinstance(item, dict) and isinstance(item.get("loc"), list)):
+                continue  # (cattrs would read a string loc as a list of its characters)
+            try:
+                items.append(structure(_converter, item, _FieldError, self.name))
+            except InvalidResponse:
+                continue
+        not_found = [
+            item
+            for item in items
+            if _polar_field(item.loc) in _CUSTOMER_FIELDS
+            and item.msg.strip().lower().startswith(_NOT_FOUND_MESSAGE)
+        ]
+        first: _FieldError | None = (not_found or items)[0] if (not_found or items) else None
+        message = "; ".join(f"{_polar_field(item.loc) or 'body'}: {item.msg}" for item in items)
+        error = vendor_error(
+            self.name,
+            response,
+            code=first.type if first is not None else None,
+            message=message or None,
+            request_id=request_id,
+        )
+        if not_found:
+            return _as(CustomerNotFound, error)
+        if isinstance(error, InvalidRequest) and first is not None:
+            field = _polar_field(first.loc)
+            error.field = _FIELD_NAMES.get(field, field) or None
+            error.rule = _MESSAGE_SAFE.sub("?", first.msg)[:200]
+        return error
+
+
+def _as(cls: type[PortalError], error: PortalError) -> PortalError:
+    """``error`` as a ``cls``, with the same message and context."""
+    if type(error) is cls:
+        return error
+    return cls(
+        error.message,
+        provider=error.provider,
+        status=error.status,
+        code=error.code,
+        vendor_message=error.vendor_message,
+        request_id=error.request_id,
+    )
+
+
+def _request_id(response: httpx.Response) -> str | None:
+    # ASSUMPTION: Polar documents no request-id header; X-Request-Id is read when present.
+    return request_id_from_headers(response, "X-Request-Id")
+
+
+def _polar_field(loc: list[Any]) -> str:
+    """``customer_id`` for ``["body", "customer_id"]``; ``items[0].id`` for deeper places."""
+    parts = loc[1:] if loc and loc[0] == "body" else loc
+    text = ""
+    for part in parts:
+        if isinstance(part, int) and not isinstance(part, bool):
+            text += f"[{part}]"
+        elif isinstance(part, str):
+            text += f".{part}" if text else part
+    return text
