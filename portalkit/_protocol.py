@@ -3,14 +3,20 @@
 An adapter is pure (sans-I/O): it builds an ``httpx.Request`` and reads an ``httpx.Response``
 but never sends anything. ``Portal`` and ``AsyncPortal`` do the sending, the retries and the
 deadline, so sync and async share every line of vendor logic.
+
+Which ``httpx``: the request and response types are those of portalkit's HTTP stack,
+``from portalkit._http import httpx`` -- httpx2's, or httpx 0.28's where only httpx is
+installed. An adapter imports them from there and never meets the other stack: when an app
+passes a client of the other stack, the shells copy the request into that stack and the
+response (its body already read and decoded) back before ``parse_response`` or
+``parse_error`` sees it (``portalkit._stacks``).
 """
 
 from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-import httpx
-
+from ._http import httpx
 from ._models import Feature, PortalLink, PortalRequest
 from .errors import PortalError
 

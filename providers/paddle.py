@@ -30,7 +30,8 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, cast
 
 import attrs
-import httpx
+
+from portalkit._http import httpx
 
 from .. import _validation as check
 from .._env import ProviderEnv

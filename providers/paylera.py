@@ -26,7 +26,8 @@ import re
 from typing import Any, ClassVar
 
 import attrs
-import httpx
+
+from portalkit._http import httpx
 
 from .. import _validation as check
 from .._env import ProviderEnv

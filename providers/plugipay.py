@@ -29,7 +29,8 @@ from collections.abc import Callable
 from typing import ClassVar
 
 import attrs
-import httpx
+
+from portalkit._http import httpx
 
 from .. import _validation as check
 from .._env import ProviderEnv
