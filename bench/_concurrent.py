@@ -19,9 +19,8 @@ from __future__ import annotations
 import asyncio
 import resource
 
-import httpx
-
 from portalkit import AsyncPortal, PortalRequest, _portal
+from portalkit._http import httpx
 
 from ._fixtures import Target, raw_request
 from ._stats import Comparison, ainterleave

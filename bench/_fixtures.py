@@ -12,9 +12,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import httpx
-
 from portalkit import PortalRequest
+from portalkit._http import httpx
 from portalkit.providers.paddle import Paddle
 
 #: A customer for the in-process transport and the minimal server (the sandbox seeds its own).

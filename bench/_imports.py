@@ -1,7 +1,8 @@
 """Figure 4: the cold-start cost of importing portalkit, as whole processes.
 
 Side A imports what an app needs to mint links with any vendor -- ``Portal``, ``AsyncPortal``,
-``PortalRequest`` and all three adapters; side B imports httpx alone. Each sample is a fresh
+``PortalRequest`` and all three adapters; side B imports portalkit's HTTP stack alone (httpx2,
+or httpx where only httpx is installed). Each sample is a fresh
 ``python -c ...`` process, so interpreter start-up is in both; the two commands alternate.
 
 Each sample records wall time and the child's CPU time (user + system, from ``wait4``): on a
@@ -20,13 +21,17 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from portalkit._http import httpx as _stack
+
 from ._stats import Comparison
 
 PORTALKIT = (
     "from portalkit import AsyncPortal, Portal, PortalRequest; "
     "import portalkit.providers.paddle, portalkit.providers.paylera, portalkit.providers.plugipay"
 )
-HTTPX = "import httpx"
+#: The stack portalkit runs on (see portalkit/_http.py), imported by its own name.
+STACK = _stack.__name__
+HTTPX = f"import {STACK}"
 NOTHING = "pass"
 
 
@@ -87,7 +92,7 @@ def portalkit_vs_httpx(*, rounds: int, warmup: int = 2) -> ImportTimes:
 def import_profile(limit: int = 12) -> list[tuple[str, float]]:
     """The modules that portalkit's import adds on top of httpx, by their own (self) import
     time in milliseconds, from one ``python -X importtime`` run."""
-    code = f"import httpx; {PORTALKIT}"
+    code = f"{HTTPX}; {PORTALKIT}"
     run = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", code],
         env=_environment(),
@@ -104,7 +109,7 @@ def import_profile(limit: int = 12) -> list[tuple[str, float]]:
         self_us, _, name = (part.strip() for part in line[len("import time:") :].split("|"))
         if not self_us.isdigit():
             continue  # the header line
-        if name == "httpx":
+        if name == STACK:
             after_httpx = True
             continue
         if after_httpx:

@@ -13,9 +13,8 @@ import gc
 import tracemalloc
 from dataclasses import dataclass
 
-import httpx
-
 from portalkit import Portal, PortalLink, PortalRequest
+from portalkit._http import httpx
 
 from ._fixtures import IN_PROCESS, mock_transport
 

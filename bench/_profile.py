@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import httpx
-
 from portalkit import Portal, PortalRequest
+from portalkit._http import httpx
 
 from ._fixtures import IN_PROCESS, mock_transport, raw_request
 

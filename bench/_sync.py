@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import httpx
-
 from portalkit import Portal, PortalRequest
+from portalkit._http import httpx
 
 from ._fixtures import IN_PROCESS, Target, raw_request, session_body, wire_image
 from ._stats import Comparison, interleave

@@ -25,14 +25,15 @@ import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
 
 import attrs
-import httpx
 
 from . import _validation as check
 from ._capabilities import apply_feature_policy
+from ._http import httpx
 from ._models import Feature, PortalLink, PortalRequest
 from ._protocol import Exchange, PortalProvider, SessionEndingProvider, one_step
 from ._redact import scrub_error, session_label
 from ._retry import RetryControl, RetryPolicy
+from ._stacks import is_timeout
 from .errors import (
     InvalidRequest,
     InvalidResponse,
@@ -192,7 +193,7 @@ class Call:
         )
 
     def transport_error(self, exc: Exception) -> ProviderUnavailable:
-        kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+        kind = "timed out" if is_timeout(exc) else "failed"
         return ProviderUnavailable(
             f"{self.provider.name}: the HTTP request {kind} ({type(exc).__name__})",
             provider=self.provider.name,

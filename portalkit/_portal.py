@@ -11,24 +11,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, Self, TypedDict, Unpack, cast
 
-import httpx
-
-from ._call import (
-    AsyncDeadlineStream,
-    Call,
-    DeadlineStream,
-    EndSessionCall,
-    acollect_body,
-    collect_body,
-    make_settings,
-)
+from ._call import Call, EndSessionCall, acollect_body, collect_body, make_settings
+from ._http import httpx
 from ._models import PortalLink, PortalRequest
 from ._protocol import PortalProvider
 from ._registry import provider_from_env
 from ._retry import RetryPolicy, is_retryable
 from ._router import Dispatch, MigrationRouter, RequestRouter
+from ._stacks import AsyncClient, SyncClient, stack_of
 from .errors import (
     CustomerNotFound,
     InvalidRequest,
@@ -63,13 +55,13 @@ class _PortalOptions(TypedDict, total=False):
 class PortalOptions(_PortalOptions, total=False):
     """Portal's keyword arguments, for ``Portal.from_env(**options)``."""
 
-    http_client: httpx.Client | None
+    http_client: SyncClient | None
 
 
 class AsyncPortalOptions(_PortalOptions, total=False):
     """AsyncPortal's keyword arguments, for ``AsyncPortal.from_env(**options)``."""
 
-    http_client: httpx.AsyncClient | None
+    http_client: AsyncClient | None
 
 
 # Named like the tenacity classes they stand in for.
@@ -138,14 +130,16 @@ class Portal:
 
     Safe to share across threads: it holds no per-call state, and ``httpx.Client`` is
     thread-safe. Pass ``http_client`` to reuse your own pool, proxies or TLS settings (you
-    close it); without one, Portal makes a client and closes it in ``close()``.
+    close it): an ``httpx2.Client``, or an ``httpx.Client`` of an app still on httpx 0.28
+    (portalkit converts each request and response between the two stacks). Without one,
+    Portal makes a client of its own stack and closes it in ``close()``.
     """
 
     def __init__(
         self,
         provider: PortalProvider | RequestRouter,
         *,
-        http_client: httpx.Client | None = None,
+        http_client: SyncClient | None = None,
         retry: RetryPolicy | None = None,
         strict: bool = False,
         allowed_return_hosts: Iterable[str] | None = None,
@@ -155,7 +149,12 @@ class Portal:
         self._settings = make_settings(retry, strict, allowed_return_hosts, max_response_bytes)
         self._dispatch = _dispatcher(provider)
         self._owns_client = http_client is None
-        self._client = http_client or httpx.Client(timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS)
+        # A client of either stack; typed as portalkit's, whose API the other shares, and
+        # converted to and from by ``self._stack`` (see _stacks).
+        self._client = cast("httpx.Client", http_client) or httpx.Client(
+            timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS
+        )
+        self._stack = stack_of(self._client)
 
     @classmethod
     def from_env(
@@ -216,11 +215,12 @@ class Portal:
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
     def _attempt(self, call: Call) -> PortalLink | None:
+        stack = self._stack
         try:
-            response = self._client.send(call.attempt_request(self._client), stream=True)
+            request = stack.outgoing(call.attempt_request(self._client))
+            response = self._client.send(request, stream=True)
             try:
-                if isinstance(response.stream, httpx.SyncByteStream):
-                    response.stream = DeadlineStream(response.stream, call)
+                stack.guard_sync(response, call)
                 read_whole = call.check_declared_length(response)
                 if read_whole:
                     body = call.check_read_length(response, response.read())
@@ -230,8 +230,9 @@ class Portal:
                 response.close()
         except PortalError:
             raise
-        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+        except stack.errors as exc:
             raise call.transport_error(exc) from exc
+        response = stack.incoming(response, body, call.http_request)
         return call.finish(response, body, read_whole=read_whole)
 
     def close(self) -> None:
@@ -257,14 +258,14 @@ class AsyncPortal:
     """Mints customer-portal links through one provider, with ``httpx.AsyncClient``.
 
     The same adapters, policy and errors as ``Portal``; pass ``http_client`` to reuse your
-    own ``httpx.AsyncClient``.
+    own ``httpx2.AsyncClient`` (or httpx 0.28's ``httpx.AsyncClient``).
     """
 
     def __init__(
         self,
         provider: PortalProvider | RequestRouter,
         *,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: AsyncClient | None = None,
         retry: RetryPolicy | None = None,
         strict: bool = False,
         allowed_return_hosts: Iterable[str] | None = None,
@@ -274,9 +275,10 @@ class AsyncPortal:
         self._settings = make_settings(retry, strict, allowed_return_hosts, max_response_bytes)
         self._dispatch = _async_dispatcher(provider)
         self._owns_client = http_client is None
-        self._client = http_client or httpx.AsyncClient(
+        self._client = cast("httpx.AsyncClient", http_client) or httpx.AsyncClient(
             timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS
         )
+        self._stack = stack_of(self._client)  # as in Portal
         self._in_flight: anyio.Semaphore | None = None  # made on first use, in the event loop
 
     @classmethod
@@ -335,16 +337,17 @@ class AsyncPortal:
         import anyio  # with the event loop running: anyio works under asyncio and trio
 
         slots = await self._take_slot(call)
+        stack = self._stack
         try:
             # Per-read timeouts cannot stop a server that sends its status line and headers a
             # byte at a time; in async code a cancel scope holds the whole exchange to the
             # deadline (sync httpx offers no such hook: there the deadline is checked between
             # body chunks only).
             with anyio.move_on_after(max(call.control.remaining(), 0.0)) as deadline:
-                response = await self._client.send(call.attempt_request(self._client), stream=True)
+                request = stack.outgoing(call.attempt_request(self._client))
+                response = await self._client.send(request, stream=True)
                 try:
-                    if isinstance(response.stream, httpx.AsyncByteStream):
-                        response.stream = AsyncDeadlineStream(response.stream, call)
+                    stack.guard_async(response, call)
                     read_whole = call.check_declared_length(response)
                     if read_whole:
                         body = call.check_read_length(response, await response.aread())
@@ -356,10 +359,11 @@ class AsyncPortal:
                 raise call.deadline_error("the exchange was still under way at the deadline")
         except PortalError:
             raise
-        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+        except stack.errors as exc:
             raise call.transport_error(exc) from exc
         finally:
             slots.release()
+        response = stack.incoming(response, body, call.http_request)
         return call.finish(response, body, read_whole=read_whole)
 
     async def _take_slot(self, call: Call) -> anyio.Semaphore:

@@ -10,6 +10,13 @@ h11: it yields each request to send and is sent each answer, and returns the lin
 sans-I/O -- the shells still only send, wait and read -- and one retry policy, one deadline
 and one body limit hold for the whole exchange. A provider without ``exchange`` is driven as
 the one-step exchange ``one_step`` spells out.
+
+Which ``httpx``: the request and response types are those of portalkit's HTTP stack,
+``from portalkit._http import httpx`` -- httpx2's, or httpx 0.28's where only httpx is
+installed. An adapter imports them from there and never meets the other stack: when an app
+passes a client of the other stack, the shells copy the request into that stack and the
+response (its body already read and decoded) back before ``parse_response`` or
+``parse_error`` sees it (``portalkit._stacks``).
 """
 
 from __future__ import annotations
@@ -17,8 +24,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Protocol, TypeAlias, runtime_checkable
 
-import httpx
-
+from ._http import httpx
 from ._models import Feature, PortalLink, PortalRequest
 from .errors import PortalError
 

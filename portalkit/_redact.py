@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    import httpx
-
+    from ._http import httpx
     from .errors import PortalError
 
 REDACTED = "<redacted>"

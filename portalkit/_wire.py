@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
-import httpx
 
+from ._http import httpx
 from ._retry import parse_retry_after
 from .errors import (
     InvalidRequest,

@@ -26,10 +26,9 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
-
 from . import errors
 from ._env import variable_prefix
+from ._http import httpx
 from ._models import PortalLink, PortalRequest
 from ._portal import Portal
 from ._redact import REDACTED, redact_url

@@ -42,13 +42,9 @@ from urllib.parse import quote, urlencode
 
 import attrs
 
-# TODO(#16): ``from portalkit._http import httpx`` once the core is converted. Until then the
-# core (Portal, _wire) still runs on plain httpx, and an httpx2 request sent by an httpx
-# client fails at runtime, so this adapter uses the stack the core uses today.
-import httpx
-
 from portalkit import _validation as check
 from portalkit._env import ProviderEnv
+from portalkit._http import httpx
 from portalkit._models import Action, Feature, Flow, PortalLink, PortalRequest
 from portalkit._wire import (
     USER_AGENT,

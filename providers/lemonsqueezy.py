@@ -46,10 +46,10 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 import attrs
-import httpx
 
 from portalkit import _validation as check
 from portalkit._env import ProviderEnv
+from portalkit._http import httpx
 from portalkit._models import Action, DeepLink, Feature, Flow, PortalLink, PortalRequest
 from portalkit._protocol import Exchange
 from portalkit._wire import (

@@ -30,10 +30,10 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, cast
 
 import attrs
-import httpx
 
 from portalkit import _validation as check
 from portalkit._env import ProviderEnv
+from portalkit._http import httpx
 from portalkit._models import Action, DeepLink, Feature, Flow, PortalLink, PortalRequest
 from portalkit._wire import (
     USER_AGENT,

@@ -26,10 +26,10 @@ import re
 from typing import Any, ClassVar
 
 import attrs
-import httpx
 
 from portalkit import _validation as check
 from portalkit._env import ProviderEnv
+from portalkit._http import httpx
 from portalkit._models import Action, Feature, PortalLink, PortalRequest
 from portalkit._wire import (
     USER_AGENT,

@@ -29,10 +29,10 @@ from collections.abc import Callable
 from typing import ClassVar
 
 import attrs
-import httpx
 
 from portalkit import _validation as check
 from portalkit._env import ProviderEnv
+from portalkit._http import httpx
 from portalkit._models import Feature, PortalLink, PortalRequest
 from portalkit._wire import (
     USER_AGENT,

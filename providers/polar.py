@@ -37,13 +37,9 @@ from typing import Any, ClassVar, Literal, cast
 
 import attrs
 
-# TODO(#16): ``from portalkit._http import httpx`` once the core is converted. Until then
-# Portal and Call run on plain httpx, and an httpx2 request handed to an httpx client is
-# refused ("Attempted to send an async request with a sync Client instance").
-import httpx
-
 from portalkit import _validation as check
 from portalkit._env import ProviderEnv
+from portalkit._http import httpx
 from portalkit._models import CustomerIdKind, Feature, PortalLink, PortalRequest
 from portalkit._wire import (
     USER_AGENT,

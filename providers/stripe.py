@@ -58,13 +58,9 @@ from urllib.parse import urlencode
 
 import attrs
 
-# TODO(#16): ``from portalkit._http import httpx`` once the core is converted. Until then the
-# shells (Portal, Call) run on plain httpx, and an httpx2 request sent by an httpx client
-# fails at runtime, so this adapter builds requests of the stack the core uses today.
-import httpx
-
 from portalkit import _validation as check
 from portalkit._env import ProviderEnv
+from portalkit._http import httpx
 from portalkit._models import (
     Action,
     AfterCompletion,

@@ -28,8 +28,17 @@ echo "== ruff"
 .venv/bin/ruff format --check .
 echo "== mypy --strict"
 bash scripts/typecheck.sh
-echo "== pytest"
+echo "== pytest (httpx2, portalkit's stack; httpx 0.28 clients as an app's own)"
 .venv/bin/python -m pytest "$@"
+
+# The whole suite again where only httpx 0.28 is installed: portalkit falls back to it
+# (portalkit/_http.py), and the cassettes replay through vcrpy's httpx patch.
+echo "== pytest again under httpx alone (.venv-httpx: httpx2 and httpcore2 uninstalled)"
+[ -x .venv-httpx/bin/python ] || "$python" -m venv .venv-httpx
+.venv-httpx/bin/python -m pip install --quiet --upgrade pip
+.venv-httpx/bin/python -m pip install --quiet -e ".[dev]"
+.venv-httpx/bin/python -m pip uninstall --quiet --yes httpx2 httpcore2
+PORTALKIT_EXPECT_STACK=httpx .venv-httpx/bin/python -m pytest "$@"
 echo "== docs (mkdocs build --strict)"
 # Not --quiet: it hides the warnings that --strict counts, and the build then passes.
 NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict

@@ -29,9 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import httpx
-
 from portalkit import PortalProvider, RetryPolicy
+from portalkit._http import httpx
 from portalkit._registry import available_twins
 from portalkit.providers.paddle import Paddle
 from portalkit.providers.paylera import Paylera

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-import httpx
 from _raw_server import (
     Behaviour,
     EndlessBody,
@@ -38,6 +37,7 @@ from _raw_server import (
 )
 
 from portalkit import AsyncPortal, Portal, PortalLink, PortalProvider, PortalRequest, RetryPolicy
+from portalkit._http import httpx
 from portalkit._registry import available_twins
 from portalkit.errors import (
     AuthenticationFailed,

@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
-import httpx
 import pytest
 import tenacity
 
@@ -33,6 +32,7 @@ from portalkit import (
     PortalRequest,
     _portal,
 )
+from portalkit._http import httpx
 
 MODES = ("sync", "async")
 #: Run the decorated test once through Portal and once through AsyncPortal.

@@ -18,7 +18,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import attrs
-import httpx
+
+from portalkit._http import httpx
 
 SECRET = "SECRET-token"
 _PADDLE_PATH = re.compile(r"/customers/([^/]+)/portal-sessions$")

@@ -11,7 +11,6 @@ import json
 from typing import Any
 
 import attrs
-import httpx
 
 from portalkit import (
     AsyncPortal,
@@ -21,6 +20,7 @@ from portalkit import (
     PortalRequest,
     RetryPolicy,
 )
+from portalkit._http import httpx
 from portalkit.providers.paddle import Paddle
 
 API_KEY = "pdl_sdbx_apikey_01secretsecretsecret"

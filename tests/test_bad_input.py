@@ -17,13 +17,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import attrs
-import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.provisional import domains
 
 from portalkit import AsyncPortal, Flow, Portal, PortalProvider, PortalRequest, RetryPolicy
+from portalkit._http import httpx
 from portalkit._registry import available_twins
 from portalkit.errors import InvalidRequest, ProviderUnavailable, UnsupportedFeature
 from portalkit.providers.paddle import Paddle

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-import httpx
 import pytest
 from _mock import Script, both_modes, mint, record_sleeps, reply
 from _mock import end_session as end
@@ -29,6 +28,7 @@ from portalkit import (
     errors,
 )
 from portalkit._env import ProviderEnv
+from portalkit._http import httpx
 from portalkit.providers.chargebee import Chargebee
 
 SITE = "acme-test"

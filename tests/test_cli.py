@@ -13,11 +13,11 @@ import socket
 import sys
 from typing import Any
 
-import httpx
 import pytest
 
 from portalkit import Portal, PortalLink, PortalRequest, cli
 from portalkit._env import ProviderEnv
+from portalkit._http import httpx
 from portalkit._registry import available_twins
 from portalkit.sandbox import Sandbox
 

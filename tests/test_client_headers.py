@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import httpx
-
 from portalkit import AsyncPortal, Portal, PortalRequest
+from portalkit._http import httpx
 from portalkit.providers.paddle import Paddle
 
 CUSTOMER = "ctm_01gysfvfy7vqhpzkq8rjmrq7an"

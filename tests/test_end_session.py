@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import httpx
 import pytest
 from _mock import Script, both_modes, end_session, record_sleeps, reply
 
@@ -24,6 +23,7 @@ from portalkit import (
     SessionEndingProvider,
     errors,
 )
+from portalkit._http import httpx
 from portalkit.providers.chargebee import Chargebee
 from portalkit.providers.paddle import Paddle
 from portalkit.providers.paylera import Paylera

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-import httpx
 import pytest
 from _mock import MODES, both_modes, record_sleeps
 
@@ -31,6 +30,7 @@ from portalkit import (
     RetryPolicy,
     errors,
 )
+from portalkit._http import httpx
 from portalkit._protocol import Exchange, MultiStepProvider
 from portalkit._wire import decode_json_object, error_body, vendor_error
 from portalkit.errors import InvalidRequest, InvalidResponse, PortalError

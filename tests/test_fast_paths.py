@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from types import MappingProxyType
 
-import httpx
 import pytest
 
 from portalkit import PortalRequest
+from portalkit._http import httpx
 from portalkit._wire import json_body
 from portalkit.errors import InvalidRequest, InvalidResponse
 from portalkit.providers.paddle import Paddle

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
 import pytest
 from _vendor_world import (
     PADDLE_CUSTOMER,
@@ -17,6 +16,7 @@ from _vendor_world import (
 
 import portalkit
 from portalkit import AsyncPortal, Portal, PortalLink, PortalRequest, errors, provider_from_env
+from portalkit._http import httpx
 from portalkit.providers.paddle import Paddle
 from portalkit.providers.paylera import Paylera
 from portalkit.providers.plugipay import Plugipay

@@ -15,7 +15,6 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
 from _mock import Script, both_modes, mint, raise_, record_sleeps, reply
 
@@ -27,6 +26,7 @@ from portalkit import (
     RetryPolicy,
     errors,
 )
+from portalkit._http import httpx
 from portalkit.providers.lemonsqueezy import LemonSqueezy
 
 API_KEY = "lmsq_test_key_do_not_leak_0123456789"

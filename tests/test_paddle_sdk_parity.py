@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
 import pytest
 import requests
 from _mock import (
@@ -38,6 +37,7 @@ from paddle_billing.Resources.CustomerPortalSessions.Operations import (
 from requests.structures import CaseInsensitiveDict
 
 from portalkit import Action, PortalLink, PortalRequest, RetryPolicy, errors
+from portalkit._http import httpx
 from portalkit.providers.paddle import Paddle
 
 API_KEY = "pdl_sdbx_apikey_01hparity"

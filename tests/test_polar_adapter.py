@@ -13,7 +13,6 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
 from _mock import (
     POLAR_DOC_CUSTOMER,
@@ -42,6 +41,7 @@ from portalkit import (
     errors,
     provider_from_env,
 )
+from portalkit._http import httpx
 from portalkit._redact import redact_url
 from portalkit.providers.paddle import Paddle
 from portalkit.providers.polar import Polar

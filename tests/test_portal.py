@@ -16,7 +16,6 @@ from email.utils import format_datetime
 from typing import Any
 
 import attrs
-import httpx
 import pytest
 from _mock import (
     PADDLE_DOC_CUSTOMER,
@@ -43,6 +42,7 @@ from portalkit import (
     RetryPolicy,
     errors,
 )
+from portalkit._http import httpx
 from portalkit._retry import parse_retry_after
 from portalkit.providers.paddle import Paddle
 from portalkit.providers.paylera import Paylera

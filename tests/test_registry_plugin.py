@@ -19,7 +19,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
-import httpx
 import pytest
 from _mock import mint
 from _plugin import PLUGIN_NAME, PLUGIN_SOURCE, plugin_site
@@ -42,6 +41,7 @@ from portalkit import (
     errors,
     provider_from_env,
 )
+from portalkit._http import httpx
 
 PLUGIN_ENV = {"PORTALKIT_PROVIDER": "fakevendor", "FAKEVENDOR_TOKEN": "fv_secret_token"}
 RETURN_URL = "https://app.example.com/account"

@@ -13,7 +13,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
-import httpx
 import pytest
 from _mock import mint
 from _vendor_world import (
@@ -36,6 +35,7 @@ from portalkit import (
     Route,
     errors,
 )
+from portalkit._http import httpx
 from portalkit.providers.paddle import Paddle
 from portalkit.providers.paylera import Paylera
 

@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from portalkit import (
@@ -23,6 +22,7 @@ from portalkit import (
     PortalRequest,
     RetryPolicy,
 )
+from portalkit._http import httpx
 from portalkit.errors import (
     AuthenticationFailed,
     CustomerNotFound,

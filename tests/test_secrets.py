@@ -22,7 +22,6 @@ import traceback
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
-import httpx
 import pytest
 import trustme
 from _fault_matrix import (
@@ -38,6 +37,7 @@ from _fault_matrix import (
 from _raw_server import Forward, RawRequest, RawServer, Reply
 
 from portalkit import AsyncPortal, Portal, PortalLink, PortalProvider, PortalRequest, RetryPolicy
+from portalkit._http import httpx
 from portalkit.errors import (
     AuthenticationFailed,
     InvalidRequest,

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import httpx
 import pytest
 from _mock import Script, Sent, both_modes, mint, record_sleeps, reply
 
@@ -31,6 +30,7 @@ from portalkit import (
     RetryPolicy,
     errors,
 )
+from portalkit._http import httpx
 from portalkit.providers import stripe as stripe_module
 from portalkit.providers.paddle import Paddle
 from portalkit.providers.stripe import STRIPE_VERSION, Stripe, form_body, stripe_locale

@@ -20,7 +20,6 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import attrs
-import httpx
 import pytest
 import stripe as stripe_sdk
 from _mock import Script, both_modes, mint, reply
@@ -37,6 +36,7 @@ from portalkit import (
     RetryPolicy,
     errors,
 )
+from portalkit._http import httpx
 from portalkit.providers import stripe as stripe_module
 from portalkit.providers.stripe import STRIPE_VERSION, Stripe
 

@@ -22,8 +22,9 @@ import struct
 import uuid
 from typing import Any
 
-import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .._http import httpx
 
 SCOPE_KEY = "portalkit.sandbox.connection"
 

@@ -23,9 +23,9 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import attrs
-import httpx
 
 from portalkit import Feature, PortalLink, PortalRequest, ProviderEnv, errors
+from portalkit._http import httpx
 
 DEFAULT_BASE_URL = "https://api.fakevendor.test"
 
