@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import portalkit
 from portalkit import Feature, PortalRequest, errors
 from portalkit._capabilities import apply_feature_policy
 from portalkit._capability_docs import (
@@ -28,17 +29,19 @@ from portalkit.providers.paylera import Paylera
 from portalkit.providers.plugipay import Plugipay
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The vendors these tests use as examples (each registry-wide check covers every vendor).
+BUILTIN = ("paddle", "paylera", "plugipay")
 DOCS = ROOT / "docs"
 
 
 def test_the_docs_pages_match_the_adapters() -> None:
     pages = generated_pages(DOCS)
+    # The matrix, and each shipped vendor's own page (a new vendor's docs/providers/<vendor>.md).
     assert set(pages) == {
         DOCS / "capabilities.md",
-        DOCS / "providers" / "paddle.md",
-        DOCS / "providers" / "paylera.md",
-        DOCS / "providers" / "plugipay.md",
+        *(DOCS / "providers" / f"{name}.md" for name in builtin_provider_features()),
     }
+    assert {DOCS / "providers" / f"{name}.md" for name in BUILTIN} <= set(pages)
     for page, wanted in pages.items():
         assert page.read_text(encoding="utf-8") == wanted, (
             f"{page.relative_to(ROOT)} is out of date: run scripts/gen_capabilities.py"
@@ -67,7 +70,9 @@ def test_a_changed_declaration_is_drift() -> None:
 
 
 def test_the_tables_are_read_from_the_adapter_classes() -> None:
-    assert builtin_provider_features() == {
+    found = builtin_provider_features()
+    assert set(found) == set(portalkit.available_providers())  # no plug-in installed here
+    assert {name: found[name] for name in BUILTIN} == {
         "paddle": Paddle.features,
         "paylera": Paylera.features,
         "plugipay": Plugipay.features,
@@ -80,7 +85,8 @@ def row(matrix: str, feature: Feature) -> list[str]:
 
 
 def test_cells_say_what_the_policy_does() -> None:
-    matrix = render_matrix(builtin_provider_features())  # columns: paddle, paylera, plugipay
+    found = builtin_provider_features()
+    matrix = render_matrix({name: found[name] for name in BUILTIN})  # columns in this order
     assert row(matrix, Feature.LOCALE) == [DROPPED, SUPPORTED, DROPPED]
     assert row(matrix, Feature.CONFIGURE_CANCEL_SUBSCRIPTION) == [REFUSED, SUPPORTED, REFUSED]
     assert row(matrix, Feature.SUBSCRIPTION_DEEP_LINKS) == [SUPPORTED, DROPPED, DROPPED]
