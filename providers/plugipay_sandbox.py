@@ -252,5 +252,5 @@ TWIN = Twin(
         ("update_payment_method", "Update payment method"),
         ("view_invoices", "View invoices"),
     ),
-    secret_headers=frozenset({"x-plugipay-signature"}),
+    secret_headers=frozenset({"x-plugipay-key-id", "x-plugipay-signature"}),
 )

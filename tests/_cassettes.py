@@ -1,5 +1,5 @@
-"""Recording and replaying the vendor cassettes (tests/test_plugipay.py, test_paylera.py,
-test_paddle.py). How to re-record: docs/cassettes.md.
+"""Recording and replaying the vendor cassettes (each ``tests/test_<vendor>.py`` that sets
+``VENDOR`` and ``CASSETTE_IDS``). How to re-record: docs/cassettes.md.
 
 A cassette test runs in one of three modes, chosen per vendor from the environment:
 
@@ -8,7 +8,7 @@ A cassette test runs in one of three modes, chosen per vendor from the environme
 ``sandbox``  ``PORTALKIT_RECORD=1``: the test runs against ``portalkit.sandbox`` over real
              loopback HTTP and its exchanges replace the cassette.
 ``live``     ``PORTALKIT_RECORD=1`` and the vendor's credentials in the environment: the
-             same, against the vendor's own API (see ``LIVE_ENV``). A test marked
+             same, against the vendor's own API (see ``live_env``). A test marked
              ``sandbox_only`` (it needs fault injection) or ``live_needs(VAR, ...)`` (it needs
              a credential that is not set) replays its sandbox cassette instead.
 
@@ -29,16 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from portalkit import PortalProvider, RetryPolicy
+from _vendors import VENDORS, adapter, twin
+
+from portalkit import PortalProvider, ProviderEnv, RetryPolicy
 from portalkit._http import httpx
-from portalkit._registry import available_twins
-from portalkit.providers.paddle import Paddle
-from portalkit.providers.paylera import Paylera
-from portalkit.providers.plugipay import Plugipay
+from portalkit._registry import get_provider_factory
 
 ROOT = Path(__file__).resolve().parents[1]
 CASSETTES = ROOT / "cassettes"
-VENDORS = tuple(available_twins())  # the registry: the portalkit.sandbox entry points
 
 #: The base URL every provider uses in replay. Port 9 (discard) on loopback: nothing listens
 #: there, so a request that somehow escaped its cassette fails at once with "connection
@@ -66,48 +64,26 @@ class Ids:
     unknown_customer: str = ""
 
 
-CANONICAL: dict[str, Ids] = {
-    # cus_ + a 26-character ULID.
-    "plugipay": Ids(
-        customer="cus_01J9CASSETTE0000000000PGAY",
-        unknown_customer="cus_01J9NKN0WN0000000000000000",
-    ),
-    "paylera": Ids(customer="cus_cassette01", unknown_customer="cus_unknown000"),
-    # ^ctm_[a-z\d]{26}$ and ^sub_[a-z\d]{26}$
-    "paddle": Ids(
-        customer="ctm_01j9cassette00000000paddle",
-        subscriptions=(
-            "sub_01j9cassette0000000000sub1",
-            "sub_01j9cassette0000000000sub2",
-            "sub_01j9cassette0000000000sub3",
-        ),
-        unknown_customer="ctm_01j9unknown000000000000000",
-    ),
-}
-
-#: The environment a live recording reads, per vendor. The first entry of "credentials"
-#: switches the vendor to live mode; the rest are required once it is set.
-LIVE_ENV: dict[str, dict[str, tuple[str, ...]]] = {
-    "plugipay": {
-        "credentials": ("PLUGIPAY_KEY_ID", "PLUGIPAY_KEY_SECRET"),
-        "ids": ("PLUGIPAY_TEST_CUSTOMER_ID",),
+def live_env(vendor: str) -> dict[str, tuple[str, ...]]:
+    """The environment a live recording of ``vendor`` reads, named from its twin's
+    ``from_env`` fields: "credentials" (the first one switches the vendor to live mode; the
+    rest are required once it is set), "ids" (the test account's customer, and its
+    subscriptions when the cassettes use some) and "optional" (``<VENDOR>_BASE_URL``, the
+    twin's environment fields such as ``PADDLE_ENVIRONMENT``, and the ``<VENDOR>_NO_SCOPE_*``
+    credentials of the 403 tests)."""
+    found = twin(vendor)
+    env = ProviderEnv(vendor, {})
+    valid = tuple(found.credentials["valid"])
+    ids = [env.variable("test_customer_id"), env.variable("test_subscription_ids")]
+    return {
+        "credentials": tuple(env.variable(name) for name in valid),
+        "ids": tuple(ids),
         "optional": (
-            "PLUGIPAY_BASE_URL",
-            "PLUGIPAY_NO_SCOPE_KEY_ID",
-            "PLUGIPAY_NO_SCOPE_KEY_SECRET",
+            *(env.variable(name) for name in found.environment),
+            env.variable("base_url"),
+            *(env.variable(f"no_scope_{name}") for name in valid),
         ),
-    },
-    "paylera": {
-        "credentials": ("PAYLERA_API_KEY",),
-        "ids": ("PAYLERA_TEST_CUSTOMER_ID",),
-        "optional": ("PAYLERA_BASE_URL", "PAYLERA_NO_SCOPE_API_KEY"),
-    },
-    "paddle": {
-        "credentials": ("PADDLE_API_KEY",),
-        "ids": ("PADDLE_TEST_CUSTOMER_ID", "PADDLE_TEST_SUBSCRIPTION_IDS"),
-        "optional": ("PADDLE_ENVIRONMENT", "PADDLE_BASE_URL", "PADDLE_NO_SCOPE_API_KEY"),
-    },
-}
+    }
 
 
 def recording_requested(environ: Mapping[str, str] = os.environ) -> bool:
@@ -121,19 +97,27 @@ def vendor_mode(vendor: str, environ: Mapping[str, str] = os.environ) -> Mode:
     """How ``vendor``'s cassette tests run in this process (before per-test markers)."""
     if not recording_requested(environ):
         return "replay"
-    return "live" if environ.get(LIVE_ENV[vendor]["credentials"][0]) else "sandbox"
+    return "live" if environ.get(live_env(vendor)["credentials"][0]) else "sandbox"
 
 
 # -- scrubbing: applied to each exchange before it is written ---------------------------------
 
-#: Request headers that carry a credential, and what a cassette keeps instead.
-SECRET_HEADERS = {
-    "authorization": f"Bearer {PLACEHOLDER}",
-    "x-plugipay-signature": f"v1={PLACEHOLDER}",
-    "x-plugipay-key-id": PLACEHOLDER,
-    "cookie": PLACEHOLDER,
-    "proxy-authorization": PLACEHOLDER,
-}
+#: Request headers that carry a credential: these, and each twin's ``secret_headers``.
+SECRET_HEADERS = frozenset(
+    {"authorization", "cookie", "proxy-authorization"}
+    | {name.lower() for vendor in VENDORS for name in twin(vendor).secret_headers}
+)
+#: What of a secret header's value a cassette keeps: its scheme (``Bearer ``, ``Basic ``) or a
+#: signature's version (``v1=``), then the placeholder.
+_HEADER_SCHEME = re.compile(r"^(?:[A-Za-z]+ |v\d+=)")
+
+
+def header_placeholder(value: str) -> str:
+    """What a cassette holds for a secret header's ``value``: ``Bearer scrubbed``,
+    ``v1=scrubbed``, ``scrubbed``."""
+    scheme = match.group(0) if (match := _HEADER_SCHEME.match(value)) else ""
+    return f"{scheme}{PLACEHOLDER}"
+
 
 # Where each vendor puts a portal URL's bearer token: Plugipay in the #t= fragment, Paddle in
 # the token= query parameter, Paylera in the path itself (/p/<token>), Polar in the
@@ -217,7 +201,7 @@ class Scrubber:
         request.uri = self.text(request.uri)
         for name in list(request.headers):
             if name.lower() in SECRET_HEADERS:
-                request.headers[name] = SECRET_HEADERS[name.lower()]
+                request.headers[name] = header_placeholder(str(request.headers[name]))
             else:  # e.g. Host, which names the sandbox's port of the day
                 request.headers[name] = self.text(str(request.headers[name]))
         if request.body:
@@ -315,11 +299,10 @@ def _header_problems(text: str) -> Iterator[str]:
     for index, interaction in enumerate(interactions):
         headers = (interaction.get("request") or {}).get("headers") or {}
         for name, values in headers.items():
-            expected = SECRET_HEADERS.get(str(name).lower())
-            if expected is None:
+            if str(name).lower() not in SECRET_HEADERS:
                 continue
             for value in values if isinstance(values, list) else [values]:
-                if value != expected:
+                if value != header_placeholder(str(value)):
                     yield f"interaction {index}: request header {name} is not scrubbed"
 
 
@@ -348,9 +331,10 @@ def env_secrets(environ: Mapping[str, str] = os.environ) -> tuple[str, ...]:
     """The live credentials set in this environment: none of them may be in a cassette."""
     names = [
         name
-        for vendor in LIVE_ENV.values()
-        for name in (*vendor["credentials"], *vendor["optional"])
-        if "KEY" in name
+        for vendor in VENDORS
+        for kind, names in live_env(vendor).items()
+        for name in names
+        if kind == "credentials" or "_NO_SCOPE_" in name
     ]
     return tuple(value for name in names if (value := environ.get(name, "")))
 
@@ -363,13 +347,9 @@ def cassette_files() -> list[Path]:
 
 
 def replay_provider(vendor: str) -> PortalProvider:
-    """A provider aimed at REPLAY_BASE_URL with throwaway credentials: in replay, nothing is
-    sent, and vcrpy does not match on credentials or hosts."""
-    if vendor == "plugipay":
-        return Plugipay(key_id="replay", key_secret="replay", base_url=REPLAY_BASE_URL)
-    if vendor == "paylera":
-        return Paylera(api_key="replay", base_url=REPLAY_BASE_URL)
-    return Paddle(api_key="replay", base_url=REPLAY_BASE_URL)
+    """A provider aimed at REPLAY_BASE_URL with the twin's throwaway credentials: in replay,
+    nothing is sent, and vcrpy does not match on credentials or hosts."""
+    return adapter(vendor, base_url=REPLAY_BASE_URL)
 
 
 def _env(name: str, environ: Mapping[str, str]) -> str:
@@ -379,61 +359,45 @@ def _env(name: str, environ: Mapping[str, str]) -> str:
     return value
 
 
-def live_ids(vendor: str, environ: Mapping[str, str] = os.environ) -> Ids:
-    canonical = CANONICAL[vendor]
-    prefix = vendor.upper()
+def live_ids(vendor: str, canonical: Ids, environ: Mapping[str, str] = os.environ) -> Ids:
+    customer_variable, subscriptions_variable = live_env(vendor)["ids"]
     subscriptions: tuple[str, ...] = ()
     if canonical.subscriptions:
-        names = f"{prefix}_TEST_SUBSCRIPTION_IDS"
-        subscriptions = tuple(s.strip() for s in _env(names, environ).split(",") if s.strip())
+        raw = _env(subscriptions_variable, environ)
+        subscriptions = tuple(s.strip() for s in raw.split(",") if s.strip())
         if len(subscriptions) != len(canonical.subscriptions):
             raise RuntimeError(
-                f"{names} must list {len(canonical.subscriptions)} subscription ids of "
-                f"{prefix}_TEST_CUSTOMER_ID, comma-separated"
+                f"{subscriptions_variable} must list {len(canonical.subscriptions)} subscription"
+                f" ids of {customer_variable}, comma-separated"
             )
     return Ids(
-        customer=_env(f"{prefix}_TEST_CUSTOMER_ID", environ),
+        customer=_env(customer_variable, environ),
         subscriptions=subscriptions,
         unknown_customer=canonical.unknown_customer,
     )
 
 
 def live_provider(vendor: str, key: str, environ: Mapping[str, str] = os.environ) -> PortalProvider:
-    """A provider for the vendor's own API. ``key`` is "valid", "wrong" (credentials the
-    vendor must refuse) or "no_scope" (a key without the portal permission, from the
-    ``*_NO_SCOPE_*`` variables)."""
-    if vendor == "plugipay":
-        base = environ.get("PLUGIPAY_BASE_URL") or "https://api.plugipay.com"
-        if key == "no_scope":
-            key_id = _env("PLUGIPAY_NO_SCOPE_KEY_ID", environ)
-            secret = _env("PLUGIPAY_NO_SCOPE_KEY_SECRET", environ)
-        else:
-            key_id = _env("PLUGIPAY_KEY_ID", environ)
-            secret = _env("PLUGIPAY_KEY_SECRET", environ)
-        if key == "wrong":  # the right key id, signed with the wrong secret: 401
-            secret = "portalkit-wrong-secret"
-        return Plugipay(key_id=key_id, key_secret=secret, base_url=base)
-    if vendor == "paylera":
-        base = environ.get("PAYLERA_BASE_URL") or "https://api.paylera.io"
-        api_key = {
-            "valid": lambda: _env("PAYLERA_API_KEY", environ),
-            "wrong": lambda: "portalkit-wrong-key",
-            "no_scope": lambda: _env("PAYLERA_NO_SCOPE_API_KEY", environ),
-        }[key]()
-        return Paylera(api_key=api_key, base_url=base)
-    api_key = {
-        "valid": lambda: _env("PADDLE_API_KEY", environ),
-        "wrong": lambda: "portalkit-wrong-key",
-        "no_scope": lambda: _env("PADDLE_NO_SCOPE_API_KEY", environ),
-    }[key]()
-    environment = environ.get("PADDLE_ENVIRONMENT") or "sandbox"
-    if environment not in ("sandbox", "production"):
-        raise RuntimeError("PADDLE_ENVIRONMENT must be 'sandbox' or 'production'")
-    return Paddle(
-        api_key=api_key,
-        environment=environment,  # type: ignore[arg-type]
-        base_url=environ.get("PADDLE_BASE_URL") or None,
-    )
+    """A provider for the vendor's own API, built by its ``from_env`` from the live
+    variables. ``key`` is "valid", "wrong" (credentials the vendor must refuse: the valid
+    ones with each field the twin's ``wrong`` key changes replaced, e.g. Plugipay's right key
+    id signed with a wrong secret) or "no_scope" (a key without the portal permission, from
+    the ``<VENDOR>_NO_SCOPE_*`` variables)."""
+    found = twin(vendor)
+    env = ProviderEnv(vendor, {})
+    fields: dict[str, str] = {}
+    for name in found.credentials["valid"]:
+        variable = env.variable(f"no_scope_{name}" if key == "no_scope" else name)
+        fields[name] = _env(variable, environ)
+        if key == "wrong" and found.credentials["wrong"][name] != found.credentials["valid"][name]:
+            fields[name] = f"portalkit-wrong-{name.replace('_', '-')}"
+    for name, sandbox_value in found.environment.items():
+        # The twin's value is the vendor's test environment (Paddle's "sandbox"): the default.
+        fields[name] = environ.get(env.variable(name), "").strip() or sandbox_value
+    if base_url := environ.get(env.variable("base_url"), "").strip():
+        fields["base_url"] = base_url
+    variables = {env.variable(name): value for name, value in fields.items()}
+    return get_provider_factory(vendor).from_env(ProviderEnv(vendor, variables))
 
 
 # -- one cassette test's view ------------------------------------------------------------------
@@ -452,13 +416,10 @@ class Recording:
     vendor: str
     mode: Mode
     ids: Ids
+    #: The ids as the cassette holds them: the canonical ones, whatever was sent.
+    recorded_ids: Ids
     sandbox: Any = None  # portalkit.sandbox.Sandbox, when mode == "sandbox"
     scrubber: Scrubber = field(default_factory=Scrubber)
-
-    @property
-    def recorded_ids(self) -> Ids:
-        """The ids as the cassette holds them: the canonical ones, whatever was sent."""
-        return CANONICAL[self.vendor]
 
     @property
     def replaying(self) -> bool:
@@ -514,29 +475,31 @@ class Recording:
 
 def recording_for(
     vendor: str,
+    canonical: Ids,
     *,
     sandbox_only: bool,
     live_needs: tuple[str, ...],
     sandbox: Callable[[], Any],
     environ: Mapping[str, str] = os.environ,
 ) -> Recording:
-    """The Recording for one test; ``sandbox`` starts (or returns) the sandbox server."""
+    """The Recording for one test of ``vendor``, whose cassettes hold the ``canonical`` ids
+    (its test module's ``CASSETTE_IDS``); ``sandbox`` starts (or returns) the sandbox
+    server."""
     mode = vendor_mode(vendor, environ)
     if mode == "live" and (sandbox_only or any(not environ.get(n) for n in live_needs)):
         mode = "replay"  # keep the sandbox recording of what the live vendor cannot be made to do
-    canonical = CANONICAL[vendor]
     if mode == "replay":
-        return Recording(vendor, mode, canonical)
+        return Recording(vendor, mode, canonical, canonical)
     if mode == "live":
-        ids = live_ids(vendor, environ)
+        ids = live_ids(vendor, canonical, environ)
         rewrites = {ids.customer: canonical.customer}
         rewrites.update(zip(ids.subscriptions, canonical.subscriptions, strict=True))
-        return Recording(vendor, mode, ids, scrubber=Scrubber(rewrites))
+        return Recording(vendor, mode, ids, canonical, scrubber=Scrubber(rewrites))
     server = sandbox()
     _seed(server, vendor, canonical)
     # The sandbox's host:port (in URLs and the Host header) becomes REPLAY_BASE_URL's.
     netloc = {httpx.URL(server.url).netloc.decode(): httpx.URL(REPLAY_BASE_URL).netloc.decode()}
-    return Recording(vendor, mode, canonical, sandbox=server, scrubber=Scrubber(netloc))
+    return Recording(vendor, mode, canonical, canonical, sandbox=server, scrubber=Scrubber(netloc))
 
 
 def _seed(server: Any, vendor: str, ids: Ids) -> None:

@@ -35,10 +35,10 @@ from _raw_server import (
     Trickle,
     refused_port,
 )
+from _vendors import VENDORS, deduplicates
 
 from portalkit import AsyncPortal, Portal, PortalLink, PortalProvider, PortalRequest, RetryPolicy
 from portalkit._http import httpx
-from portalkit._registry import available_twins
 from portalkit.errors import (
     AuthenticationFailed,
     CustomerNotFound,
@@ -52,9 +52,9 @@ from portalkit.errors import (
 )
 from portalkit.sandbox import Fault, Sandbox, Session
 
-VENDORS = tuple(available_twins())  # the registry: the portalkit.sandbox entry points
-#: Vendors that honour idempotency keys: a retried create gets the session already minted.
-DEDUPLICATING = frozenset({"plugipay", "paylera"})
+#: Vendors that honour idempotency keys (their adapters declare Feature.IDEMPOTENCY_KEY): a
+#: retried create gets the session already minted.
+DEDUPLICATING = frozenset(vendor for vendor in VENDORS if deduplicates(vendor))
 MODES = ("sync", "async")
 RETURN_URL = "https://app.example.com/account/billing"
 

@@ -1,6 +1,7 @@
 """Shared test configuration: the cassette machinery of tests/_cassettes.py, wired into
-pytest-recording for the modules that set ``VENDOR`` (test_plugipay.py, test_paylera.py,
-test_paddle.py). Other modules are untouched by it."""
+pytest-recording for the modules that set ``VENDOR`` (each vendor's ``tests/test_<vendor>.py``,
+which also declares the ids its cassettes hold, ``CASSETTE_IDS``). Other modules are
+untouched by it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from contextlib import ExitStack
 from typing import Any
 
 import pytest
-from _cassettes import CASSETTES, Recording, json_body, recording_for
+from _cassettes import CASSETTES, Ids, Recording, json_body, recording_for
 from _log_scan import SecretScan
 
 _log_scan = SecretScan()
@@ -67,9 +68,15 @@ def recording(request: pytest.FixtureRequest, _cassette_sandbox: Callable[[], An
     vendor = getattr(request.module, "VENDOR", None)
     if vendor is None:
         raise pytest.UsageError(f"{request.module.__name__} sets no VENDOR for its cassettes")
+    canonical = getattr(request.module, "CASSETTE_IDS", None)
+    if not isinstance(canonical, Ids):
+        raise pytest.UsageError(
+            f"{request.module.__name__} sets no CASSETTE_IDS (an _cassettes.Ids) for its cassettes"
+        )
     live_needs = request.node.get_closest_marker("live_needs")
     return recording_for(
         vendor,
+        canonical,
         sandbox_only=request.node.get_closest_marker("sandbox_only") is not None,
         live_needs=tuple(live_needs.args) if live_needs else (),
         sandbox=_cassette_sandbox,

@@ -18,19 +18,15 @@ from typing import Any
 
 import attrs
 import pytest
+from _vendors import VENDORS, adapter, seeded_customer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.provisional import domains
 
 from portalkit import AsyncPortal, Flow, Portal, PortalProvider, PortalRequest, RetryPolicy
 from portalkit._http import httpx
-from portalkit._registry import available_twins
 from portalkit.errors import InvalidRequest, ProviderUnavailable, UnsupportedFeature
-from portalkit.providers.paddle import Paddle
-from portalkit.providers.paylera import Paylera
-from portalkit.providers.plugipay import Plugipay
 
-VENDORS = tuple(available_twins())  # the registry: the portalkit.sandbox entry points
 PROPERTY = settings(
     derandomize=True,  # a fixed seed: the same examples on every run
     database=None,
@@ -39,12 +35,9 @@ PROPERTY = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 
-# A request each vendor would accept: every test breaks exactly one field of it.
-VALID_CUSTOMER = {
-    "plugipay": "cus_01HX3Z9K8M7N6P5Q4R3S2T1V0W",
-    "paylera": "cus_4f8a2b9c1d",
-    "paddle": "ctm_01hv8wt8nffez4p2b0xq3mkwtz",
-}
+# A request each vendor would accept: every test breaks exactly one field of it. The customer
+# is the vendor's twin's first seeded one (well-formed for that vendor).
+VALID_CUSTOMER = {vendor: seeded_customer(vendor) for vendor in VENDORS}
 VALID_SUBSCRIPTION = "sub_01hv8x29kz0t586xy6zn1a62ny"
 VALID_RETURN_URL = "https://app.example.com/account/billing"
 ALLOWED_HOST = "app.example.com"
@@ -54,11 +47,8 @@ LENGTH_RULE = "must be at most 255 characters"
 
 
 def provider_for(vendor: str) -> PortalProvider:
-    if vendor == "plugipay":
-        return Plugipay(key_id="key_bad_input", key_secret="secret-bad-input")
-    if vendor == "paylera":
-        return Paylera(api_key="pk_bad_input")
-    return Paddle(api_key="pdl_bad_input", environment="sandbox")
+    """The vendor's adapter (through the registry, with its twin's credentials)."""
+    return adapter(vendor)
 
 
 def request_for(vendor: str, **fields: Any) -> PortalRequest:

@@ -31,11 +31,13 @@ from urllib.parse import urlsplit
 
 import attrs
 import pytest
+from _vendors import supports
 from _web_server import bind_loopback, serve, url_of
 from playwright.sync_api import BrowserContext, Page, Response, sync_playwright
 
 from examples.manage_billing.app import create_app
 from examples.manage_billing.billing import SANDBOX_VENDORS, sandbox_accounts
+from portalkit import Feature
 from portalkit.sandbox import Sandbox
 
 pytestmark = pytest.mark.browser
@@ -152,8 +154,9 @@ def test_manage_billing_end_to_end(page: Page, stack: Stack, vendor: str) -> Non
     assert page.locator("#preopened-action").count() == 0  # the front page
     screenshot(page, f"{vendor}-portal")
 
-    # Back to the app: by the portal's own link, or (Paddle) the browser's Back button.
-    if vendor == "paddle":
+    # Back to the app: by the portal's own link, or (a vendor that takes no return URL, e.g.
+    # Paddle) the browser's Back button.
+    if not supports(vendor, Feature.RETURN_URL):
         assert page.locator("#back-to-merchant").count() == 0
         page.go_back()
         assert page.url == home
@@ -169,7 +172,7 @@ def test_manage_billing_end_to_end(page: Page, stack: Stack, vendor: str) -> Non
     click_and_capture_link(page, f"#cancel_subscription-{subscription_id}", app_url)
     assert page.text_content("#customer-id") == customer_id
     preopened = page.locator("#preopened-action")
-    if vendor == "paddle":
+    if supports(vendor, Feature.SUBSCRIPTION_DEEP_LINKS):  # e.g. Paddle
         assert preopened.get_attribute("data-action") == "cancel_subscription"
         assert preopened.get_attribute("data-subscription-id") == subscription_id
     else:  # no deep links at this vendor: its front page, with cancelling among the actions

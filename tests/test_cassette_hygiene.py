@@ -9,10 +9,10 @@ hooks leave of that sample it reports nothing.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from _cassettes import (
-    CANONICAL,
     CASSETTES,
     REPLAY_BASE_URL,
     VENDORS,
@@ -20,10 +20,16 @@ from _cassettes import (
     cassette_files,
     env_secrets,
     find_secrets,
+    live_env,
+    live_provider,
+    vendor_mode,
 )
+from test_paddle import CASSETTE_IDS as PADDLE_IDS  # the dirty sample is a Paddle exchange
 from vcr.request import Request
 from vcr.serialize import serialize
 from vcr.serializers import yamlserializer
+
+from portalkit import PortalRequest
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjdG1fMDEifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
 HMAC = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
@@ -170,8 +176,8 @@ def test_the_hooks_leave_nothing_the_scanner_finds() -> None:
     scrubber = Scrubber(
         {
             "http://127.0.0.1:41234": REPLAY_BASE_URL,
-            "ctm_real000000000000000000000": CANONICAL["paddle"].customer,
-            "sub_real000000000000000000001": CANONICAL["paddle"].subscriptions[0],
+            "ctm_real000000000000000000000": PADDLE_IDS.customer,
+            "sub_real000000000000000000001": PADDLE_IDS.subscriptions[0],
         }
     )
     clean_request = scrubber.request(request)
@@ -185,9 +191,7 @@ def test_the_hooks_leave_nothing_the_scanner_finds() -> None:
     assert "ctm_real" not in clean
     assert "sub_real" not in clean
     # What the tests rely on is kept: the path, the idempotency key, a parseable body.
-    assert clean_request.uri.startswith(
-        f"{REPLAY_BASE_URL}/customers/{CANONICAL['paddle'].customer}"
-    )
+    assert clean_request.uri.startswith(f"{REPLAY_BASE_URL}/customers/{PADDLE_IDS.customer}")
     assert clean_request.headers["Idempotency-Key"] == "6b0c1f9e-0d5e-4c4c-9d8e-3d1d8f0b1a2c"
     body = clean_response["body"]["string"]  # type: ignore[index]
     body = body.decode() if isinstance(body, bytes) else body  # serialize() made it text
@@ -206,3 +210,31 @@ def test_the_hooks_keep_different_tokens_different() -> None:
     text = scrubber.text("a#t=first b#t=second c#t=first")
     assert text == "a#t=scrubbed1 b#t=scrubbed2 c#t=scrubbed1"
     assert scrubber.text(text) == text  # scrubbing twice changes nothing
+
+
+def test_live_recording_variables_are_named_from_each_twin() -> None:
+    """A live recording reads the vendor's own variables, named from its twin's fields."""
+    assert live_env("plugipay")["credentials"] == ("PLUGIPAY_KEY_ID", "PLUGIPAY_KEY_SECRET")
+    assert live_env("paddle")["optional"] == (
+        "PADDLE_ENVIRONMENT",
+        "PADDLE_BASE_URL",
+        "PADDLE_NO_SCOPE_API_KEY",
+    )
+    environ = {"PADDLE_API_KEY": "pdl_live_key", "PADDLE_NO_SCOPE_API_KEY": "pdl_read_only"}
+    assert vendor_mode("paddle", {**environ, "PORTALKIT_RECORD": "1"}) == "live"
+    assert vendor_mode("paylera", {**environ, "PORTALKIT_RECORD": "1"}) == "sandbox"
+    assert set(env_secrets(environ)) == {"pdl_live_key", "pdl_read_only"}
+    valid = live_provider("paddle", "valid", environ).build_request(
+        PortalRequest(PADDLE_IDS.customer)
+    )
+    assert valid.headers["authorization"] == "Bearer pdl_live_key"
+    assert valid.url.host == "sandbox-api.paddle.com"  # the test environment unless told
+    no_scope = live_provider("paddle", "no_scope", environ).build_request(
+        PortalRequest(PADDLE_IDS.customer)
+    )
+    assert no_scope.headers["authorization"] == "Bearer pdl_read_only"
+    # Plugipay's wrong key: the right key id, signed with a secret that is not the account's.
+    plugipay = {"PLUGIPAY_KEY_ID": "pk_live_1", "PLUGIPAY_KEY_SECRET": "the-real-secret"}
+    wrong: Any = live_provider("plugipay", "wrong", plugipay)
+    assert wrong.key_id == "pk_live_1"
+    assert wrong.key_secret not in ("", "the-real-secret")

@@ -14,14 +14,21 @@ import sys
 from typing import Any
 
 import pytest
+from _vendors import supports
 
-from portalkit import Portal, PortalLink, PortalRequest, cli
+from portalkit import Feature, Portal, PortalLink, PortalRequest, cli
 from portalkit._env import ProviderEnv
 from portalkit._http import httpx
 from portalkit._registry import available_twins
 from portalkit.sandbox import Sandbox
 
 VENDORS = tuple(available_twins())  # the registry: the portalkit.sandbox entry points
+#: What ``portalkit demo`` asks every vendor for, as request fields and the Feature each needs.
+DEMO_ASKS = (
+    ("return_url", Feature.RETURN_URL),
+    ("locale", Feature.LOCALE),
+    ("subscription_ids", Feature.SUBSCRIPTION_DEEP_LINKS),
+)
 
 
 def _secret_parts(url: str) -> list[str]:
@@ -63,15 +70,26 @@ def test_demo_mints_a_link_per_vendor_and_shows_each_opens_once(
                                 "links", "vendor", "ignored"]  # fmt: skip
     rows = {line.split()[0]: line for line in table[2:] if line and not line.startswith(" ")}
     assert set(rows) == set(VENDORS)
-    # What each vendor ignored of the same request, and Paddle's deep links.
-    assert rows["plugipay"].endswith("locale, subscription_ids")
-    assert rows["paylera"].endswith("subscription_ids")
-    assert rows["paddle"].endswith("return_url, locale")
-    assert "not reported" in rows["paddle"]  # Paddle reports no expiry
-    paddle = next(link for link in minted if link.provider == "paddle")
-    assert paddle.session_id in rows["paddle"]
-    assert "2 cancel_subscription" in out
-    assert "2 update_payment_method" in out
+    # What each vendor ignored of the same request: what its adapter declares it cannot do
+    # of what the demo asks (e.g. Plugipay "locale, subscription_ids", Paddle "return_url,
+    # locale"), in the request's field order.
+    for vendor in VENDORS:
+        ignored = [field for field, feature in DEMO_ASKS if not supports(vendor, feature)]
+        assert rows[vendor].endswith(", ".join(ignored) or "-"), rows[vendor]
+    for link in minted:
+        row = rows[link.provider]
+        # A vendor that reports no expiry (Paddle) is shown so, never an invented time.
+        assert ("not reported" in row) == (link.expires_at is None)
+        if link.session_id not in httpx.URL(link.url).path:  # else shortened (Paylera)
+            assert link.session_id in row
+    # Deep links (Paddle): one per action for each of the seeded customer's two subscriptions.
+    deep_linking = [v for v in VENDORS if supports(v, Feature.SUBSCRIPTION_DEEP_LINKS)]
+    for vendor in deep_linking:
+        link = next(link for link in minted if link.provider == vendor)
+        assert len({deep.subscription_id for deep in link.deep_links} - {None}) == 2
+    if deep_linking:
+        assert "2 cancel_subscription" in out
+        assert "2 update_payment_method" in out
     for vendor in VENDORS:
         assert re.search(rf"{vendor}\s+first visit: 200 OK\s+second visit: 410 Gone", out)
     # Never a link's credential: not in the output, not in a log record.
@@ -139,8 +157,9 @@ def test_sandbox_reports_a_port_in_use(capsys: pytest.CaptureFixture[str]) -> No
 @pytest.fixture
 def vendor_env(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Set one vendor's credentials as environment variables, as a user would."""
+    prefixes = tuple(f"{ProviderEnv(vendor, {}).variable('')}" for vendor in VENDORS)
     for name in list(__import__("os").environ):
-        if name.split("_")[0] in ("PLUGIPAY", "PAYLERA", "PADDLE", "PORTALKIT"):
+        if name.startswith((*prefixes, "PORTALKIT_")):
             monkeypatch.delenv(name)
 
     def set_for(vendor: str, credentials: dict[str, str]) -> None:
@@ -190,17 +209,16 @@ def test_link_url_opens_the_portal(
     assert httpx.get(url).status_code == 410
 
 
-@pytest.mark.parametrize(
-    ("vendor", "variable"),
-    [("plugipay", "PLUGIPAY_KEY_ID"), ("paylera", "PAYLERA_API_KEY"), ("paddle", "PADDLE_API_KEY")],
-)
+@pytest.mark.parametrize("vendor", VENDORS)
 def test_link_without_credentials_names_the_variable(
     vendor: str,
-    variable: str,
     portal_sandbox: Sandbox,
     vendor_env: Any,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    # The first credential from_env requires (the twin lists them in that order), e.g.
+    # PLUGIPAY_KEY_ID, PADDLE_API_KEY.
+    variable = ProviderEnv(vendor, {}).variable(next(iter(portal_sandbox.credentials(vendor))))
     customer = portal_sandbox.customers(vendor)[0]
     argv = ["link", "--provider", vendor, "--customer", customer]
     assert cli.main([*argv, "--base-url", portal_sandbox.url]) == 2

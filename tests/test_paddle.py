@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from _cassettes import (
     FAST_RETRY,
+    Ids,
     Recording,
     assert_cassette_played,
     header,
@@ -29,6 +30,17 @@ from portalkit import Action, AsyncPortal, Flow, Portal, PortalRequest, errors
 from portalkit.sandbox import Fault
 
 VENDOR = "paddle"
+#: The ids the cassettes hold (a live recording maps the real ones onto them):
+#: ^ctm_[a-z\d]{26}$ and ^sub_[a-z\d]{26}$.
+CASSETTE_IDS = Ids(
+    customer="ctm_01j9cassette00000000paddle",
+    subscriptions=(
+        "sub_01j9cassette0000000000sub1",
+        "sub_01j9cassette0000000000sub2",
+        "sub_01j9cassette0000000000sub3",
+    ),
+    unknown_customer="ctm_01j9unknown000000000000000",
+)
 pytestmark = [pytest.mark.vcr, pytest.mark.block_network]
 
 #: A subscription of another customer (added to the sandbox when recording).

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from _cassettes import (
     FAST_RETRY,
+    Ids,
     Recording,
     assert_cassette_played,
     header,
@@ -29,6 +30,8 @@ from portalkit import AsyncPortal, Portal, PortalConfiguration, PortalRequest, e
 from portalkit.sandbox import Fault
 
 VENDOR = "paylera"
+#: The ids the cassettes hold (a live recording maps the real ones onto them).
+CASSETTE_IDS = Ids(customer="cus_cassette01", unknown_customer="cus_unknown000")
 pytestmark = [pytest.mark.vcr, pytest.mark.block_network]
 
 RETURN_URL = "https://yourapp.example/account/billing"

@@ -16,6 +16,7 @@ import attrs
 import pytest
 from _cassettes import (
     FAST_RETRY,
+    Ids,
     Recording,
     assert_cassette_played,
     header,
@@ -27,6 +28,12 @@ from portalkit import AsyncPortal, Portal, PortalRequest, RetryPolicy, errors
 from portalkit.sandbox import Fault
 
 VENDOR = "plugipay"
+#: The ids the cassettes hold (a live recording maps the real ones onto them): cus_ + a
+#: 26-character ULID.
+CASSETTE_IDS = Ids(
+    customer="cus_01J9CASSETTE0000000000PGAY",
+    unknown_customer="cus_01J9NKN0WN0000000000000000",
+)
 pytestmark = [pytest.mark.vcr, pytest.mark.block_network]
 
 RETURN_URL = "https://app.example.com/account/billing"
