@@ -25,7 +25,7 @@ from ._models import (
 )
 from ._portal import AsyncPortal, Portal
 from ._protocol import PortalProvider
-from ._registry import available_providers, get_provider_factory, provider_from_env
+from ._registry import available_providers, available_twins, get_provider_factory, provider_from_env
 from ._retry import RetryPolicy
 from ._router import MigrationRouter, Route
 
@@ -50,6 +50,7 @@ __all__ = [
     "Route",
     "__version__",
     "available_providers",
+    "available_twins",
     "errors",
     "get_provider_factory",
     "provider_from_env",
