@@ -31,7 +31,13 @@ from ._models import (
 )
 from ._portal import AsyncPortal, Portal
 from ._protocol import Exchange, MultiStepProvider, PortalProvider, SessionEndingProvider
-from ._registry import available_providers, get_provider_factory, provider_from_env
+from ._registry import (
+    available_providers,
+    available_twins,
+
+    get_provider_factory,
+    provider_from_env,
+)
 from ._retry import RetryPolicy
 from ._router import MigrationRouter, Route
 
@@ -65,6 +71,7 @@ __all__ = [
     "SessionEndingProvider",
     "__version__",
     "available_providers",
+    "available_twins",
     "errors",
     "get_provider_factory",
     "provider_from_env",

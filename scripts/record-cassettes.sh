@@ -30,7 +30,7 @@ fi
 
 # The vendor list is the registry (the portalkit.sandbox entry points), not this script.
 read -r -a known <<<"$(.venv/bin/python -c \
-  "from portalkit._registry import available_twins; print(' '.join(available_twins()))")"
+  "from portalkit import available_twins; print(' '.join(available_twins()))")"
 vendors=("$@")
 [ ${#vendors[@]} -gt 0 ] || vendors=("${known[@]}")
 tests=()

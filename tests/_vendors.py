@@ -14,8 +14,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from portalkit import Feature, PortalProvider
-from portalkit._registry import available_twins, get_provider_factory
+from portalkit import Feature, PortalProvider, available_twins, get_provider_factory
 from portalkit.sandbox import Twin, load_twins
 
 VENDORS = tuple(available_twins())  # the registry: the portalkit.sandbox entry points

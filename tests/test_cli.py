@@ -16,10 +16,9 @@ from typing import Any
 import pytest
 from _vendors import supports
 
-from portalkit import Feature, Portal, PortalLink, PortalRequest, cli
+from portalkit import Feature, Portal, PortalLink, PortalRequest, available_twins, cli
 from portalkit._env import ProviderEnv
 from portalkit._http import httpx
-from portalkit._registry import available_twins
 from portalkit.sandbox import Sandbox
 
 VENDORS = tuple(available_twins())  # the registry: the portalkit.sandbox entry points

@@ -33,6 +33,7 @@ def test_exported_names_are_pinned() -> None:
         "SessionEndingProvider",
         "__version__",
         "available_providers",
+        "available_twins",
         "errors",
         "get_provider_factory",
         "provider_from_env",

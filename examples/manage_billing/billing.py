@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from portalkit import Portal
-from portalkit._registry import available_twins
+from portalkit import Portal, available_twins
 
 if TYPE_CHECKING:  # the sandbox is imported only when the example runs on it
     from portalkit.sandbox import Sandbox

@@ -20,10 +20,19 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the installe
         "portalkit.sandbox needs the 'sandbox' extra: pip install 'portalkit-billing[sandbox]'"
     ) from exc
 
+from .._registry import available_twins
 from ._faults import Fault
 from ._sandbox import Sandbox
 from ._store import ReceivedRequest, Session
 from ._twins import load_twins
 from .twin import Twin
 
-__all__ = ["Fault", "ReceivedRequest", "Sandbox", "Session", "Twin", "load_twins"]
+__all__ = [
+    "Fault",
+    "ReceivedRequest",
+    "Sandbox",
+    "Session",
+    "Twin",
+    "available_twins",
+    "load_twins",
+]
