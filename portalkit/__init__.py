@@ -34,7 +34,6 @@ from ._protocol import Exchange, MultiStepProvider, PortalProvider, SessionEndin
 from ._registry import (
     available_providers,
     available_twins,
-
     get_provider_factory,
     provider_from_env,
 )

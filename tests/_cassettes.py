@@ -128,6 +128,11 @@ _URL_TOKENS = (
     re.compile(r"/p/(?P<token>[^\"'\s/?#]+)"),
     re.compile(r"[?&]customer_session_token=(?P<token>[^\"'\s&#]+)"),
 )
+# ... and wherever each registered twin says its links carry one (Twin.url_secrets).
+_TWIN_URL_TOKENS = tuple(
+    re.compile(pattern) for vendor in VENDORS for pattern in twin(vendor).url_secrets
+)
+_URL_TOKENS += _TWIN_URL_TOKENS
 _PREFIX = re.compile(r"^[A-Za-z]{2,5}_")
 
 #: What replaces the n-th e-mail address: a reserved domain (RFC 2606), so it is no one's.
@@ -313,6 +318,12 @@ def find_secrets(text: str, known_secrets: tuple[str, ...] = ()) -> list[str]:
         for reason, pattern in _SECRET_PATTERNS
         for match in pattern.finditer(text)
     ]
+    problems.extend(
+        f"portal URL token: {_excerpt(match.group(0))}"
+        for pattern in _TWIN_URL_TOKENS  # a token left in place of its placeholder
+        for match in pattern.finditer(text)
+        if PLACEHOLDER not in match.group("token")
+    )
     problems.extend(_header_problems(text))
     problems.extend(
         f"a known secret value ({_excerpt(secret)})"

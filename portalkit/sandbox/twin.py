@@ -266,6 +266,10 @@ class Twin:
     #: Request headers that carry credentials besides ``Authorization`` and ``Cookie``:
     #: redacted in ``GET /_sandbox/{vendor}/received``.
     secret_headers: frozenset[str] = frozenset()
+    #: Where a portal URL this twin mints carries its bearer token: regular expressions with
+    #: a named group ``token`` (``r"[?&]signature=(?P<token>[^&#\s\"']+)"``). Recording tools
+    #: replace each match's token, and the cassette scan flags one left in place.
+    url_secrets: tuple[str, ...] = ()
 
     def error(self, call: Call, status: int, message: str | None = None) -> Reply:
         """The vendor's error envelope for ``status`` (what ``Fault.status`` answers)."""
