@@ -72,6 +72,9 @@ class Call:
         self.http_request = provider.build_request(request)
         self.control = RetryControl(settings.retry, provider.name)
         self.attempts = 0
+        #: The last answer's HTTP status, and the request id of the link (for _telemetry).
+        self.status: int | None = None
+        self.request_id: str | None = None
 
     def attempt_request(self, client: httpx.Client | httpx.AsyncClient) -> httpx.Request:
         """The request for the next attempt: the client's default headers under the
@@ -157,6 +160,7 @@ class Call:
         ``read_whole``: ``response`` itself holds ``body`` (``response.read()``); otherwise the
         body was streamed and decoded in chunks, and the adapter gets a response rebuilt
         around it."""
+        self.status = response.status_code
         if read_whole:
             complete = response
         else:
@@ -176,6 +180,7 @@ class Call:
         if not complete.is_success:
             raise scrub_error(self.provider.parse_error(complete), self.http_request)
         link = self.provider.parse_response(complete, self.request)
+        self.request_id = link.request_id
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "portalkit: %s minted portal session %s for customer %s",

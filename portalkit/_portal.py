@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypedDict, Unpack, cast
 
+from . import _telemetry as telemetry
 from ._call import Call, acollect_body, collect_body, make_settings
 from ._http import httpx
 from ._models import PortalLink, PortalRequest
@@ -139,7 +140,8 @@ class Portal:
 
     def create_link(self, request: PortalRequest) -> PortalLink:
         """Mint one portal link. Raises a ``portalkit.errors.PortalError`` on any failure."""
-        return self._run(self._dispatch(request))
+        with telemetry.mint(self.provider):
+            return self._run(self._dispatch(request))
 
     def _run(self, step: Dispatch) -> PortalLink:
         try:
@@ -170,6 +172,10 @@ class Portal:
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
     def _attempt(self, call: Call) -> PortalLink:
+        with telemetry.attempt(call):
+            return self._exchange(call)
+
+    def _exchange(self, call: Call) -> PortalLink:
         stack = self._stack
         try:
             request = stack.outgoing(call.attempt_request(self._client))
@@ -246,7 +252,8 @@ class AsyncPortal:
 
     async def create_link(self, request: PortalRequest) -> PortalLink:
         """Mint one portal link. Raises a ``portalkit.errors.PortalError`` on any failure."""
-        return await self._run(await self._dispatch(request))
+        with telemetry.mint(self.provider):
+            return await self._run(await self._dispatch(request))
 
     async def _run(self, step: Dispatch) -> PortalLink:
         try:
@@ -274,6 +281,10 @@ class AsyncPortal:
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
     async def _attempt(self, call: Call) -> PortalLink:
+        with telemetry.attempt(call):
+            return await self._exchange(call)
+
+    async def _exchange(self, call: Call) -> PortalLink:
         import anyio  # with the event loop running: anyio works under asyncio and trio
 
         slots = await self._take_slot(call)
