@@ -11,6 +11,8 @@ with Portal.from_env() as portal:    # PORTALKIT_PROVIDER=paddle, PADDLE_API_KEY
     ...
 """
 
+import logging
+
 from . import errors
 from ._capabilities import CONFIGURATION_FEATURES, COSMETIC_FEATURES
 from ._env import ProviderEnv
@@ -30,6 +32,11 @@ from ._retry import RetryPolicy
 from ._router import MigrationRouter, Route
 
 __version__ = "0.1.0"
+
+# A library's manners (the logging HOWTO, "Configuring Logging for a Library"): records reach
+# the handlers the application configured, and without any, nothing is printed; with no
+# handler at all, a warning would go to stderr through ``logging.lastResort``.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "CONFIGURATION_FEATURES",

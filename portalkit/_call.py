@@ -102,7 +102,7 @@ class Call:
         http_request.extensions = {**http_request.extensions, "timeout": timeout}
         if logger.isEnabledFor(logging.DEBUG):  # url.path is worked out on each access
             logger.debug(
-                "portalkit: %s attempt %d: %s %s",
+                "%s attempt %d: %s %s",
                 self.provider.name,
                 self.attempts,
                 http_request.method,
@@ -172,7 +172,7 @@ class Call:
                 response.status_code, headers=headers, content=body, request=self.http_request
             )
         logger.debug(
-            "portalkit: %s answered HTTP %d (%d bytes)",
+            "%s answered HTTP %d (%d bytes)",
             self.provider.name,
             response.status_code,
             len(body),
@@ -183,7 +183,7 @@ class Call:
         self.request_id = link.request_id
         if logger.isEnabledFor(logging.INFO):
             logger.info(
-                "portalkit: %s minted portal session %s for customer %s",
+                "%s minted portal session %s for customer %s",
                 self.provider.name,
                 session_label(link.session_id, link.url),
                 link.customer_id,

@@ -110,7 +110,7 @@ class RetryControl:
     def _before_sleep(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
         logger.warning(
-            "portalkit: %s attempt %d failed (%s); retrying in %.2fs",
+            "%s attempt %d failed (%s); retrying in %.2fs",
             self.provider,
             state.attempt_number,
             _describe(error),
