@@ -3,9 +3,12 @@
 from portalkit import Portal, PortalRequest
 from portalkit.providers.paddle import Paddle
 
-with Portal(Paddle(api_key="...", environment="sandbox")) as portal:
+with Portal(Paddle(api_key="...", environment="sandbox")) as portal:  # Paddle's hosted sandbox
     link = portal.create_link(PortalRequest(customer_id="ctm_..."))
     # redirect the customer to link.url
+
+with Sandbox().serve() as sandbox, Portal(sandbox.provider("paddle")) as portal:
+    ...                                  # portalkit.sandbox: a local emulator, no network
 
 with Portal.from_env() as portal:    # PORTALKIT_PROVIDER=paddle, PADDLE_API_KEY=...
     ...
@@ -25,11 +28,11 @@ from ._models import (
     PortalLink,
     PortalRequest,
 )
-from ._portal import AsyncPortal, Portal
+from ._portal import AsyncPortal, AsyncPortalOptions, Portal, PortalOptions
 from ._protocol import PortalProvider
 from ._registry import available_providers, get_provider_factory, provider_from_env
 from ._retry import RetryPolicy
-from ._router import MigrationRouter, Route
+from ._router import MigrationRouter, RequestRouter, Route
 
 __version__ = "0.1.0"
 
@@ -43,6 +46,7 @@ __all__ = [
     "COSMETIC_FEATURES",
     "Action",
     "AsyncPortal",
+    "AsyncPortalOptions",
     "DeepLink",
     "Feature",
     "Flow",
@@ -50,9 +54,11 @@ __all__ = [
     "Portal",
     "PortalConfiguration",
     "PortalLink",
+    "PortalOptions",
     "PortalProvider",
     "PortalRequest",
     "ProviderEnv",
+    "RequestRouter",
     "RetryPolicy",
     "Route",
     "__version__",

@@ -107,6 +107,26 @@ class Portal:
     close it): an ``httpx2.Client``, or an ``httpx.Client`` of an app still on httpx 0.28
     (portalkit converts each request and response between the two stacks). Without one,
     Portal makes a client of its own stack and closes it in ``close()``.
+
+    The other options (``PortalOptions``; ``AsyncPortal`` takes the same):
+
+    ``retry``
+        A ``RetryPolicy``: which failures are retried, how often, and the deadline for the
+        whole call (default ``RetryPolicy()``: 4 attempts within 8 seconds).
+    ``strict``
+        A request field the vendor cannot honour is refused before sending, with
+        ``UnsupportedFeature``, even a cosmetic hint (a locale, a return URL, deep links)
+        that by default is dropped and listed in ``PortalLink.ignored_fields``. Features
+        that change what the customer can do are refused either way.
+    ``allowed_return_hosts``
+        The hosts a ``return_url`` may point at (case and a trailing dot ignored); a request
+        with any other host is refused with ``InvalidRequest`` before sending, so a return
+        URL built from user input cannot send a customer to someone else's site. Default
+        ``None``: any host.
+    ``max_response_bytes``
+        The largest vendor response body read (default 1 MiB, at least 1024): a larger one,
+        declared or streamed (after decompression), is refused with ``InvalidResponse``
+        without reading the rest.
     """
 
     def __init__(

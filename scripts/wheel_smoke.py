@@ -11,8 +11,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pytest
-
 import portalkit
 from portalkit import AsyncPortal, Portal, PortalRequest, available_providers
 from portalkit._http import httpx
@@ -61,19 +59,20 @@ def test_a_scripted_fault_is_retried(portal_sandbox, portal_for) -> None:  # typ
     assert link.session_id
 
 
-@pytest.mark.parametrize("alias", ["portal_sandbox_env"])
-def test_from_env_reaches_the_sandbox(  # type: ignore[no-untyped-def]
-    alias, request, portal_sandbox, monkeypatch
-) -> None:
-    request.getfixturevalue(alias)
+def test_from_env_reaches_the_sandbox(portal_sandbox, portal_sandbox_env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     for vendor in available_providers():
-        monkeypatch.setenv("PORTALKIT_PROVIDER", vendor)
+        monkeypatch.setenv("PORTALKIT_PROVIDER", vendor.upper())  # any case, as documented
         with Portal.from_env() as portal:
             customer = portal_sandbox.customers(vendor)[0]
             link = portal.create_link(
                 PortalRequest(customer, return_url="https://app.example/account")
             )
         assert link.provider == vendor
+
+
+def test_portal_by_vendor_and_its_alias(portal_by_vendor, sandbox_portals) -> None:  # type: ignore[no-untyped-def]
+    assert sorted(portal_by_vendor) == available_providers()
+    assert sandbox_portals is portal_by_vendor
 
 
 def test_the_starlette_helper_redirects_to_the_portal(portal_sandbox) -> None:  # type: ignore[no-untyped-def]
