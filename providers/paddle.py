@@ -62,6 +62,13 @@ BASE_URLS = {
 }
 CUSTOMER_ID = re.compile(r"ctm_[a-z\d]{26}")
 SUBSCRIPTION_ID = re.compile(r"sub_[a-z\d]{26}")
+# The same rules in words, for errors (Paddle: "ctm_" / "sub_" and a lowercase 26-character id).
+CUSTOMER_ID_RULE = "ctm_ followed by 26 lowercase letters and digits"
+SUBSCRIPTION_ID_RULE = "sub_ followed by 26 lowercase letters and digits"
+#: Customer-id prefixes of other vendors that an app moving between vendors may send Paddle
+#: by mistake, and whose they are: the error says so, so the fix is obvious. Kept here, with
+#: Paddle: portalkit's core names no vendor.
+FOREIGN_CUSTOMER_IDS = {"cus_": "Plugipay, Paylera and Stripe"}
 MAX_SUBSCRIPTIONS = 25
 # Paddle answers a missing or bad API key with these codes; its status for them has varied
 # (401 or 403), so the code decides: these are authentication failures, not missing scopes.
@@ -172,9 +179,12 @@ class Paddle:
 
     def build_request(self, request: PortalRequest) -> httpx.Request:
         # Validated before it goes into the path.
-        check.require_pattern(
-            "customer_id", request.customer_id, CUSTOMER_ID, r"^ctm_[a-z\d]{26}$", self.name
-        )
+        if not CUSTOMER_ID.fullmatch(request.customer_id):
+            rule = f"must match {CUSTOMER_ID_RULE}"
+            for prefix, owners in FOREIGN_CUSTOMER_IDS.items():
+                if request.customer_id.startswith(prefix):
+                    rule += f"; {prefix}... is the customer-id format of {owners}, not Paddle's"
+            raise InvalidRequest.local("customer_id", rule, provider=self.name)
         subscription_ids = list(request.subscription_ids)
         if request.flow is not None:
             flow_subscription = self._check_flow(request.flow)
@@ -185,7 +195,7 @@ class Paddle:
                 f"subscription_ids[{index}]",
                 subscription_id,
                 SUBSCRIPTION_ID,
-                r"^sub_[a-z\d]{26}$",
+                SUBSCRIPTION_ID_RULE,
                 self.name,
             )
         if len(subscription_ids) > MAX_SUBSCRIPTIONS:
@@ -212,7 +222,7 @@ class Paddle:
                 "flow.subscription_id",
                 flow.subscription_id,
                 SUBSCRIPTION_ID,
-                r"^sub_[a-z\d]{26}$",
+                SUBSCRIPTION_ID_RULE,
                 self.name,
             )
             return flow.subscription_id
