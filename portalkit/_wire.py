@@ -344,7 +344,7 @@ class Reply:
         try:
             return datetime.fromtimestamp(value, UTC)
         except (OverflowError, OSError, ValueError):
-            raise self.invalid(f"a {field} that is not a unix time") from None
+            raise self.invalid(f"{field} out of range for a unix time") from None
 
     def invalid(self, what: str) -> InvalidResponse:
         """``InvalidResponse``: "<provider> answered HTTP <status> with <what>". ``what`` names
