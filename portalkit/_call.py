@@ -18,6 +18,7 @@ import httpx
 
 from . import _validation as check
 from ._capabilities import apply_feature_policy
+from ._link_check import checked_link, host_patterns
 from ._models import Feature, PortalLink, PortalRequest
 from ._protocol import PortalProvider
 from ._redact import scrub_error, session_label
@@ -33,20 +34,30 @@ class Settings:
     strict: bool
     allowed_return_hosts: frozenset[str] | None
     max_response_bytes: int
+    #: Portal hosts accepted besides the adapter's own ``portal_hosts`` (custom domains).
+    custom_portal_hosts: tuple[str, ...] = ()
 
 
 def make_settings(
     retry: RetryPolicy | None,
     strict: bool,
-    allowed_return_hosts: Iterable[str] | None,
+    allowed_return_hosts: Iterable[str] | str | None,
     max_response_bytes: int,
+    custom_portal_hosts: Iterable[str] | str | None = None,
 ) -> Settings:
     if max_response_bytes < 1024:
         raise ValueError("max_response_bytes must be at least 1024")
     hosts = None
     if allowed_return_hosts is not None:
-        hosts = frozenset(host.lower().rstrip(".") for host in allowed_return_hosts)
-    return Settings(retry or RetryPolicy(), strict, hosts, max_response_bytes)
+        # host_patterns takes a lone string as one host, not a set of its characters.
+        hosts = frozenset(host_patterns(allowed_return_hosts))
+    return Settings(
+        retry or RetryPolicy(),
+        strict,
+        hosts,
+        max_response_bytes,
+        host_patterns(custom_portal_hosts),
+    )
 
 
 class Call:
@@ -174,7 +185,13 @@ class Call:
         )
         if not complete.is_success:
             raise scrub_error(self.provider.parse_error(complete), self.http_request)
-        link = self.provider.parse_response(complete, self.request)
+        link = checked_link(
+            self.provider,
+            self.provider.parse_response(complete, self.request),
+            self.request,
+            self.settings.custom_portal_hosts,
+            response.status_code,
+        )
         if logger.isEnabledFor(logging.INFO):
             logger.info(
                 "portalkit: %s minted portal session %s for customer %s",

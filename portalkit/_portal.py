@@ -49,8 +49,9 @@ MAX_IN_FLIGHT = MAX_CONNECTIONS
 class _PortalOptions(TypedDict, total=False):
     retry: RetryPolicy | None
     strict: bool
-    allowed_return_hosts: Iterable[str] | None
+    allowed_return_hosts: Iterable[str] | str | None
     max_response_bytes: int
+    custom_portal_hosts: Iterable[str] | str | None
 
 
 class PortalOptions(_PortalOptions, total=False):
@@ -120,11 +121,14 @@ class Portal:
         http_client: httpx.Client | None = None,
         retry: RetryPolicy | None = None,
         strict: bool = False,
-        allowed_return_hosts: Iterable[str] | None = None,
+        allowed_return_hosts: Iterable[str] | str | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        custom_portal_hosts: Iterable[str] | str | None = None,
     ) -> None:
         self.provider = provider
-        self._settings = make_settings(retry, strict, allowed_return_hosts, max_response_bytes)
+        self._settings = make_settings(
+            retry, strict, allowed_return_hosts, max_response_bytes, custom_portal_hosts
+        )
         self._dispatch = _dispatcher(provider)
         self._owns_client = http_client is None
         self._client = http_client or httpx.Client(timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS)
@@ -221,11 +225,14 @@ class AsyncPortal:
         http_client: httpx.AsyncClient | None = None,
         retry: RetryPolicy | None = None,
         strict: bool = False,
-        allowed_return_hosts: Iterable[str] | None = None,
+        allowed_return_hosts: Iterable[str] | str | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        custom_portal_hosts: Iterable[str] | str | None = None,
     ) -> None:
         self.provider = provider
-        self._settings = make_settings(retry, strict, allowed_return_hosts, max_response_bytes)
+        self._settings = make_settings(
+            retry, strict, allowed_return_hosts, max_response_bytes, custom_portal_hosts
+        )
         self._dispatch = _async_dispatcher(provider)
         self._owns_client = http_client is None
         self._client = http_client or httpx.AsyncClient(
