@@ -36,6 +36,9 @@ class Settings:
     max_response_bytes: int
     #: Portal hosts accepted besides the adapter's own ``portal_hosts`` (custom domains).
     custom_portal_hosts: tuple[str, ...] = ()
+    #: Provider names a request's ``provider_options`` may use besides the installed ones
+    #: (the names of a router's providers).
+    known_providers: frozenset[str] = frozenset()
 
 
 def make_settings(
@@ -44,6 +47,7 @@ def make_settings(
     allowed_return_hosts: Iterable[str] | str | None,
     max_response_bytes: int,
     custom_portal_hosts: Iterable[str] | str | None = None,
+    known_providers: Iterable[str] = (),
 ) -> Settings:
     if max_response_bytes < 1024:
         raise ValueError("max_response_bytes must be at least 1024")
@@ -57,6 +61,7 @@ def make_settings(
         hosts,
         max_response_bytes,
         host_patterns(custom_portal_hosts),
+        frozenset(known_providers),
     )
 
 
@@ -74,6 +79,7 @@ class Call:
         self.settings = settings
         _check_return_host(request, settings.allowed_return_hosts)
         request, self.ignored = apply_feature_policy(provider, request, strict=settings.strict)
+        self.ignored += _unknown_option_names(provider, request, settings)
         if Feature.IDEMPOTENCY_KEY in provider.features and request.idempotency_key is None:
             # Made once, before the first attempt, so every retry carries the same key and
             # the vendor answers a retried create with the session it already minted.
@@ -204,6 +210,26 @@ class Call:
         if ignored == link.ignored_fields and key == link.idempotency_key:
             return link  # what evolve() would return, but a copy
         return attrs.evolve(link, ignored_fields=ignored, idempotency_key=key)
+
+
+def _unknown_option_names(
+    provider: PortalProvider, request: PortalRequest, settings: Settings
+) -> tuple[str, ...]:
+    """``provider_options`` entries that name no provider at all (``"padle"``): listed in
+    ``ignored_fields``, or refused under ``strict``. An entry for another known provider is
+    normal (one request shape for every vendor of a migration) and passes silently."""
+    others = [name for name in request.provider_options if name != provider.name]
+    if not others:  # the common case: no look-up of the installed providers
+        return ()
+    from ._registry import available_providers
+
+    known = {*available_providers(), *settings.known_providers}
+    unknown = tuple(f"provider_options[{name!r}]" for name in others if name not in known)
+    if unknown and settings.strict:
+        raise InvalidRequest.local(
+            unknown[0], "names no installed provider (a typo?)", provider=provider.name
+        )
+    return unknown
 
 
 def _shorter(configured: float | None, left: float) -> float:

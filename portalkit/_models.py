@@ -92,7 +92,9 @@ class Flow:
             check.identifier("flow.subscription_id", value)
 
 
-def _to_tuple(values: Iterable[str]) -> tuple[str, ...]:
+def _to_tuple(values: Iterable[str] | None) -> tuple[str, ...]:
+    if values is None:  # a nullable column passed through: no subscriptions
+        return ()
     if isinstance(values, str):  # a lone id is a common slip: don't split it into characters
         return (values,)
     return tuple(values)

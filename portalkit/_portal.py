@@ -8,6 +8,7 @@ in the few lines that actually wait on the network.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
@@ -28,7 +29,7 @@ from ._protocol import PortalProvider
 from ._registry import provider_from_env
 from ._retry import RetryPolicy, is_retryable
 from ._router import Dispatch, RequestRouter
-from .errors import CustomerNotFound, PortalError, ProviderUnavailable
+from .errors import ConfigurationError, CustomerNotFound, PortalError, ProviderUnavailable
 
 if TYPE_CHECKING:
     import anyio
@@ -83,6 +84,36 @@ def AsyncRetrying(**options: Any) -> tenacity.AsyncRetrying:
     return retrying(**options)
 
 
+def _check_provider(
+    provider: PortalProvider | RequestRouter, portal: str
+) -> PortalProvider | RequestRouter:
+    """Refuse, where the Portal is built, what would fail only on the first click."""
+    if isinstance(provider, str):
+        raise TypeError(
+            f"{portal} needs a provider instance, not the string {provider!r}: build one "
+            f"(e.g. Paddle(api_key=...)) or use {portal}.from_env() to pick it by name"
+        )
+    if isinstance(provider, type):
+        raise TypeError(
+            f"{portal} needs a provider instance, not the class {provider.__name__}: "
+            f"call it with its settings, e.g. {portal}({provider.__name__}(api_key=...))"
+        )
+    if not isinstance(provider, (PortalProvider, RequestRouter)):
+        raise TypeError(
+            f"{portal} needs a PortalProvider or a MigrationRouter, not {type(provider).__name__}"
+        )
+    return provider
+
+
+def _provider_names(provider: PortalProvider | RequestRouter) -> list[str]:
+    """The names a request's provider_options may use for this Portal besides the
+    installed providers: a router's providers."""
+    providers = getattr(provider, "providers", None)
+    if isinstance(providers, Mapping):
+        return [*providers, *(getattr(p, "name", "") for p in providers.values())]
+    return []
+
+
 def _dispatcher(provider: PortalProvider | RequestRouter) -> Callable[[PortalRequest], Dispatch]:
     """Where each request goes: one step to ``provider``, or the router's steps."""
     if isinstance(provider, RequestRouter):
@@ -125,9 +156,14 @@ class Portal:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         custom_portal_hosts: Iterable[str] | str | None = None,
     ) -> None:
-        self.provider = provider
+        self.provider = _check_provider(provider, type(self).__name__)
         self._settings = make_settings(
-            retry, strict, allowed_return_hosts, max_response_bytes, custom_portal_hosts
+            retry,
+            strict,
+            allowed_return_hosts,
+            max_response_bytes,
+            custom_portal_hosts,
+            _provider_names(provider),
         )
         self._dispatch = _dispatcher(provider)
         self._owns_client = http_client is None
@@ -229,9 +265,14 @@ class AsyncPortal:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         custom_portal_hosts: Iterable[str] | str | None = None,
     ) -> None:
-        self.provider = provider
+        self.provider = _check_provider(provider, type(self).__name__)
         self._settings = make_settings(
-            retry, strict, allowed_return_hosts, max_response_bytes, custom_portal_hosts
+            retry,
+            strict,
+            allowed_return_hosts,
+            max_response_bytes,
+            custom_portal_hosts,
+            _provider_names(provider),
         )
         self._dispatch = _async_dispatcher(provider)
         self._owns_client = http_client is None
@@ -239,6 +280,8 @@ class AsyncPortal:
             timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS
         )
         self._in_flight: anyio.Semaphore | None = None  # made on first use, in the event loop
+        #: The asyncio loop the client's pooled connections belong to (None before first use).
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def from_env(
@@ -280,6 +323,7 @@ class AsyncPortal:
     async def _attempt(self, call: Call) -> PortalLink:
         import anyio  # with the event loop running: anyio works under asyncio and trio
 
+        self._bind_loop(call.provider.name)
         slots = await self._take_slot(call)
         try:
             # Per-read timeouts cannot stop a server that sends its status line and headers a
@@ -308,6 +352,37 @@ class AsyncPortal:
             slots.release()
         return call.finish(response, body, read_whole=read_whole)
 
+    def _bind_loop(self, provider: str | None = None) -> None:
+        """Follow the event loop this AsyncPortal is used from.
+
+        An httpx client's pooled connections belong to the loop that opened them: a
+        module-level AsyncPortal used by two ``asyncio.run`` calls (or a test client used
+        without ``async with``) would reuse a connection of a closed loop and fail with
+        ``RuntimeError: Event loop is closed``. A client this AsyncPortal made is replaced
+        by a fresh one for the new loop (the old one is dropped: closing it needs its own,
+        closed, loop). A client the caller passed is theirs to manage: its use from a
+        second loop is refused with a ConfigurationError saying what to do."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not asyncio (trio): anyio's own rules apply
+            return
+        if loop is self._loop:
+            return
+        previous, self._loop = self._loop, loop
+        if previous is None:
+            return
+        self._in_flight = None  # its waiters belong to the old loop too
+        if self._owns_client:
+            self._client = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS)
+            return
+        self._loop = previous  # still bound to the old loop: refuse every use from here
+        raise ConfigurationError(
+            "this AsyncPortal's http_client was first used in another event loop; an httpx "
+            "client cannot move between loops. Make the client and the AsyncPortal inside "
+            "the loop that uses them (async with), or let AsyncPortal make its own client",
+            provider=provider,
+        )
+
     async def _take_slot(self, call: Call) -> anyio.Semaphore:
         """Wait, at most until the deadline, for one of the MAX_IN_FLIGHT request slots."""
         import anyio
@@ -332,6 +407,7 @@ class AsyncPortal:
 
     async def aclose(self) -> None:
         if self._owns_client:
+            self._bind_loop()
             await self._client.aclose()
 
     async def __aenter__(self) -> Self:

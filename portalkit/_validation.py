@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import NoReturn
 from urllib.parse import urlsplit
 
-from .errors import InvalidRequest
+from .errors import ConfigurationError, InvalidRequest
 
 MAX_ID_LENGTH = 255
 MAX_URL_LENGTH = 2048
@@ -110,6 +110,30 @@ def return_url(field: str, value: object) -> None:
         fail(field, "must not contain user info (user@host)")
     if parts.fragment or "#" in text:
         fail(field, "must not contain a fragment (#...)")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def credential(field: str, value: object, provider: str) -> None:
+    """An API key or secret, checked when the adapter is built: present, and safe to put in
+    an HTTP header or an HMAC. A CR, LF or NUL would be refused by the HTTP stack at every
+    call (and retried as if the vendor were down); a non-ASCII character fails to encode;
+    surrounding whitespace is a copy-paste slip the vendor will refuse. The error names the
+    field, never the value."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequest.local(field, "is required", provider=provider)
+    if _CONTROL.search(value):
+        rule = "must not contain control characters (CR, LF, NUL, ...)"
+    elif not value.isascii():
+        rule = "must be ASCII (a pasted look-alike character?)"
+    elif value != value.strip():
+        rule = "must not start or end with whitespace"
+    else:
+        return
+    raise ConfigurationError(
+        f"{provider}: {field} {rule}; its value is not shown", field=field, provider=provider
+    )
 
 
 def require_pattern(

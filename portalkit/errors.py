@@ -204,10 +204,13 @@ class ConfigurationError(PortalError):
         message: str,
         *,
         variable: str | None = None,
+        field: str | None = None,
         **context: Unpack[ErrorContext],
     ) -> None:
         super().__init__(message, **context)
         self.variable = variable
+        #: The adapter setting at fault (``api_key``), when it is one; its value is never shown.
+        self.field = field
 
 
 _STATUS_TO_ERROR: dict[int, type[PortalError]] = {

@@ -99,8 +99,7 @@ class Paylera:
     allow_insecure_base_url: bool = attrs.field(default=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        if not isinstance(self.api_key, str) or not self.api_key.strip():
-            raise InvalidRequest.local("api_key", "is required", provider=self.name)
+        check.credential("api_key", self.api_key, self.name)
 
     @classmethod
     def from_env(cls, env: ProviderEnv) -> Paylera:

@@ -135,9 +135,7 @@ class Plugipay:
 
     def __attrs_post_init__(self) -> None:
         for field in ("key_id", "key_secret"):
-            value = getattr(self, field)
-            if not isinstance(value, str) or not value.strip():
-                raise InvalidRequest.local(field, "is required", provider=self.name)
+            check.credential(field, getattr(self, field), self.name)
         if self.on_behalf_of is not None:
             self._check_account(self.on_behalf_of)
 
