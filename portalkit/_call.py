@@ -18,6 +18,7 @@ import httpx
 
 from . import _validation as check
 from ._capabilities import apply_feature_policy
+from ._decode import ACCEPT_ENCODING, BoundedDecoder, DecodeFailed, UnsupportedEncoding, encodings
 from ._link_check import checked_link, host_patterns
 from ._models import Feature, PortalLink, PortalRequest
 from ._protocol import PortalProvider
@@ -102,6 +103,17 @@ class Call:
             missing = [
                 (name, value) for name, value in client.headers.raw if name.lower() not in present
             ]
+            if b"accept-encoding" not in present:
+                # Only what _decode can decode within the body limit (the client's default
+                # would also offer br and zstd).
+                missing = [
+                    (b"Accept-Encoding", ACCEPT_ENCODING.encode()),
+                    *[
+                        (name, value)
+                        for name, value in missing
+                        if name.lower() != b"accept-encoding"
+                    ],
+                ]
             if missing:
                 http_request.headers = httpx.Headers([*http_request.headers.raw, *missing])
         left = max(self.control.remaining(), 0.001)
@@ -147,6 +159,29 @@ class Call:
         if len(body) > self.settings.max_response_bytes:
             raise self.body_limit_error(response)
         return body
+
+    def decoder_for(self, response: httpx.Response) -> BoundedDecoder | None:
+        """The bounded decoder for the answer's Content-Encoding (None when there is none);
+        an encoding portalkit did not ask for is refused before its body is read."""
+        try:
+            applied = encodings(response.headers.get("content-encoding"))
+        except UnsupportedEncoding:
+            error = InvalidResponse(
+                f"{self.provider.name} answered in a Content-Encoding portalkit did not ask "
+                f"for (it asks for {ACCEPT_ENCODING}); refused without reading it",
+                provider=self.provider.name,
+                status=response.status_code,
+            )
+            error.retryable = False
+            raise error from None
+        return BoundedDecoder(applied) if applied else None
+
+    def decode_error(self, response: httpx.Response) -> InvalidResponse:
+        return InvalidResponse(
+            f"{self.provider.name} sent a body that does not decode as its Content-Encoding says",
+            provider=self.provider.name,
+            status=response.status_code,
+        )
 
     def check_deadline(self) -> None:
         """Per-read timeouts stop a silent server, not one that sends a byte now and then:
@@ -276,23 +311,51 @@ class AsyncDeadlineStream(httpx.AsyncByteStream):
         await self._stream.aclose()
 
 
-def collect_body(chunks: Iterator[bytes], call: Call, response: httpx.Response) -> bytes:
-    limit = call.settings.max_response_bytes
-    body = bytearray()
-    for chunk in chunks:
-        body += chunk
-        if len(body) > limit:
-            raise call.body_limit_error(response)
-    return bytes(body)
+class _Body:
+    """A body being collected: decoded bytes (see _decode) held to the limit and the
+    deadline as they are produced, not once a network chunk is decoded whole."""
+
+    def __init__(self, call: Call, response: httpx.Response) -> None:
+        self.call = call
+        self.response = response
+        self.decoder = call.decoder_for(response)
+        self.limit = call.settings.max_response_bytes
+        self.body = bytearray()
+
+    def add(self, raw: bytes) -> None:
+        if self.decoder is None:
+            self._keep(raw)
+            return
+        try:
+            for chunk in self.decoder.feed(raw):
+                self._keep(chunk)
+                self.call.check_deadline()  # decoding a bomb is work: bounded by the deadline
+        except DecodeFailed:
+            raise self.call.decode_error(self.response) from None
+
+    def _keep(self, chunk: bytes) -> None:
+        self.body += chunk
+        if len(self.body) > self.limit:
+            raise self.call.body_limit_error(self.response)
 
 
-async def acollect_body(
-    chunks: AsyncIterator[bytes], call: Call, response: httpx.Response
-) -> bytes:
-    limit = call.settings.max_response_bytes
-    body = bytearray()
-    async for chunk in chunks:
-        body += chunk
-        if len(body) > limit:
-            raise call.body_limit_error(response)
-    return bytes(body)
+def collect_body(response: httpx.Response, call: Call) -> bytes:
+    """The body of a streamed answer, decoded within the limit and the deadline."""
+    if response.is_stream_consumed:
+        # The transport read (and decoded) the body itself, e.g. a test's MockTransport
+        # answering Response(content=...): all that is left is to hold it to the limit.
+        return call.check_read_length(response, response.content)
+    body = _Body(call, response)
+    for raw in response.iter_raw():
+        body.add(raw)
+    return bytes(body.body)
+
+
+async def acollect_body(response: httpx.Response, call: Call) -> bytes:
+    """``collect_body`` for an async answer."""
+    if response.is_stream_consumed:
+        return call.check_read_length(response, response.content)
+    body = _Body(call, response)
+    async for raw in response.aiter_raw():
+        body.add(raw)
+    return bytes(body.body)

@@ -219,7 +219,7 @@ class Portal:
                 if read_whole:
                     body = call.check_read_length(response, response.read())
                 else:
-                    body = collect_body(response.iter_bytes(), call, response)
+                    body = collect_body(response, call)
             finally:
                 response.close()
         except PortalError:
@@ -339,7 +339,7 @@ class AsyncPortal:
                     if read_whole:
                         body = call.check_read_length(response, await response.aread())
                     else:
-                        body = await acollect_body(response.aiter_bytes(), call, response)
+                        body = await acollect_body(response, call)
                 finally:
                     await response.aclose()
             if deadline.cancelled_caught:

@@ -52,13 +52,11 @@ def session_label(session_id: str, url: str) -> str:
 
 
 def _printable(text: str) -> str:
-    """A vendor's id as a log line may show it: printable ASCII only, so an id holding a
-    newline cannot forge a log line."""
-    return (
-        text
-        if text.isascii() and text.isprintable()
-        else "".join(char if " " <= char <= "~" else "?" for char in text)
-    )
+    """A vendor's id as a log line may show it: no control or separator character, so an
+    id holding a newline cannot forge a log line."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else "?" for char in text)
 
 
 def sent_credentials(request: httpx.Request) -> set[str]:
