@@ -23,7 +23,7 @@ from ._models import (
     PortalLink,
     PortalRequest,
 )
-from ._portal import AsyncPortal, Portal
+from ._portal import AsyncPortal, Portal, deadline_transport
 from ._protocol import PortalProvider
 from ._registry import available_providers, get_provider_factory, provider_from_env
 from ._retry import RetryPolicy
@@ -50,6 +50,7 @@ __all__ = [
     "Route",
     "__version__",
     "available_providers",
+    "deadline_transport",
     "errors",
     "get_provider_factory",
     "provider_from_env",

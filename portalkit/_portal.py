@@ -24,6 +24,7 @@ from ._call import (
     collect_body,
     make_settings,
 )
+from ._deadline import deadline_at, transport_for
 from ._models import PortalLink, PortalRequest
 from ._protocol import PortalProvider
 from ._registry import provider_from_env
@@ -82,6 +83,15 @@ def AsyncRetrying(**options: Any) -> tenacity.AsyncRetrying:
     from tenacity import AsyncRetrying as retrying
 
     return retrying(**options)
+
+
+def deadline_transport(**options: Any) -> httpx.HTTPTransport:
+    """An ``httpx.HTTPTransport`` (same keyword arguments) on which a portalkit call's
+    deadline holds for the whole exchange: every connect, read and write is capped by the
+    time left (see ``portalkit._deadline``). ``Portal``'s own client runs on one; build your
+    own ``httpx.Client(transport=deadline_transport(...))`` to keep that guarantee."""
+    transport: httpx.HTTPTransport = transport_for(httpx, **options)
+    return transport
 
 
 def _check_provider(
@@ -167,7 +177,13 @@ class Portal:
         )
         self._dispatch = _dispatcher(provider)
         self._owns_client = http_client is None
-        self._client = http_client or httpx.Client(timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS)
+        # Portal's own client runs on deadline_transport: the deadline then holds for the
+        # whole exchange, even against a server trickling its status line and headers.
+        self._client = http_client or httpx.Client(
+            timeout=DEFAULT_TIMEOUT,
+            limits=DEFAULT_LIMITS,
+            transport=deadline_transport(limits=DEFAULT_LIMITS),
+        )
 
     @classmethod
     def from_env(
@@ -210,6 +226,15 @@ class Portal:
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
     def _attempt(self, call: Call) -> PortalLink:
+        try:
+            with deadline_at(call.control.ends_at):
+                return self._exchange(call)
+        except PortalError:
+            raise
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            raise call.transport_error(exc) from exc
+
+    def _exchange(self, call: Call) -> PortalLink:
         try:
             response = self._client.send(call.attempt_request(self._client), stream=True)
             try:

@@ -24,6 +24,7 @@ def test_exported_names_are_pinned() -> None:
         "Route",
         "__version__",
         "available_providers",
+        "deadline_transport",
         "errors",
         "get_provider_factory",
         "provider_from_env",
