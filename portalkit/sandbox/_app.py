@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from ._connection import WireLayer
 from ._control import Control
@@ -21,6 +23,11 @@ from ._store import Store
 MAX_BODY_BYTES = 1024 * 1024
 
 
+async def _too_deep(request: Request, exc: Exception) -> Response:
+    """A body nested deeper than Python's stack, on any route: a bad request, not a 500."""
+    return JSONResponse({"error": "the body is JSON nested too deeply"}, 400)
+
+
 def build_app(store: Store, wall_clock: Callable[[], float]) -> WireLayer:
     routes = [
         create_route(PlugipayApi(wall_clock), store),
@@ -29,4 +36,9 @@ def build_app(store: Store, wall_clock: Callable[[], float]) -> WireLayer:
         *Control(store).routes(),
         *PortalPages(store).routes(),
     ]
-    return WireLayer(Starlette(routes=routes, max_body_size=MAX_BODY_BYTES))
+    app = Starlette(
+        routes=routes,
+        max_body_size=MAX_BODY_BYTES,
+        exception_handlers={RecursionError: _too_deep},
+    )
+    return WireLayer(app)
