@@ -152,7 +152,14 @@ class Portal:
 
     Safe to share across threads: it holds no per-call state, and ``httpx.Client`` is
     thread-safe. Pass ``http_client`` to reuse your own pool, proxies or TLS settings (you
-    close it); without one, Portal makes a client and closes it in ``close()``.
+    close it); without one, Portal makes a client and closes it in ``close()``. Portal's own
+    client holds the retry deadline for the whole exchange; build yours on
+    ``deadline_transport()`` for the same.
+
+    Every link is checked before it is returned: its URLs must be https on the adapter's
+    ``portal_hosts`` (plus ``custom_portal_hosts``, for a portal on your own domain), and
+    the session must be the requested customer's; ``allowed_return_hosts`` limits where
+    ``return_url`` may point. Either takes a list of hosts, or one host as a string.
     """
 
     def __init__(
