@@ -206,6 +206,8 @@ def _sandbox(args: argparse.Namespace) -> int:
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
     try:
+        # The signal may come at any point, even while the banner is printed: the ExitStack
+        # stops the server on the way out either way.
         with ExitStack() as stack:
             try:
                 stack.enter_context(sandbox.serve(host=args.host, port=args.port))
@@ -215,10 +217,9 @@ def _sandbox(args: argparse.Namespace) -> int:
                 )
             print(sandbox.describe(), flush=True)
             print("\nServing until Ctrl-C.", flush=True)
-            try:
-                _wait_for_interrupt()
-            except (KeyboardInterrupt, _Terminated):
-                print("\nportalkit sandbox: stopped.", file=sys.stderr, flush=True)
+            _wait_for_interrupt()
+    except (KeyboardInterrupt, _Terminated):
+        print("\nportalkit sandbox: stopped.", file=sys.stderr, flush=True)
     finally:
         if in_main:
             signal.signal(signal.SIGTERM, previous)

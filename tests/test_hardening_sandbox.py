@@ -231,12 +231,16 @@ def test_control_posts_take_only_json(
     sandbox: Sandbox, path: str, content_type: str | None
 ) -> None:
     headers = {} if content_type is None else {"Content-Type": content_type}
-    before = sandbox.pending_faults("paddle") if hasattr(sandbox, "pending_faults") else None
+    sandbox.advance(1)  # so a reset that got through would show: the clock goes back
+    now = sandbox.now()
     with httpx.Client(base_url=sandbox.url) as client:
-        answer = client.post(path, content=b'{"seconds": 60, "faults": []}', headers=headers)
+        answer = client.post(
+            path, content=b'{"seconds": 60, "faults": [{"kind": "drop"}]}', headers=headers
+        )
     assert answer.status_code == 415
-    if before is not None:
-        assert sandbox.pending_faults("paddle") == before
+    assert (sandbox.now() - now).total_seconds() < 30  # neither advanced nor reset
+    assert sandbox.now() >= now
+    assert sandbox._store.pending_faults("paddle") == []
     with httpx.Client(base_url=sandbox.url) as client:
         ok = client.post(path, json={"seconds": 60, "faults": []})
     assert ok.status_code in (200, 204)
