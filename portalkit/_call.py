@@ -148,7 +148,8 @@ class Call:
         its declared length is within the limit (the transport reads no further) and it is
         not compressed (decoding could make it larger)."""
         declared = response.headers.get("content-length")
-        if not (declared and declared.isdigit()):
+        # isascii(): str.isdigit() is also true for "²" and other digits int() refuses.
+        if not (declared and declared.isascii() and declared.isdigit()):
             return False
         if int(declared) > self.settings.max_response_bytes:
             raise self.body_limit_error(response)

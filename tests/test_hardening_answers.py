@@ -170,6 +170,19 @@ def test_json_nested_100000_deep_is_a_portal_error(
         _mint(mode, vendor, transport)
 
 
+@pytest.mark.parametrize("length", [b"\xb2", b"\xd9\xa3", b"1e3", b" 5", b"+5", b"0x10"])
+@pytest.mark.parametrize("status", [100, 201, 500])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("vendor", NAMES)
+def test_a_malformed_content_length_is_a_portal_error(
+    vendor: str, mode: str, status: int, length: bytes
+) -> None:
+    """Found by the property test below: "²" (b"\xb2") passed str.isdigit(), then int()."""
+    transport = _transport((status, [(b"content-length", length)], b""))
+    with pytest.raises(errors.PortalError):
+        _mint(mode, vendor, transport)
+
+
 # -- the web helpers ------------------------------------------------------------------
 
 DOCUMENTED = {303, 400, 404, 502}
