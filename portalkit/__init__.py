@@ -34,7 +34,7 @@ from ._models import (
     PortalRequest,
     RetentionOffer,
 )
-from ._portal import AsyncPortal, AsyncPortalOptions, Portal, PortalOptions
+from ._portal import AsyncPortal, AsyncPortalOptions, Portal, PortalOptions, deadline_transport
 from ._protocol import Exchange, MultiStepProvider, PortalProvider, SessionEndingProvider
 from ._registry import (
     available_providers,
@@ -84,6 +84,7 @@ __all__ = [
     "__version__",
     "available_providers",
     "available_twins",
+    "deadline_transport",
     "errors",
     "get_provider_factory",
     "provider_from_env",

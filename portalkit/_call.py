@@ -28,7 +28,9 @@ import attrs
 
 from . import _validation as check
 from ._capabilities import apply_feature_policy
+from ._decode import ACCEPT_ENCODING, BoundedDecoder, DecodeFailed, UnsupportedEncoding, encodings
 from ._http import httpx
+from ._link_check import checked_link, host_patterns
 from ._models import Feature, PortalLink, PortalRequest
 from ._protocol import Exchange, PortalProvider, SessionEndingProvider, one_step
 from ._redact import scrub_error, session_label
@@ -51,20 +53,35 @@ class Settings:
     strict: bool
     allowed_return_hosts: frozenset[str] | None
     max_response_bytes: int
+    #: Portal hosts accepted besides the adapter's own ``portal_hosts`` (custom domains).
+    custom_portal_hosts: tuple[str, ...] = ()
+    #: Provider names a request's ``provider_options`` may use besides the installed ones
+    #: (the names of a router's providers).
+    known_providers: frozenset[str] = frozenset()
 
 
 def make_settings(
     retry: RetryPolicy | None,
     strict: bool,
-    allowed_return_hosts: Iterable[str] | None,
+    allowed_return_hosts: Iterable[str] | str | None,
     max_response_bytes: int,
+    custom_portal_hosts: Iterable[str] | str | None = None,
+    known_providers: Iterable[str] = (),
 ) -> Settings:
     if max_response_bytes < 1024:
         raise ValueError("max_response_bytes must be at least 1024")
     hosts = None
     if allowed_return_hosts is not None:
-        hosts = frozenset(host.lower().rstrip(".") for host in allowed_return_hosts)
-    return Settings(retry or RetryPolicy(), strict, hosts, max_response_bytes)
+        # host_patterns takes a lone string as one host, not a set of its characters.
+        hosts = frozenset(host_patterns(allowed_return_hosts))
+    return Settings(
+        retry or RetryPolicy(),
+        strict,
+        hosts,
+        max_response_bytes,
+        host_patterns(custom_portal_hosts),
+        frozenset(known_providers),
+    )
 
 
 class Call:
@@ -81,6 +98,7 @@ class Call:
         self.settings = settings
         _check_return_host(request, settings.allowed_return_hosts)
         request, self.ignored = apply_feature_policy(provider, request, strict=settings.strict)
+        self.ignored += _unknown_option_names(provider, request, settings)
         if Feature.IDEMPOTENCY_KEY in provider.features and request.idempotency_key is None:
             # Made once, before the first attempt, so every retry carries the same key and
             # the vendor answers a retried create with the session it already minted.
@@ -136,6 +154,17 @@ class Call:
             missing = [
                 (name, value) for name, value in client.headers.raw if name.lower() not in present
             ]
+            if b"accept-encoding" not in present:
+                # Only what _decode can decode within the body limit (the client's default
+                # would also offer br and zstd).
+                missing = [
+                    (b"Accept-Encoding", ACCEPT_ENCODING.encode()),
+                    *[
+                        (name, value)
+                        for name, value in missing
+                        if name.lower() != b"accept-encoding"
+                    ],
+                ]
             if missing:
                 http_request.headers = httpx.Headers([*http_request.headers.raw, *missing])
         self.step_attempts += 1
@@ -171,7 +200,8 @@ class Call:
         its declared length is within the limit (the transport reads no further) and it is
         not compressed (decoding could make it larger)."""
         declared = response.headers.get("content-length")
-        if not (declared and declared.isdigit()):
+        # isascii(): str.isdigit() is also true for "²" and other digits int() refuses.
+        if not (declared and declared.isascii() and declared.isdigit()):
             return False
         if int(declared) > self.settings.max_response_bytes:
             raise self.body_limit_error(response)
@@ -182,6 +212,29 @@ class Call:
         if len(body) > self.settings.max_response_bytes:
             raise self.body_limit_error(response)
         return body
+
+    def decoder_for(self, response: httpx.Response) -> BoundedDecoder | None:
+        """The bounded decoder for the answer's Content-Encoding (None when there is none);
+        an encoding portalkit did not ask for is refused before its body is read."""
+        try:
+            applied = encodings(response.headers.get("content-encoding"))
+        except UnsupportedEncoding:
+            error = InvalidResponse(
+                f"{self.provider.name} answered in a Content-Encoding portalkit did not ask "
+                f"for (it asks for {ACCEPT_ENCODING}); refused without reading it",
+                provider=self.provider.name,
+                status=response.status_code,
+            )
+            error.retryable = False
+            raise error from None
+        return BoundedDecoder(applied) if applied else None
+
+    def decode_error(self, response: httpx.Response) -> InvalidResponse:
+        return InvalidResponse(
+            f"{self.provider.name} sent a body that does not decode as its Content-Encoding says",
+            provider=self.provider.name,
+            status=response.status_code,
+        )
 
     def check_deadline(self) -> None:
         """Per-read timeouts stop a silent server, not one that sends a byte now and then:
@@ -273,7 +326,11 @@ class Call:
         return steps
 
     def _link(self, link: PortalLink) -> PortalLink:
-        """The finished exchange's link, with what the call itself knows added."""
+        """The finished exchange's link, checked (its URLs, its customer) and with what the
+        call itself knows added."""
+        link = checked_link(
+            self.provider, link, self.request, self.settings.custom_portal_hosts, self.status
+        )
         self.request_id = link.request_id
         if logger.isEnabledFor(logging.INFO):
             logger.info(
@@ -287,6 +344,26 @@ class Call:
         if ignored == link.ignored_fields and key == link.idempotency_key:
             return link  # what evolve() would return, but a copy
         return attrs.evolve(link, ignored_fields=ignored, idempotency_key=key)
+
+
+def _unknown_option_names(
+    provider: PortalProvider, request: PortalRequest, settings: Settings
+) -> tuple[str, ...]:
+    """``provider_options`` entries that name no provider at all (``"padle"``): listed in
+    ``ignored_fields``, or refused under ``strict``. An entry for another known provider is
+    normal (one request shape for every vendor of a migration) and passes silently."""
+    others = [name for name in request.provider_options if name != provider.name]
+    if not others:  # the common case: no look-up of the installed providers
+        return ()
+    from ._registry import available_providers
+
+    known = {*available_providers(), *settings.known_providers}
+    unknown = tuple(f"provider_options[{name!r}]" for name in others if name not in known)
+    if unknown and settings.strict:
+        raise InvalidRequest.local(
+            unknown[0], "names no installed provider (a typo?)", provider=provider.name
+        )
+    return unknown
 
 
 class EndSessionCall(Call):
@@ -395,23 +472,51 @@ class AsyncDeadlineStream(httpx.AsyncByteStream):
         await self._stream.aclose()
 
 
-def collect_body(chunks: Iterator[bytes], call: Call, response: httpx.Response) -> bytes:
-    limit = call.settings.max_response_bytes
-    body = bytearray()
-    for chunk in chunks:
-        body += chunk
-        if len(body) > limit:
-            raise call.body_limit_error(response)
-    return bytes(body)
+class _Body:
+    """A body being collected: decoded bytes (see _decode) held to the limit and the
+    deadline as they are produced, not once a network chunk is decoded whole."""
+
+    def __init__(self, call: Call, response: httpx.Response) -> None:
+        self.call = call
+        self.response = response
+        self.decoder = call.decoder_for(response)
+        self.limit = call.settings.max_response_bytes
+        self.body = bytearray()
+
+    def add(self, raw: bytes) -> None:
+        if self.decoder is None:
+            self._keep(raw)
+            return
+        try:
+            for chunk in self.decoder.feed(raw):
+                self._keep(chunk)
+                self.call.check_deadline()  # decoding a bomb is work: bounded by the deadline
+        except DecodeFailed:
+            raise self.call.decode_error(self.response) from None
+
+    def _keep(self, chunk: bytes) -> None:
+        self.body += chunk
+        if len(self.body) > self.limit:
+            raise self.call.body_limit_error(self.response)
 
 
-async def acollect_body(
-    chunks: AsyncIterator[bytes], call: Call, response: httpx.Response
-) -> bytes:
-    limit = call.settings.max_response_bytes
-    body = bytearray()
-    async for chunk in chunks:
-        body += chunk
-        if len(body) > limit:
-            raise call.body_limit_error(response)
-    return bytes(body)
+def collect_body(response: httpx.Response, call: Call) -> bytes:
+    """The body of a streamed answer, decoded within the limit and the deadline."""
+    if response.is_stream_consumed:
+        # The transport read (and decoded) the body itself, e.g. a test's MockTransport
+        # answering Response(content=...): all that is left is to hold it to the limit.
+        return call.check_read_length(response, response.content)
+    body = _Body(call, response)
+    for raw in response.iter_raw():
+        body.add(raw)
+    return bytes(body.body)
+
+
+async def acollect_body(response: httpx.Response, call: Call) -> bytes:
+    """``collect_body`` for an async answer."""
+    if response.is_stream_consumed:
+        return call.check_read_length(response, response.content)
+    body = _Body(call, response)
+    async for raw in response.aiter_raw():
+        body.add(raw)
+    return bytes(body.body)

@@ -280,7 +280,9 @@ class Flow:
             check.fail("flow.retention", "needs action cancel_subscription and a subscription_id")
 
 
-def _to_tuple(values: Iterable[str]) -> tuple[str, ...]:
+def _to_tuple(values: Iterable[str] | None) -> tuple[str, ...]:
+    if values is None:  # a nullable column passed through: no subscriptions
+        return ()
     if isinstance(values, str):  # a lone id is a common slip: don't split it into characters
         return (values,)
     return tuple(values)

@@ -8,6 +8,7 @@ sync and async classes differ only in the few lines that actually wait on the ne
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Self, TypedDict, Unpack, cast
 
 from . import _telemetry as telemetry
 from ._call import Call, EndSessionCall, acollect_body, collect_body, make_settings
+from ._deadline import deadline_at, transport_for
 from ._http import httpx
 from ._models import PortalLink, PortalRequest
 from ._protocol import PortalProvider
@@ -23,6 +25,7 @@ from ._retry import RetryPolicy, is_retryable
 from ._router import Dispatch, MigrationRouter, RequestRouter
 from ._stacks import AsyncClient, SyncClient, stack_of
 from .errors import (
+    ConfigurationError,
     CustomerNotFound,
     InvalidRequest,
     PortalError,
@@ -49,8 +52,9 @@ MAX_IN_FLIGHT = MAX_CONNECTIONS
 class _PortalOptions(TypedDict, total=False):
     retry: RetryPolicy | None
     strict: bool
-    allowed_return_hosts: Iterable[str] | None
+    allowed_return_hosts: Iterable[str] | str | None
     max_response_bytes: int
+    custom_portal_hosts: Iterable[str] | str | None
 
 
 class PortalOptions(_PortalOptions, total=False):
@@ -80,6 +84,45 @@ def AsyncRetrying(**options: Any) -> tenacity.AsyncRetrying:
     from tenacity import AsyncRetrying as retrying
 
     return retrying(**options)
+
+
+def deadline_transport(**options: Any) -> httpx.HTTPTransport:
+    """An ``httpx.HTTPTransport`` (same keyword arguments) on which a portalkit call's
+    deadline holds for the whole exchange: every connect, read and write is capped by the
+    time left (see ``portalkit._deadline``). ``Portal``'s own client runs on one; build your
+    own ``httpx.Client(transport=deadline_transport(...))`` to keep that guarantee."""
+    transport: httpx.HTTPTransport = transport_for(httpx, **options)
+    return transport
+
+
+def _check_provider(
+    provider: PortalProvider | RequestRouter, portal: str
+) -> PortalProvider | RequestRouter:
+    """Refuse, where the Portal is built, what would fail only on the first click."""
+    if isinstance(provider, str):
+        raise TypeError(
+            f"{portal} needs a provider instance, not the string {provider!r}: build one "
+            f"(e.g. Paddle(api_key=...)) or use {portal}.from_env() to pick it by name"
+        )
+    if isinstance(provider, type):
+        raise TypeError(
+            f"{portal} needs a provider instance, not the class {provider.__name__}: "
+            f"call it with its settings, e.g. {portal}({provider.__name__}(api_key=...))"
+        )
+    if not isinstance(provider, (PortalProvider, RequestRouter)):
+        raise TypeError(
+            f"{portal} needs a PortalProvider or a MigrationRouter, not {type(provider).__name__}"
+        )
+    return provider
+
+
+def _provider_names(provider: PortalProvider | RequestRouter) -> list[str]:
+    """The names a request's provider_options may use for this Portal besides the
+    installed providers: a router's providers."""
+    providers = getattr(provider, "providers", None)
+    if isinstance(providers, Mapping):
+        return [*providers, *(getattr(p, "name", "") for p in providers.values())]
+    return []
 
 
 def _dispatcher(provider: PortalProvider | RequestRouter) -> Callable[[PortalRequest], Dispatch]:
@@ -154,6 +197,14 @@ class Portal:
         The largest vendor response body read (default 1 MiB, at least 1024): a larger one,
         declared or streamed (after decompression), is refused with ``InvalidResponse``
         without reading the rest.
+
+    Portal's own client holds the retry deadline for the whole exchange (it runs on
+    ``deadline_transport()``); build yours on ``deadline_transport()`` for the same.
+
+    Every link is checked before it is returned: its URLs must be https on the adapter's
+    ``portal_hosts`` (plus ``custom_portal_hosts``, for a portal on your own domain), and
+    the session must be the requested customer's; ``allowed_return_hosts`` limits where
+    ``return_url`` may point. Either takes a list of hosts, or one host as a string.
     """
 
     def __init__(
@@ -163,17 +214,29 @@ class Portal:
         http_client: SyncClient | None = None,
         retry: RetryPolicy | None = None,
         strict: bool = False,
-        allowed_return_hosts: Iterable[str] | None = None,
+        allowed_return_hosts: Iterable[str] | str | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        custom_portal_hosts: Iterable[str] | str | None = None,
     ) -> None:
-        self.provider = provider
-        self._settings = make_settings(retry, strict, allowed_return_hosts, max_response_bytes)
+        self.provider = _check_provider(provider, type(self).__name__)
+        self._settings = make_settings(
+            retry,
+            strict,
+            allowed_return_hosts,
+            max_response_bytes,
+            custom_portal_hosts,
+            _provider_names(provider),
+        )
         self._dispatch = _dispatcher(provider)
         self._owns_client = http_client is None
         # A client of either stack; typed as portalkit's, whose API the other shares, and
-        # converted to and from by ``self._stack`` (see _stacks).
+        # converted to and from by ``self._stack`` (see _stacks). Portal's own client runs on
+        # deadline_transport: the deadline then holds for the whole exchange, even against a
+        # server trickling its status line and headers.
         self._client = cast("httpx.Client", http_client) or httpx.Client(
-            timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS
+            timeout=DEFAULT_TIMEOUT,
+            limits=DEFAULT_LIMITS,
+            transport=deadline_transport(limits=DEFAULT_LIMITS),
         )
         self._stack = stack_of(self._client)
 
@@ -238,7 +301,15 @@ class Portal:
 
     def _attempt(self, call: Call) -> PortalLink | None:
         with telemetry.attempt(call):
-            return self._exchange(call)
+            try:
+                # The deadline for every connect, read and write of this exchange, as the
+                # client's deadline_transport reads it (see _deadline).
+                with deadline_at(call.control.ends_at):
+                    return self._exchange(call)
+            except PortalError:
+                raise
+            except self._stack.errors as exc:
+                raise call.transport_error(exc) from exc
 
     def _exchange(self, call: Call) -> PortalLink | None:
         stack = self._stack
@@ -251,7 +322,7 @@ class Portal:
                 if read_whole:
                     body = call.check_read_length(response, response.read())
                 else:
-                    body = collect_body(response.iter_bytes(), call, response)
+                    body = collect_body(response, call)
             finally:
                 response.close()
         except PortalError:
@@ -294,11 +365,19 @@ class AsyncPortal:
         http_client: AsyncClient | None = None,
         retry: RetryPolicy | None = None,
         strict: bool = False,
-        allowed_return_hosts: Iterable[str] | None = None,
+        allowed_return_hosts: Iterable[str] | str | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        custom_portal_hosts: Iterable[str] | str | None = None,
     ) -> None:
-        self.provider = provider
-        self._settings = make_settings(retry, strict, allowed_return_hosts, max_response_bytes)
+        self.provider = _check_provider(provider, type(self).__name__)
+        self._settings = make_settings(
+            retry,
+            strict,
+            allowed_return_hosts,
+            max_response_bytes,
+            custom_portal_hosts,
+            _provider_names(provider),
+        )
         self._dispatch = _async_dispatcher(provider)
         self._owns_client = http_client is None
         self._client = cast("httpx.AsyncClient", http_client) or httpx.AsyncClient(
@@ -306,6 +385,8 @@ class AsyncPortal:
         )
         self._stack = stack_of(self._client)  # as in Portal
         self._in_flight: anyio.Semaphore | None = None  # made on first use, in the event loop
+        #: The asyncio loop the client's pooled connections belong to (None before first use).
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def from_env(
@@ -367,6 +448,7 @@ class AsyncPortal:
     async def _exchange(self, call: Call) -> PortalLink | None:
         import anyio  # with the event loop running: anyio works under asyncio and trio
 
+        self._bind_loop(call.provider.name)
         slots = await self._take_slot(call)
         stack = self._stack
         try:
@@ -383,7 +465,7 @@ class AsyncPortal:
                     if read_whole:
                         body = call.check_read_length(response, await response.aread())
                     else:
-                        body = await acollect_body(response.aiter_bytes(), call, response)
+                        body = await acollect_body(response, call)
                 finally:
                     await response.aclose()
             if deadline.cancelled_caught:
@@ -396,6 +478,37 @@ class AsyncPortal:
             slots.release()
         response = stack.incoming(response, body, call.http_request)
         return call.finish(response, body, read_whole=read_whole)
+
+    def _bind_loop(self, provider: str | None = None) -> None:
+        """Follow the event loop this AsyncPortal is used from.
+
+        An httpx client's pooled connections belong to the loop that opened them: a
+        module-level AsyncPortal used by two ``asyncio.run`` calls (or a test client used
+        without ``async with``) would reuse a connection of a closed loop and fail with
+        ``RuntimeError: Event loop is closed``. A client this AsyncPortal made is replaced
+        by a fresh one for the new loop (the old one is dropped: closing it needs its own,
+        closed, loop). A client the caller passed is theirs to manage: its use from a
+        second loop is refused with a ConfigurationError saying what to do."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not asyncio (trio): anyio's own rules apply
+            return
+        if loop is self._loop:
+            return
+        previous, self._loop = self._loop, loop
+        if previous is None:
+            return
+        self._in_flight = None  # its waiters belong to the old loop too
+        if self._owns_client:
+            self._client = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS)
+            return
+        self._loop = previous  # still bound to the old loop: refuse every use from here
+        raise ConfigurationError(
+            "this AsyncPortal's http_client was first used in another event loop; an httpx "
+            "client cannot move between loops. Make the client and the AsyncPortal inside "
+            "the loop that uses them (async with), or let AsyncPortal make its own client",
+            provider=provider,
+        )
 
     async def _take_slot(self, call: Call) -> anyio.Semaphore:
         """Wait, at most until the deadline, for one of the MAX_IN_FLIGHT request slots."""
@@ -421,6 +534,7 @@ class AsyncPortal:
 
     async def aclose(self) -> None:
         if self._owns_client:
+            self._bind_loop()
             await self._client.aclose()
 
     async def __aenter__(self) -> Self:

@@ -48,8 +48,16 @@ def session_label(session_id: str, url: str) -> str:
     except ValueError:
         path = url
     if session_id and session_id in path:
-        return f"{session_id[:7]}…"
-    return session_id
+        return f"{_printable(session_id[:7])}…"
+    return _printable(session_id[:100])
+
+
+def _printable(text: str) -> str:
+    """A vendor's id as a log line may show it: no control or separator character, so an
+    id holding a newline cannot forge a log line."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else "?" for char in text)
 
 
 def sent_credentials(request: httpx.Request) -> set[str]:

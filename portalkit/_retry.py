@@ -130,6 +130,11 @@ class RetryControl:
     def remaining(self) -> float:
         return self.policy.deadline - (time.monotonic() - self.started)
 
+    @property
+    def ends_at(self) -> float:
+        """The deadline as a ``time.monotonic()`` value."""
+        return self.started + self.policy.deadline
+
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
         return self.policy.wait_after(error, state.attempt_number)

@@ -2,7 +2,9 @@
 converters, and turning an error response into the right PortalError.
 
 Every failure here becomes an ``InvalidResponse`` naming the provider, never a KeyError,
-JSONDecodeError or cattrs error.
+JSONDecodeError, RecursionError or cattrs error. Its message names the field and the rule
+it broke, never a value the vendor sent: a vendor's answer may hold a bearer token anywhere,
+and portalkit's own messages end up in logs.
 """
 
 from __future__ import annotations
@@ -62,11 +64,13 @@ def decode_json_object(
         raise invalid("an empty body")
     content_type = response.headers.get("content-type", "")
     if "json" not in content_type.lower():
-        raise invalid(f"content type {content_type or 'none'!r}, not JSON")
+        raise invalid("a content type that is not JSON" if content_type else "no content type")
     try:
         body = json.loads(response.content)
     except (ValueError, UnicodeDecodeError):
         raise invalid("a body that is not valid JSON (malformed or truncated)") from None
+    except RecursionError:  # nested deeper than Python's stack: no vendor needs that
+        raise invalid("JSON nested too deeply to read") from None
     if not isinstance(body, dict):
         raise invalid(f"a JSON {type(body).__name__}, not an object")
     return body
@@ -90,7 +94,7 @@ def parse_timestamp(
             if parsed.tzinfo is not None:
                 return parsed.astimezone(UTC)
     raise InvalidResponse(
-        f"{provider} sent {field}={value!r}, not an ISO 8601 time with an offset",
+        f"{provider} sent a {field} that is not an ISO 8601 time with an offset",
         provider=provider,
         status=status,
         request_id=request_id,
@@ -111,7 +115,14 @@ def structure(
         return converter.structure(data, cls)
     # cattrs' BaseValidationError is an ExceptionGroup: caught as such, because importing it
     # here on every call cost about 2 µs per create.
-    except (ExceptionGroup, KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (
+        ExceptionGroup,
+        KeyError,
+        TypeError,
+        ValueError,
+        AttributeError,
+        RecursionError,
+    ) as exc:
         details = "; ".join(_leaf_messages(exc))
         raise InvalidResponse(
             f"{provider} sent a body that does not match its documented shape: {details}",
@@ -126,8 +137,20 @@ def _leaf_messages(exc: BaseException) -> list[str]:
 
     if isinstance(exc, cattrs.BaseValidationError):
         # "required field missing @ body.data.url": where, never the value (it may be a URL).
-        return cattrs.transform_error(exc, path="body")
-    return [f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)]
+        return cattrs.transform_error(exc, path="body", format_exception=_rule_only)
+    return [_rule_only(exc, None)]
+
+
+def _rule_only(exc: BaseException, expected: type | None) -> str:
+    """The rule a value broke, in portalkit's words: cattrs' own formatter and Python's
+    exception texts may quote the value ("invalid literal for int(): '<token>'")."""
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    if isinstance(exc, AttributeError):
+        return "expected a mapping"
+    if isinstance(exc, ValueError | TypeError) and expected is not None:
+        return f"invalid value, expected {getattr(expected, '__name__', 'another type')}"
+    return "invalid value"
 
 
 def _strict_str(value: object, _: type) -> str:
@@ -232,6 +255,8 @@ def vendor_error(
         code = _CODE_SAFE.sub("?", code)[:100]
     if message:
         message = _CODE_SAFE.sub("?", message)[:500]
+    if request_id:
+        request_id = _CODE_SAFE.sub("?", request_id)[:200]
     context: dict[str, Any] = {
         "provider": provider,
         "status": status,
@@ -250,7 +275,7 @@ def error_body(response: httpx.Response) -> Mapping[str, Any]:
     """The decoded error body, or {} when it is not a JSON object (an HTML page from a proxy)."""
     try:
         body = json.loads(response.content) if response.content else {}
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return {}
     return body if isinstance(body, dict) else {}
 

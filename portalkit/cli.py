@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -190,22 +192,43 @@ def _wait_for_interrupt() -> None:
         time.sleep(3600)
 
 
+class _Terminated(Exception):
+    """SIGTERM arrived: stop the way Ctrl-C does."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def _sandbox(args: argparse.Namespace) -> int:
+    if not 0 <= args.port <= 65535:
+        return _fail("sandbox", f"--port must be between 0 and 65535, not {args.port}", EXIT_USAGE)
     sandbox_class = _load_sandbox("sandbox")
     if sandbox_class is None:
         return EXIT_USAGE
     sandbox = sandbox_class()
-    with ExitStack() as stack:
-        try:
-            stack.enter_context(sandbox.serve(host=args.host, port=args.port))
-        except OSError as exc:
-            return _fail("sandbox", f"cannot listen on {args.host}:{args.port}: {exc}", EXIT_USAGE)
-        print(sandbox.describe(), flush=True)
-        print("\nServing until Ctrl-C.", flush=True)
-        try:
+    # SIGTERM (docker stop, systemd, a CI runner) stops the server as Ctrl-C does: the socket
+    # closed, hanging requests released, exit status 0. Only the main thread may set it.
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
+    try:
+        # The signal may come at any point, even while the banner is printed: the ExitStack
+        # stops the server on the way out either way.
+        with ExitStack() as stack:
+            try:
+                stack.enter_context(sandbox.serve(host=args.host, port=args.port))
+            except (OSError, OverflowError, ValueError) as exc:
+                return _fail(
+                    "sandbox", f"cannot listen on {args.host}:{args.port}: {exc}", EXIT_USAGE
+                )
+            print(sandbox.describe(), flush=True)
+            print("\nServing until Ctrl-C.", flush=True)
             _wait_for_interrupt()
-        except KeyboardInterrupt:
-            print("\nportalkit sandbox: stopped.", file=sys.stderr)
+    except (KeyboardInterrupt, _Terminated):
+        print("\nportalkit sandbox: stopped.", file=sys.stderr, flush=True)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
     return EXIT_OK
 
 

@@ -229,10 +229,13 @@ class ConfigurationError(PortalError):
         message: str,
         *,
         variable: str | None = None,
+        field: str | None = None,
         **context: Unpack[ErrorContext],
     ) -> None:
         super().__init__(message, **context)
         self.variable = variable
+        #: The adapter setting at fault (``api_key``), when it is one; its value is never shown.
+        self.field = field
 
 
 class InvalidCredential(ConfigurationError, InvalidRequest):

@@ -94,9 +94,11 @@ class _Urls:
 @attrs.frozen
 class _Session:
     id: str
-    customer_id: str
     urls: _Urls
     created_at: str
+    # Not required by Paddle's OpenAPI schema (customer-portal-session requires only id,
+    # urls and created_at): when absent, the session is the requested customer's.
+    customer_id: str | None = None
 
 
 @attrs.frozen
@@ -152,6 +154,12 @@ class Paddle:
     name: ClassVar[str] = "paddle"
     features: ClassVar[frozenset[Feature]] = frozenset(
         {Feature.SUBSCRIPTION_DEEP_LINKS, Feature.FLOW}
+    )
+    #: Where its portal links live. ASSUMPTION: the sandbox environment's portal is on
+    #: sandbox-customer-portal.paddle.com; the docs show only the production host.
+    portal_hosts: ClassVar[tuple[str, ...]] = (
+        "customer-portal.paddle.com",
+        "sandbox-customer-portal.paddle.com",
     )
 
     api_key: str = attrs.field(repr=False, validator=check.secret)
@@ -267,7 +275,7 @@ class Paddle:
         link = PortalLink(
             provider=self.name,
             session_id=session.id,
-            customer_id=session.customer_id,
+            customer_id=session.customer_id or request.customer_id,
             url=session.urls.general.overview,
             expires_at=None,  # Paddle does not report one; never invented
             created_at=reply.timestamp(session.created_at, "created_at"),

@@ -100,6 +100,8 @@ class Paylera:
             Feature.CONFIGURE_UPDATE_PAYMENT_METHOD,
         }
     )
+    #: Where its portal links live (portal.paylera.io/p/<session>).
+    portal_hosts: ClassVar[tuple[str, ...]] = ("portal.paylera.io",)
 
     api_key: str = attrs.field(repr=False, validator=check.secret)
     base_url: str = attrs.field(default=API_BASE_URL, converter=strip_slash, validator=_base_url)

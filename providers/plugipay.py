@@ -130,6 +130,9 @@ class Plugipay:
     features: ClassVar[frozenset[Feature]] = frozenset(
         {Feature.RETURN_URL, Feature.ON_BEHALF_OF, Feature.IDEMPOTENCY_KEY}
     )
+    #: Where its portal links live (plugipay.com/portal/<session>); a workspace's custom
+    #: domain (billing.yourbrand.com) is added with Portal(custom_portal_hosts=...).
+    portal_hosts: ClassVar[tuple[str, ...]] = ("plugipay.com",)
 
     key_id: str = attrs.field(repr=False, validator=check.secret)
     key_secret: str = attrs.field(repr=False, validator=check.secret)

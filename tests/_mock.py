@@ -229,15 +229,20 @@ PLUGIPAY_DOC_SESSION: dict[str, Any] = {
 PLUGIPAY_DOC_CUSTOMER = "cus_01HXxxxxxxxxxxxxxxxxxxxxxx"
 PLUGIPAY_DOC_RETURN_URL = "https://app.acme.com/account"
 
-#: Paylera -> Customer portal -> "Generating a session" -> Response.
+#: Paylera -> Customer portal -> "Generating a session" -> Response. The page's "ps_…"
+#: placeholder is percent-encoded in the URL, as a real link would carry it: a portal URL
+#: holds ASCII only (portalkit refuses anything else).
 PAYLERA_DOC_RESPONSE: dict[str, Any] = {
     "id": "ps_…",
-    "url": "https://portal.paylera.io/p/ps_…",
+    "url": "https://portal.paylera.io/p/ps_%E2%80%A6",
     "expires_at": "2026-05-06T13:34:00Z",
 }
 
 #: Paddle -> Create a customer portal session -> Request / Response examples.
-PADDLE_DOC_CUSTOMER = "ctm_01grnn4zta5a1mf02jjze7y2ys"  # the path parameter's example
+#: The customer the documented response names. (The path parameter's own example,
+#: ctm_01grnn4zta5a1mf02jjze7y2ys, is another customer: a session answered for it would be
+#: bound to someone else, which portalkit refuses.)
+PADDLE_DOC_CUSTOMER = "ctm_01gysfvfy7vqhpzkq8rjmrq7an"
 PADDLE_DOC_SUBSCRIPTION = "sub_01h04vsc0qhwtsbsxh3422wjs4"
 PADDLE_DOC_REQUEST: dict[str, Any] = {"subscription_ids": ["sub_01h04vsc0qhwtsbsxh3422wjs4"]}
 _PADDLE_TOKEN = (

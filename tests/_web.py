@@ -42,8 +42,11 @@ def deep_link(action: str, subscription_id: str) -> str:
     )
 
 
-def created(subscription_ids: list[str] | None = None) -> httpx.Response:
-    """Paddle's 201, with a pair of deep links for each subscription asked for."""
+def created(
+    subscription_ids: list[str] | None = None, customer_id: str = CUSTOMER_ID
+) -> httpx.Response:
+    """Paddle's 201 for ``customer_id``, with a pair of deep links for each subscription
+    asked for."""
     subscriptions = [
         {
             "id": subscription_id,
@@ -59,7 +62,7 @@ def created(subscription_ids: list[str] | None = None) -> httpx.Response:
         json={
             "data": {
                 "id": "cpls_01h4ge9r64c22exjsx0fy8b48b",
-                "customer_id": CUSTOMER_ID,
+                "customer_id": customer_id,
                 "urls": {"general": {"overview": PORTAL_URL}, "subscriptions": subscriptions},
                 "created_at": "2024-10-25T06:53:58Z",
             },
@@ -114,7 +117,9 @@ class FakeVendor:
         self.requests.append(request)
         if self.reply is not None:
             return self.reply
-        return created(json.loads(request.content).get("subscription_ids"))
+        return created(
+            json.loads(request.content).get("subscription_ids"), request.url.path.split("/")[2]
+        )
 
     def bodies(self) -> list[Any]:
         return [json.loads(request.content) for request in self.requests]

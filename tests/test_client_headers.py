@@ -11,7 +11,7 @@ ANSWER = {
     "data": {
         "id": "cpls_01h4ge9r64c22exjsx0fy8b48b",
         "customer_id": CUSTOMER,
-        "urls": {"general": {"overview": "https://portal.example/cpl_1?token=t"}},
+        "urls": {"general": {"overview": "https://customer-portal.paddle.com/cpl_1?token=t"}},
         "created_at": "2024-10-25T06:53:58Z",
     },
     "meta": {"request_id": "req_1"},

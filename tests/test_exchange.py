@@ -45,6 +45,7 @@ class Toy:
 
     name: ClassVar[str] = "toy"
     features: ClassVar[frozenset[Feature]] = frozenset({Feature.SUBSCRIPTION_DEEP_LINKS})
+    portal_hosts: ClassVar[tuple[str, ...]] = ("portal.toy.test",)
 
     def __init__(self, *, skip_missing: bool = False) -> None:
         self.skip_missing = skip_missing

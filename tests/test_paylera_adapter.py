@@ -159,7 +159,7 @@ def test_parses_the_documented_response(mode: str, header: str) -> None:
 
     assert link.provider == "paylera"
     assert link.session_id == "ps_…"
-    assert link.url == "https://portal.paylera.io/p/ps_…"
+    assert link.url == "https://portal.paylera.io/p/ps_%E2%80%A6"
     assert link.expires_at == datetime(2026, 5, 6, 13, 34, tzinfo=UTC)
     assert link.expires_at is not None
     assert link.expires_at.tzinfo is UTC

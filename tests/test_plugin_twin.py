@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from _plugin import PLUGIN_NAME, PLUGIN_SOURCE, plugin_site
 
 import portalkit
 from portalkit import MigrationRouter, Portal, PortalRequest, Route, cli, errors, provider_from_env
+from portalkit._http import httpx
 from portalkit.sandbox import Fault, Sandbox
 
 pytest_plugins = ["pytester"]

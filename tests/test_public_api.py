@@ -37,6 +37,7 @@ def test_exported_names_are_pinned() -> None:
         "__version__",
         "available_providers",
         "available_twins",
+        "deadline_transport",
         "errors",
         "get_provider_factory",
         "provider_from_env",

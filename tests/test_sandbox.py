@@ -917,7 +917,7 @@ def test_control_endpoints(sandbox: Sandbox, http: httpx.Client) -> None:
 
     assert http.post("/_sandbox/advance", json={"seconds": 3601}).status_code == 200
     assert http.get(sessions and f"/paylera/p/{sessions[0]['id']}").status_code == 410
-    assert http.post("/_sandbox/reset").status_code == 204
+    assert http.post("/_sandbox/reset", json={}).status_code == 204
     assert created not in sandbox.customers("paylera")
 
 

@@ -674,7 +674,7 @@ def test_a_vendor_without_them_refuses_plan_changes_and_offers(
 
 
 def test_a_vendor_without_it_drops_after_completion() -> None:
-    from _mock import PADDLE_DOC_RESPONSE, PADDLE_DOC_SUBSCRIPTION
+    from _mock import PADDLE_DOC_CUSTOMER, PADDLE_DOC_RESPONSE, PADDLE_DOC_SUBSCRIPTION
 
     flow = Flow(
         Action.CANCEL_SUBSCRIPTION,
@@ -686,7 +686,7 @@ def test_a_vendor_without_it_drops_after_completion() -> None:
         "sync",
         Paddle(api_key="pdl_k"),
         script,
-        PortalRequest("ctm_01grnn4zta5a1mf02jjze7y2ys", flow=flow),
+        PortalRequest(PADDLE_DOC_CUSTOMER, flow=flow),
     )
     assert link.ignored_fields == ("flow.after_completion",)
     with pytest.raises(errors.UnsupportedFeature):
@@ -694,7 +694,7 @@ def test_a_vendor_without_it_drops_after_completion() -> None:
             "sync",
             Paddle(api_key="pdl_k"),
             Script(),
-            PortalRequest("ctm_01grnn4zta5a1mf02jjze7y2ys", flow=flow),
+            PortalRequest(PADDLE_DOC_CUSTOMER, flow=flow),
             strict=True,
         )
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ._connection import WireLayer
@@ -20,6 +22,11 @@ from .twin import Twin
 MAX_BODY_BYTES = 1024 * 1024
 
 
+async def _too_deep(request: Request, exc: Exception) -> Response:
+    """A body nested deeper than Python's stack, on any route: a bad request, not a 500."""
+    return JSONResponse({"error": "the body is JSON nested too deeply"}, 400)
+
+
 def build_app(twins: Sequence[Twin], store: Store, wall_clock: Callable[[], float]) -> WireLayer:
     routes: list[Route] = []
     owner: dict[tuple[str, str], str] = {}
@@ -31,4 +38,9 @@ def build_app(twins: Sequence[Twin], store: Store, wall_clock: Callable[[], floa
                 raise ValueError(f"sandbox twins {taken!r} and {twin.name!r} both serve {route}")
             routes.append(api_route(twin, route, store, wall_clock))
     routes += [*Control(twins, store).routes(), *PortalPages(twins, store).routes()]
-    return WireLayer(Starlette(routes=routes, max_body_size=MAX_BODY_BYTES))
+    app = Starlette(
+        routes=routes,
+        max_body_size=MAX_BODY_BYTES,
+        exception_handlers={RecursionError: _too_deep},
+    )
+    return WireLayer(app)

@@ -15,7 +15,8 @@
     GET    /_sandbox/{vendor}/received                 the request log, credentials redacted
 
 Errors answer ``{"error": "<what is wrong>"}`` with 400 (bad input) or 404 (unknown vendor
-or customer).
+or customer). A POST must say ``Content-Type: application/json`` (415 otherwise), so a web
+page open in a developer's browser cannot drive the sandbox with a simple form post.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from starlette.routing import Route
 
 from ._describe import overview
 from ._faults import Fault
+from ._route import bound_base_url
 from ._store import Store, utc
 
 if TYPE_CHECKING:
@@ -50,7 +52,10 @@ async def _json(request: Request) -> dict[str, Any]:
     body = await request.body()
     if not body.strip():
         return {}
-    data = json.loads(body)
+    try:
+        data = json.loads(body)
+    except RecursionError:
+        raise ValueError("the body is JSON nested too deeply") from None
     if not isinstance(data, dict):
         raise ValueError("the body must be a JSON object")
     return data
@@ -60,6 +65,10 @@ def _guarded(handler: Handler, vendors: Sequence[str]) -> Handler:
     """Unknown vendor -> 404; bad JSON or a rejected value -> 400; unknown customer -> 404."""
 
     async def endpoint(request: Request) -> Response:
+        if request.method == "POST" and not _is_json(request):
+            # A web page can send a "simple" cross-site POST (form or text/plain) without
+            # asking first; application/json needs a CORS preflight, which this never grants.
+            return _error(415, "the control endpoints take only Content-Type: application/json")
         vendor = request.path_params.get("vendor")
         if vendor is not None and vendor not in vendors:
             return _error(404, f"unknown vendor {vendor!r}; expected one of {', '.join(vendors)}")
@@ -71,6 +80,11 @@ def _guarded(handler: Handler, vendors: Sequence[str]) -> Handler:
             return _error(400, str(exc))
 
     return endpoint
+
+
+def _is_json(request: Request) -> bool:
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media_type == "application/json"
 
 
 class Control:
@@ -99,7 +113,7 @@ class Control:
 
     async def overview(self, request: Request) -> Response:
         twins = list(self.twins.values())
-        return JSONResponse(overview(twins, self.store, str(request.base_url).rstrip("/")))
+        return JSONResponse(overview(twins, self.store, bound_base_url(request.scope)))
 
     async def reset(self, request: Request) -> Response:
         self.store.reset()
@@ -174,6 +188,7 @@ class Control:
                 "query": r.query,
                 "headers": {k: ("<redacted>" if k in secret else v) for k, v in r.headers.items()},
                 "body": r.body.decode("utf-8", "replace"),
+                "body_length": r.body_length if r.body_length is not None else len(r.body),
                 "received_at": r.received_at.isoformat(),
             }
             for r in self.store.received(vendor)

@@ -8,6 +8,7 @@ every access goes through one lock. Records handed out are frozen snapshots.
 from __future__ import annotations
 
 import json
+import math
 import re
 import secrets
 import threading
@@ -24,8 +25,26 @@ from ._faults import Fault
 
 #: How long an idempotency key is remembered (sandbox time), as vendors commonly do.
 IDEMPOTENCY_WINDOW = 24 * 3600.0
+# Caps that keep a long test run's sandbox bounded, whatever it is sent. Past a cap the
+# oldest entry goes first.
+#: Requests kept in each vendor's request log (a ring).
+MAX_RECEIVED = 1000
+#: Bytes of each logged request body kept; ``ReceivedRequest.body_length`` has the length.
+MAX_LOGGED_BODY = 4096
+#: Minted sessions kept per vendor (an expired one older than SESSION_RETENTION goes first).
+MAX_SESSIONS = 10_000
+#: How long after its expiry a session is kept, so opening it still answers "expired".
+SESSION_RETENTION = 24 * 3600.0
+#: Idempotency replays kept in all (each also expires after IDEMPOTENCY_WINDOW).
+MAX_REPLAYS = 10_000
+#: Portal cookies kept in all.
+MAX_COOKIES = 10_000
 
 Consumed = Literal["ok", "used", "expired", "missing", "forbidden"]
+
+
+#: The latest sandbox time advance() reaches (datetime tops out at the year 9999).
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC).timestamp()
 
 
 def utc(seconds: float) -> datetime:
@@ -74,11 +93,20 @@ class ReceivedRequest:
     path: str
     query: str
     headers: Mapping[str, str] = attrs.field(repr=False)
+    #: The body, or its first MAX_LOGGED_BODY bytes once logged (see ``body_length``).
     body: bytes = attrs.field(repr=False)
     received_at: datetime
+    #: The whole body's length in bytes (None: not logged yet, ``len(body)``).
+    body_length: int | None = None
+
+    @property
+    def truncated(self) -> bool:
+        return self.body_length is not None and self.body_length > len(self.body)
 
     def json(self) -> Any:
-        """The body parsed as JSON (ValueError when it is not JSON)."""
+        """The body parsed as JSON (ValueError when it is not JSON, or was truncated)."""
+        if self.truncated:
+            raise ValueError("the logged body is truncated: only its first bytes were kept")
         return json.loads(self.body) if self.body else None
 
 
@@ -144,7 +172,7 @@ class Store:
         self._sessions: dict[str, dict[str, Session]] = {}
         self._links: dict[tuple[str, str], str] = {}
         self._replays: dict[tuple[str, str], Replay] = {}
-        self._received: dict[str, list[ReceivedRequest]] = {}
+        self._received: dict[str, deque[ReceivedRequest]] = {}
         self._faults: dict[str, deque[Fault]] = {}
         self._cookies: dict[str, PortalCookie] = {}
         self.reset()
@@ -160,7 +188,7 @@ class Store:
             self._sessions = {vendor: {} for vendor in self.vendors}
             self._links = {}
             self._replays = {}
-            self._received = {vendor: [] for vendor in self.vendors}
+            self._received = {vendor: deque(maxlen=MAX_RECEIVED) for vendor in self.vendors}
             self._faults = {vendor: deque() for vendor in self.vendors}
             self._cookies = {}
 
@@ -172,8 +200,14 @@ class Store:
             return self._clock() + self._offset
 
     def advance(self, seconds: float) -> None:
+        # NaN fails every comparison and infinity poisons every later timestamp: refused,
+        # so a bad value can never break the calls after it.
+        if not isinstance(seconds, int | float) or not math.isfinite(seconds):
+            raise ValueError("advance: seconds must be a finite number")
         if seconds < 0:
             raise ValueError("advance: the sandbox clock only moves forward")
+        if self._clock() + self._offset + seconds > _LATEST:
+            raise ValueError("advance: that would move the clock past the year 9000")
         with self._lock:
             self._offset += seconds
 
@@ -230,6 +264,12 @@ class Store:
     # -- request log and faults ------------------------------------------------------------
 
     def record(self, request: ReceivedRequest) -> None:
+        """Log a request: its body cut to MAX_LOGGED_BODY bytes (its length kept), in a ring
+        of the last MAX_RECEIVED requests."""
+        if request.body_length is None:
+            request = attrs.evolve(
+                request, body=request.body[:MAX_LOGGED_BODY], body_length=len(request.body)
+            )
         with self._lock:
             self._received[request.vendor].append(request)
 
@@ -259,9 +299,26 @@ class Store:
 
     def add_session(self, session: Session) -> None:
         with self._lock:
-            self._sessions[session.vendor][session.id] = session
+            sessions = self._sessions[session.vendor]
+            sessions[session.id] = session
             if session.link_id is not None:
                 self._links[(session.vendor, session.link_id)] = session.id
+            if len(sessions) > MAX_SESSIONS:
+                self._prune_sessions(sessions)
+
+    def _prune_sessions(self, sessions: dict[str, Session]) -> None:
+        """Drop sessions long expired, then the oldest, down to MAX_SESSIONS."""
+        cutoff = self.now() - SESSION_RETENTION
+        stale = [sid for sid, s in sessions.items() if s.expires_at.timestamp() < cutoff]
+        for session_id in stale:
+            self._forget_session(sessions, session_id)
+        while len(sessions) > MAX_SESSIONS:
+            self._forget_session(sessions, next(iter(sessions)))  # insertion order: oldest
+
+    def _forget_session(self, sessions: dict[str, Session], session_id: str) -> None:
+        session = sessions.pop(session_id)
+        if session.link_id is not None:
+            self._links.pop((session.vendor, session.link_id), None)
 
     def sessions(self, vendor: str) -> list[Session]:
         with self._lock:
@@ -307,6 +364,15 @@ class Store:
     def remember(self, vendor: str, key: str, replay: Replay) -> None:
         with self._lock:
             self._replays[(vendor, key)] = replay
+            if len(self._replays) > MAX_REPLAYS:
+                now = self.now()
+                expired = [
+                    k for k, r in self._replays.items() if now - r.stored_at > IDEMPOTENCY_WINDOW
+                ]
+                for stale in expired:
+                    del self._replays[stale]
+                while len(self._replays) > MAX_REPLAYS:
+                    del self._replays[next(iter(self._replays))]
 
     # -- portal cookies ------------------------------------------------------------------
 
@@ -314,6 +380,8 @@ class Store:
         value = secrets.token_urlsafe(32)
         with self._lock:
             self._cookies[value] = cookie
+            while len(self._cookies) > MAX_COOKIES:
+                del self._cookies[next(iter(self._cookies))]
         return value
 
     def cookie(self, value: str | None) -> PortalCookie | None:

@@ -326,7 +326,10 @@ def json_object(body: bytes) -> dict[str, Any]:
     """The body as a JSON object; an empty body is ``{}``. Raises ValueError otherwise."""
     if not body.strip():
         return {}
-    parsed = json.loads(body)
+    try:
+        parsed = json.loads(body)
+    except RecursionError:  # deeper than Python's stack: a bad body, not a crash
+        raise ValueError("the body is JSON nested too deeply") from None
     if not isinstance(parsed, dict):
         raise ValueError(f"the body is a JSON {type(parsed).__name__}, not an object")
     return parsed

@@ -20,9 +20,10 @@ from types import MappingProxyType
 
 import attrs
 
+from .._link_check import is_safe_redirect
 from .._models import PortalLink, PortalRequest
 from .._portal import Portal
-from ..errors import CustomerNotFound, InvalidRequest, PortalError
+from ..errors import CustomerNotFound, InvalidRequest, InvalidResponse, PortalError
 
 logger = logging.getLogger("portalkit.web")
 
@@ -107,9 +108,21 @@ def mint(portal: Portal, build: Callable[[], PortalRequest]) -> PortalLink | Ref
     an invalid one (a malformed customer id in the app's records) is a 400, not a crash.
     """
     try:
-        return portal.create_link(build())
+        return checked(portal.create_link(build()))
     except PortalError as error:
         return refuse(error)
+
+
+def checked(link: PortalLink) -> PortalLink:
+    """``link``, once its URL is one a browser may be sent to (https, or http to a loopback
+    sandbox; absolute; a plain host). Portal already refuses anything else; this second look
+    keeps a future adapter's slip from ever becoming a ``Location`` header."""
+    if not is_safe_redirect(link.url):
+        raise InvalidResponse(
+            f"{link.provider} answered with a url a browser must not be sent to; refused",
+            provider=link.provider,
+        )
+    return link
 
 
 def json_body(link: PortalLink) -> dict[str, str]:

@@ -38,6 +38,7 @@ from ._core import (
     REDIRECT_STATUS,
     SECURITY_HEADERS,
     Refusal,
+    checked,
     is_mint_method,
     json_body,
     json_error,
@@ -99,8 +100,8 @@ async def _mint(
     try:
         portal_request = await _build(to_request, request)
         if isinstance(portal, AsyncPortal):
-            return await portal.create_link(portal_request)
-        return await run_in_threadpool(portal.create_link, portal_request)
+            return checked(await portal.create_link(portal_request))
+        return checked(await run_in_threadpool(portal.create_link, portal_request))
     except PortalError as error:
         return refuse(error)
 

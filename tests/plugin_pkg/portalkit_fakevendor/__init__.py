@@ -36,6 +36,7 @@ class FakeVendor:
 
     name: ClassVar[str] = "fakevendor"
     features: ClassVar[frozenset[Feature]] = frozenset({Feature.RETURN_URL})
+    portal_hosts: ClassVar[tuple[str, ...]] = ("portal.fakevendor.test",)
 
     token: str = attrs.field(repr=False)
     base_url: str = DEFAULT_BASE_URL

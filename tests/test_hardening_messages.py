@@ -1,0 +1,146 @@
+"""Issue 10, item 7: portalkit's own messages never carry a vendor's values.
+
+Every field of each vendor's 201 is replaced, one at a time, by values that hold a marker
+token (a string, a number, a list, an object, a deeply nested list); whatever portalkit
+answers, its own message (and ``str(error)``, and the web helper's log line) never shows
+the marker. The vendor's own error texts live in ``vendor_message`` / ``code``, apart.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from _answers import NAMES, VENDORS
+from _mock import MODES, Script, mint
+
+from portalkit import RetryPolicy, errors
+from portalkit._http import httpx
+from portalkit.web import _core
+
+_ONE = RetryPolicy(max_attempts=1)
+
+MARK = "tok_MARKER_a1b2c3"
+POISON: dict[str, Any] = {
+    "string": MARK,
+    "url-string": f"https://evil.example/{MARK}",
+    "time-like": f"2024-13-45T99:99:99Z{MARK}",
+    "number": 1234567890123,
+    "list": [MARK],
+    "object": {MARK: MARK},
+    "null": None,
+    "bool": True,
+}
+
+
+def _paths(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield (*path, key)
+            yield from _paths(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield (*path, index)
+            yield from _paths(value, (*path, index))
+
+
+def _replaced(body: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
+    head, *rest = path
+    if isinstance(body, dict):
+        copy: Any = dict(body)
+    else:
+        copy = list(body)
+    copy[head] = _replaced(body[head], tuple(rest), value)
+    return copy
+
+
+def _cases() -> Iterator[Any]:
+    for vendor in NAMES:
+        body = VENDORS[vendor].body(VENDORS[vendor].good_url)
+        for path in _paths(body):
+            for kind in POISON:
+                yield pytest.param(
+                    vendor, path, kind, id=f"{vendor}-{'.'.join(map(str, path))}-{kind}"
+                )
+
+
+def _assert_clean(error: errors.PortalError) -> None:
+    assert MARK not in error.message
+    assert MARK not in str(error)
+    assert MARK not in repr(error)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(("vendor", "path", "kind"), list(_cases()))
+def test_no_vendor_value_reaches_portalkits_message(
+    vendor: str, path: tuple[Any, ...], kind: str, mode: str
+) -> None:
+    v = VENDORS[vendor]
+    body = _replaced(v.body(v.good_url), path, POISON[kind])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(201, json=body, headers={"X-Request-Id": "req_1"})
+
+    try:
+        mint(mode, v.build(), Script(*[answer] * 4), v.request(), retry=_ONE)
+    except errors.PortalError as error:
+        _assert_clean(error)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("vendor", NAMES)
+def test_an_unparsable_time_is_named_by_field_and_rule(
+    vendor: str, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    v = VENDORS[vendor]
+    body = v.body(v.good_url)
+    data = body.get("data", body)
+    field = next(k for k in ("createdAt", "created_at", "expires_at", "expiresAt") if k in data)
+    data[field] = MARK
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(201, json=body)
+
+    with pytest.raises(errors.InvalidResponse) as caught:
+        mint(mode, v.build(), Script(answer), v.request(), retry=_ONE)
+    _assert_clean(caught.value)
+    assert field in caught.value.message
+    assert "ISO 8601" in caught.value.message
+    # What the web helper logs for it.
+    with caplog.at_level(logging.WARNING, logger="portalkit.web"):
+        _core.refuse(caught.value)
+    assert caplog.records
+    assert MARK not in caplog.text
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("vendor", NAMES)
+def test_a_content_type_is_not_echoed(vendor: str, mode: str) -> None:
+    v = VENDORS[vendor]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(201, content=b"{}", headers={"Content-Type": f"text/{MARK}"})
+
+    with pytest.raises(errors.InvalidResponse) as caught:
+        mint(mode, v.build(), Script(answer), v.request(), retry=_ONE)
+    _assert_clean(caught.value)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("vendor", NAMES)
+def test_an_error_answers_ids_and_codes_are_made_printable(vendor: str, mode: str) -> None:
+    v = VENDORS[vendor]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = {"error": {"code": "bad\r\ncode", "message": "m\nx", "requestId": "r\n1"}}
+        body["meta"] = {"request_id": "r\r\nforged log line"}
+        return httpx.Response(400, json=body)
+
+    with pytest.raises(errors.PortalError) as caught:
+        mint(mode, v.build(), Script(answer), v.request(), retry=_ONE)
+    for text in (caught.value.code, caught.value.request_id, caught.value.vendor_message):
+        assert text is None or ("\n" not in text and "\r" not in text)
