@@ -313,7 +313,9 @@ class Polar:
             and item.msg.strip().lower().startswith(_NOT_FOUND_MESSAGE)
         ]
         first: _FieldError | None = (not_found or items)[0] if (not_found or items) else None
-        message = "; ".join(f"{_polar_field(item.loc) or 'body'}: {item.msg}" for item in items)
+        # A union's members often report the same problem: each once, in order.
+        lines = dict.fromkeys(f"{_polar_field(item.loc) or 'body'}: {item.msg}" for item in items)
+        message = "; ".join(lines)
         error = vendor_error(
             self.name,
             response,
@@ -349,9 +351,18 @@ def _request_id(response: httpx.Response) -> str | None:
     return request_id_from_headers(response, "X-Request-Id")
 
 
+# pydantic tags an error in one member of a union body with the member's schema name
+# (["body", "CustomerSessionCustomerIDCreate", "return_url"]); Polar's fields are snake_case.
+_SCHEMA_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
+
+
 def _polar_field(loc: list[Any]) -> str:
-    """``customer_id`` for ``["body", "customer_id"]``; ``items[0].id`` for deeper places."""
+    """``customer_id`` for ``["body", "customer_id"]`` (and for the union-tagged
+    ``["body", "CustomerSessionCustomerIDCreate", "customer_id"]``); ``items[0].id`` for
+    deeper places."""
     parts = loc[1:] if loc and loc[0] == "body" else loc
+    if len(parts) > 1 and isinstance(parts[0], str) and _SCHEMA_NAME.fullmatch(parts[0]):
+        parts = parts[1:]
     text = ""
     for part in parts:
         if isinstance(part, int) and not isinstance(part, bool):
