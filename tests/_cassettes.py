@@ -286,7 +286,8 @@ _SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             + _EMAIL_BODY
         ),
     ),
-    ("bearer credential", re.compile(rf"(?i)bearer\s+(?!{PLACEHOLDER}\b)\S+")),
+    # (Not a WWW-Authenticate challenge: ``Bearer realm="..."`` names no credential.)
+    ("bearer credential", re.compile(rf"(?i)bearer\s+(?!{PLACEHOLDER}\b|realm=)\S+")),
     ("request signature", re.compile(rf"v1=(?!{PLACEHOLDER}\b)[0-9A-Za-z]+")),
     ("hex digest (HMAC or hashed secret)", re.compile(r"\b[0-9a-f]{64}\b")),
     ("JSON web token", re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{4,}")),
