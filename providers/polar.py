@@ -312,7 +312,11 @@ class Polar:
             if _polar_field(item.loc) in _CUSTOMER_FIELDS
             and item.msg.strip().lower().startswith(_NOT_FOUND_MESSAGE)
         ]
-        first: _FieldError | None = (not_found or items)[0] if (not_found or items) else None
+        # For a union body each member reports; a member's "missing" for the way of naming
+        # the customer the request did not use hides the real problem: prefer the others.
+        present = [item for item in items if item.type != "missing"]
+        ranked = not_found or present or items
+        first: _FieldError | None = ranked[0] if ranked else None
         # A union's members often report the same problem: each once, in order.
         lines = dict.fromkeys(f"{_polar_field(item.loc) or 'body'}: {item.msg}" for item in items)
         message = "; ".join(lines)
