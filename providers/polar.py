@@ -294,8 +294,14 @@ class Polar:
             if _polar_field(item.loc) in _CUSTOMER_FIELDS
             and item.msg.strip().lower().startswith(_NOT_FOUND_MESSAGE)
         ]
-        first: _FieldError | None = (not_found or items)[0] if (not_found or items) else None
-        message = "; ".join(f"{_polar_field(item.loc) or 'body'}: {item.msg}" for item in items)
+        # For a union body each member reports; a member's "missing" for the way of naming
+        # the customer the request did not use hides the real problem: prefer the others.
+        present = [item for item in items if item.type != "missing"]
+        ranked = not_found or present or items
+        first: _FieldError | None = ranked[0] if ranked else None
+        # A union's members often report the same problem: each once, in order.
+        lines = dict.fromkeys(f"{_polar_field(item.loc) or 'body'}: {item.msg}" for item in items)
+        message = "; ".join(lines)
         error = reply.error(code=first.type if first is not None else None, message=message)
         if not_found:
             return _as(CustomerNotFound, error)
@@ -325,9 +331,18 @@ def _request_id(response: httpx.Response) -> str | None:
     return request_id_from_headers(response, "X-Request-Id")
 
 
+# pydantic tags an error in one member of a union body with the member's schema name
+# (["body", "CustomerSessionCustomerIDCreate", "return_url"]); Polar's fields are snake_case.
+_SCHEMA_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
+
+
 def _polar_field(loc: list[Any]) -> str:
-    """``customer_id`` for ``["body", "customer_id"]``; ``items[0].id`` for deeper places."""
+    """``customer_id`` for ``["body", "customer_id"]`` (and for the union-tagged
+    ``["body", "CustomerSessionCustomerIDCreate", "customer_id"]``); ``items[0].id`` for
+    deeper places."""
     parts = loc[1:] if loc and loc[0] == "body" else loc
+    if len(parts) > 1 and isinstance(parts[0], str) and _SCHEMA_NAME.fullmatch(parts[0]):
+        parts = parts[1:]
     text = ""
     for part in parts:
         if isinstance(part, int) and not isinstance(part, bool):

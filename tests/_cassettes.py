@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote
 
 from _vendors import VENDORS, adapter, twin
 
@@ -140,8 +141,10 @@ EMAIL_PLACEHOLDER_DOMAIN = "example.invalid"
 # An e-mail address as text holds it, plain or percent-encoded in a URL's query (Polar's
 # portal URL carries the customer's as email=alice%40example.com). The look-behind keeps a
 # match from starting inside a longer local part.
+# A percent-encoded character in the local part (``jane%2Bbilling%40...``, how a URL's
+# query writes ``jane+billing@...``) is part of the address too.
 _EMAIL_BODY = (
-    r"(?<![A-Za-z0-9._%+-])(?P<local>[A-Za-z0-9._+-]+)(?P<at>@|%40)"
+    r"(?<![A-Za-z0-9._%+-])(?P<local>(?:[A-Za-z0-9._+-]|%[0-9A-Fa-f]{2})+?)(?P<at>@|%40)"
     r"(?P<domain>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})\b"
 )
 _EMAIL = re.compile(_EMAIL_BODY)
@@ -194,7 +197,8 @@ class Scrubber:
         address always the same N, in the form it was written (``@`` or ``%40``)."""
         if match.group("domain").lower() == EMAIL_PLACEHOLDER_DOMAIN:
             return match.group(0)
-        address = f"{match.group('local')}@{match.group('domain')}".lower()
+        # Decoded, so the URL's jane%2Bbilling%40... and the body's jane+billing@... are one.
+        address = f"{unquote(match.group('local'))}@{match.group('domain')}".lower()
         if address not in self._emails:
             self._emails[address] = f"{PLACEHOLDER}{len(self._emails) + 1}"
         return f"{self._emails[address]}{match.group('at')}{EMAIL_PLACEHOLDER_DOMAIN}"
@@ -282,7 +286,8 @@ _SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             + _EMAIL_BODY
         ),
     ),
-    ("bearer credential", re.compile(rf"(?i)bearer\s+(?!{PLACEHOLDER}\b)\S+")),
+    # (Not a WWW-Authenticate challenge: ``Bearer realm="..."`` names no credential.)
+    ("bearer credential", re.compile(rf"(?i)bearer\s+(?!{PLACEHOLDER}\b|realm=)\S+")),
     ("request signature", re.compile(rf"v1=(?!{PLACEHOLDER}\b)[0-9A-Za-z]+")),
     ("hex digest (HMAC or hashed secret)", re.compile(r"\b[0-9a-f]{64}\b")),
     ("JSON web token", re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{4,}")),

@@ -35,11 +35,20 @@ from _raw_server import (
     Trickle,
     refused_port,
 )
-from _vendors import VENDORS, deduplicates
+from _vendors import VENDORS, deduplicates, supports
 
-from portalkit import AsyncPortal, Portal, PortalLink, PortalProvider, PortalRequest, RetryPolicy
+from portalkit import (
+    AsyncPortal,
+    Feature,
+    Portal,
+    PortalLink,
+    PortalProvider,
+    PortalRequest,
+    RetryPolicy,
+)
 from portalkit._http import httpx
 from portalkit.errors import (
+    AmbiguousCustomer,
     AuthenticationFailed,
     CustomerNotFound,
     IdempotencyConflict,
@@ -105,6 +114,13 @@ class Scenario:
     message: str | None = None  # a phrase the error message must contain
     #: Extra checks on the outcome (e.g. that a raw server's endless body was cut short).
     also: Callable[[Outcome], None] | None = None
+    #: Where the error class depends on the vendor's contract: the class for a vendor
+    #: (overrides ``expect``), derived from the adapter's features, never from its name.
+    expect_for: Callable[[str], type[PortalError]] | None = None
+
+    def expected(self, vendor: str) -> type[PortalError] | None:
+        """The error ``vendor``'s caller must see (None: a link)."""
+        return self.expect_for(vendor) if self.expect_for is not None else self.expect
 
 
 @dataclass
@@ -118,6 +134,15 @@ class Outcome:
     sessions: list[Session]
     records: list[logging.LogRecord] = field(default_factory=list)
     raw: RawServer | None = None
+
+
+def conflict_error(vendor: str) -> type[PortalError]:
+    """What a 409 means at ``vendor``: an idempotency key reused with another body where the
+    vendor honours keys; at a vendor without keys that names customers by the app's own id
+    (Feature.EXTERNAL_CUSTOMER_ID), that id matching several customers -- its one 409."""
+    if not deduplicates(vendor) and supports(vendor, Feature.EXTERNAL_CUSTOMER_ID):
+        return AmbiguousCustomer
+    return IdempotencyConflict
 
 
 def _every(fault: Callable[[], Fault], n: int) -> Callable[[], Sequence[Fault]]:
@@ -230,6 +255,7 @@ def _scenarios() -> Iterator[Scenario]:
             f"`{error.__name__}` after one attempt, with status, vendor code and request id",
             faults=lambda code=code: [Fault.status(code)],  # type: ignore[misc]
             expect=error,
+            expect_for=conflict_error if code == 409 else None,
             status=code,
             request_id=True,
         )

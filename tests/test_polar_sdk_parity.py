@@ -16,8 +16,10 @@ JSON encoding, headers) runs as shipped.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
-from datetime import datetime
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -32,13 +34,16 @@ from _mock import (
     mint,
     reply,
 )
-from polar.base import PolarClientError
+from polar.base import PolarClientError, deserialize
 from polar.v2026_10 import Polar as PolarSDK
 from polar.v2026_10 import PolarAsync as PolarSDKAsync
 from polar.v2026_10.errors import AmbiguousExternalCustomerID, HTTPValidationError
+from polar.v2026_10.outputs import CustomerIndividual, CustomerSession, NotPermitted, Unauthorized
 
-from portalkit import CustomerIdKind, PortalLink, PortalRequest, RetryPolicy, errors
+from portalkit import CustomerIdKind, Portal, PortalLink, PortalRequest, RetryPolicy, errors
 from portalkit.providers.polar import Polar
+from portalkit.sandbox import Sandbox
+from portalkit.sandbox.twin import KeyKind
 
 ACCESS_TOKEN = "polar_oat_parity_0123456789abcdef"
 ORGANIZATION = "1dbfc517-0bbf-4301-9ba8-555ca42b9737"
@@ -261,3 +266,129 @@ def test_other_refusals_are_client_errors_in_both(status: int, error: type[Excep
             PortalRequest(POLAR_DOC_CUSTOMER),
             retry=ONCE,
         )
+
+
+# -- the SDK pointed at the sandbox: it cannot tell the twin from Polar ----------------------
+
+
+@pytest.fixture(scope="module")
+def twin_sandbox() -> Iterator[Sandbox]:
+    sandbox = Sandbox()
+    with sandbox.serve(host="127.0.0.1", port=0):
+        yield sandbox
+
+
+@pytest.fixture
+def served(twin_sandbox: Sandbox) -> Iterator[Sandbox]:
+    twin_sandbox.reset()
+    yield twin_sandbox
+    twin_sandbox.reset()
+
+
+def sandbox_sdk(sandbox: Sandbox, key: KeyKind = "valid", **options: Any) -> PolarSDK:
+    """The SDK as shipped (its own httpx client) with the base URL at the sandbox."""
+    token = sandbox.credentials("polar", key)["access_token"]
+    return PolarSDK(token, base_url=sandbox.base_url("polar"), **options)
+
+
+@pytest.mark.parametrize("named_by", ["customer_id", "external_customer_id"])
+def test_the_sdk_creates_a_session_at_the_twin(served: Sandbox, named_by: str) -> None:
+    customer = served.customers("polar")[0]
+    inputs = (
+        {"customer_id": customer}
+        if named_by == "customer_id"
+        else {"external_customer_id": "usr_alice"}
+    )
+    with sandbox_sdk(served) as sdk:
+        session = sdk.customer_sessions.create(**inputs, return_url=RETURN_URL)  # type: ignore[call-overload]
+
+    assert isinstance(session, CustomerSession)
+    assert isinstance(session.customer, CustomerIndividual)
+    assert session.customer_id == session.customer.id == customer
+    assert session.customer.external_id == "usr_alice"
+    assert session.return_url == RETURN_URL
+    assert session.token.startswith("polar_cst_")
+    created = datetime.fromisoformat(session.created_at)
+    assert datetime.fromisoformat(session.expires_at) - created == timedelta(hours=1)
+    url = httpx.URL(session.customer_portal_url)
+    assert str(url).startswith(f"{served.url}/polar/portalkit-sandbox/portal?")
+    assert url.params["customer_session_token"] == session.token
+    assert url.params["email"] == session.customer.email
+    # What the SDK sent is what the twin minted from: one session, for that customer.
+    [minted] = served.sessions("polar")
+    assert (minted.id, minted.customer_id) == (session.id, customer)
+    [received] = served.received("polar")
+    assert received.headers["polar-version"] == PolarSDK.version
+
+
+async def test_the_async_sdk_creates_a_session_at_the_twin(served: Sandbox) -> None:
+    token = served.credentials("polar")["access_token"]
+    async with PolarSDKAsync(token, base_url=served.base_url("polar")) as sdk:
+        session = await sdk.customer_sessions.create(external_customer_id="usr_bob")
+    assert session.customer.external_id == "usr_bob"
+
+
+def test_portalkit_and_the_sdk_read_the_twin_alike(served: Sandbox) -> None:
+    customer = served.customers("polar")[1]
+    with sandbox_sdk(served) as sdk:
+        theirs = sdk.customer_sessions.create(customer_id=customer)
+    with Portal(served.provider("polar")) as portal:
+        ours = portal.create_link(PortalRequest(customer))
+    assert ours.customer_id == theirs.customer_id
+    assert set(ours.raw) == {field.name for field in dataclasses.fields(CustomerSession)}
+    assert ours.raw["customer"].keys() == {f.name for f in dataclasses.fields(CustomerIndividual)}
+
+
+@pytest.mark.parametrize(
+    ("inputs", "loc"),
+    [
+        ({"customer_id": "00000000-0000-4000-8000-00000000dead"}, "customer_id"),
+        ({"external_customer_id": "usr_portalkit_nobody"}, "external_customer_id"),
+    ],
+)
+def test_an_unknown_customer_at_the_twin_is_the_sdks_validation_error(
+    served: Sandbox, inputs: dict[str, str], loc: str
+) -> None:
+    with sandbox_sdk(served) as sdk, pytest.raises(HTTPValidationError) as caught:
+        sdk.customer_sessions.create(**inputs)  # type: ignore[call-overload]
+    [item] = caught.value.error.detail or []
+    assert (item.loc, item.msg, item.type) == (
+        ["body", loc],
+        "Customer does not exist.",
+        "value_error",
+    )
+
+
+def test_a_malformed_field_at_the_twin_is_the_sdks_validation_error(served: Sandbox) -> None:
+    with sandbox_sdk(served) as sdk, pytest.raises(HTTPValidationError) as caught:
+        sdk.customer_sessions.create(customer_id="not-a-uuid")
+    detail = caught.value.error.detail or []
+    assert ["body", "CustomerSessionCustomerIDCreate", "customer_id"] in [i.loc for i in detail]
+
+
+def test_an_ambiguous_external_id_at_the_twin_is_the_sdks_409(served: Sandbox) -> None:
+    with sandbox_sdk(served) as sdk, pytest.raises(AmbiguousExternalCustomerID) as caught:
+        sdk.customer_sessions.create(external_customer_id="usr_shared")
+    assert caught.value.status_code == 409
+    assert caught.value.error.error == "AmbiguousExternalCustomerID"
+    # Polar-Organization (the SDK's organization_id=) picks one of the two customers.
+    with sandbox_sdk(served) as sdk:
+        first = sdk.customer_sessions.create(customer_id=served.customers("polar")[0])
+    with sandbox_sdk(served, organization_id=first.customer.organization_id) as sdk:
+        picked = sdk.customer_sessions.create(external_customer_id="usr_shared")
+    assert picked.customer.organization_id == first.customer.organization_id
+
+
+@pytest.mark.parametrize(
+    ("key", "status", "model"), [("wrong", 401, Unauthorized), ("no_scope", 403, NotPermitted)]
+)
+def test_refusals_at_the_twin_are_the_sdks_error_models(
+    served: Sandbox, key: KeyKind, status: int, model: type[Any]
+) -> None:
+    with sandbox_sdk(served, key) as sdk, pytest.raises(PolarClientError) as caught:
+        sdk.customer_sessions.create(customer_id=served.customers("polar")[0])
+    assert caught.value.status_code == status
+    # The endpoint maps no model for these; the body is Polar's PolarError shape all the same.
+    parsed = deserialize(json.loads(caught.value.error), model)
+    assert parsed.error == model.__name__
+    assert served.sessions("polar") == []

@@ -144,7 +144,10 @@ class EchoCredentials:
                     "code": "invalid_key",
                     "message": message,
                     "detail": message,
-                }
+                },
+                # ... and at the top level, where FastAPI-style envelopes put it (Polar's
+                # {"error": "<name>", "detail": "<message>"}).
+                "detail": message,
             }
         )
         Reply(401, body.encode())(conn, request, server)
