@@ -51,6 +51,7 @@ from portalkit._wire import (
     LazyConverter,
     decode_json_object,
     error_body,
+    request_id_from_headers,
     strip_slash,
     structure,
     text_or_none,
@@ -84,7 +85,12 @@ MAX_SUBSCRIPTION_ID = 50
 MAX_REDIRECT_URL = 250
 MAX_FORWARD_URL = 250
 MAX_SESSION_ID = 70
+#: Chargebee's idempotency page: "Idempotency keys can be upto 100 characters in length".
+MAX_IDEMPOTENCY_KEY = 100
 IDEMPOTENCY_HEADER = "chargebee-idempotency-key"
+#: Chargebee documents no request id; one of these response headers (a proxy's, the
+#: sandbox's) is kept when present, for a support ticket, and never invented.
+REQUEST_ID_HEADERS = ("X-Request-Id", "Request-Id")
 #: The portal pages a session can open at (``forward_url``), by the action they serve; the
 #: path goes after the portal's origin. Chargebee documents one: the edit-subscription
 #: permalink, which an SSO portal opens only through ``forward_url``.
@@ -273,6 +279,7 @@ class Chargebee:
             raise InvalidRequest.local(
                 "idempotency_key", "is required by chargebee", provider=self.name
             )
+        _at_most("idempotency_key", request.idempotency_key, MAX_IDEMPOTENCY_KEY)
         fields = [("customer[id]", request.customer_id)]
         if request.return_url is not None:
             _at_most("return_url", request.return_url, MAX_REDIRECT_URL)
@@ -353,6 +360,7 @@ class Chargebee:
                 ),
                 provider=self.name,
                 status=response.status_code,
+                request_id=_request_id(response),
             )
 
     def parse_error(self, response: httpx.Response) -> PortalError:
@@ -363,7 +371,7 @@ class Chargebee:
             response,
             code=wire.api_error_code or wire.error_code,
             message=wire.message,
-            request_id=None,  # Chargebee documents no request id
+            request_id=_request_id(response),
             overrides=_ERROR_CODES if status < 500 else None,
         )
         param = wire.param
@@ -373,8 +381,16 @@ class Chargebee:
         return error
 
     def _read_session(self, response: httpx.Response) -> tuple[dict[str, Any], _Session]:
-        body = decode_json_object(response, self.name)
-        envelope = structure(_converter, body, _Envelope, self.name, status=response.status_code)
+        request_id = _request_id(response)
+        body = decode_json_object(response, self.name, request_id)
+        envelope = structure(
+            _converter,
+            body,
+            _Envelope,
+            self.name,
+            status=response.status_code,
+            request_id=request_id,
+        )
         return body, envelope.portal_session
 
     def _time(self, value: int, field: str, response: httpx.Response) -> datetime:
@@ -385,7 +401,12 @@ class Chargebee:
                 f"chargebee sent {field}={value}, not a unix time",
                 provider=self.name,
                 status=response.status_code,
+                request_id=_request_id(response),
             ) from None
+
+
+def _request_id(response: httpx.Response) -> str | None:
+    return request_id_from_headers(response, *REQUEST_ID_HEADERS)
 
 
 def _at_most(field: str, value: str, limit: int, *, what: str = "") -> None:
