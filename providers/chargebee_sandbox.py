@@ -13,7 +13,8 @@ sandbox serves one origin, so the site moves into the path: the adapter's ``base
 
 The same three also answer at ``/api/v2/...`` with the site read from the ``Host`` header's
 first label (``acme-test.localhost:8000``), which is how the official SDK, whose URL is
-always ``{protocol}://{site}.{domain}/api/v2``, reaches the sandbox.
+always ``{protocol}://{site}.{domain}/api/v2``, reaches the sandbox; a bare loopback host
+(``base_url`` the sandbox's own URL) names the sandbox's one site, ``acme-test``.
 
 Checks, in order: the site (404 ``site_not_found``), HTTP Basic with the key as user name and
 an empty password (401 ``api_authentication_failed``), the key's permission (403
@@ -88,6 +89,7 @@ CREDENTIALS = {
 }
 # api key -> may it write portal sessions?
 _KEYS = {CREDENTIALS["valid"]["api_key"]: True, CREDENTIALS["no_scope"]["api_key"]: False}
+_IP = re.compile(r"[0-9.]+")
 _ERROR_TYPES = {400: "invalid_request", 404: "invalid_request", 409: "invalid_request"}
 
 
@@ -259,11 +261,13 @@ def _object(session: Session, now: float) -> dict[str, Any]:
 
 
 def _site(call: Call) -> str:
-    """The site: from the path, else the Host header's first label (``acme-test.localhost``)."""
+    """The site: from the path, else the Host header's first label (``acme-test.localhost``);
+    a bare loopback host (``127.0.0.1``, ``localhost``) names no site, so the sandbox's own."""
     site = call.path_params.get("site")
     if site is None:
-        host = (call.headers.get("host") or "").rsplit(":", 1)[0]
-        site = host.split(".", 1)[0] if "." in host else ""
+        host = urlsplit(f"//{call.headers.get('host') or ''}").hostname or ""
+        loopback = host == "localhost" or _IP.fullmatch(host) or ":" in host
+        site = SITE if loopback else host.split(".", 1)[0]
     if site != SITE:
         raise Invalid(404, "site_not_found", "Sorry, the site is not found")
     return site
