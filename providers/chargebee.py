@@ -28,7 +28,8 @@ Wire shape::
 
 The access URL must be opened within an hour, and only once. ``forward_url`` (the page the
 portal opens at after sign-in) is a portal URL: portalkit builds it from ``Flow`` for the
-portal pages Chargebee documents (``FORWARD_PATHS``) and refuses other flows.
+portal pages Chargebee documents (``FORWARD_PATHS``); another flow is dropped by the feature
+policy (``accepts``), or refused under ``strict=True``.
 """
 
 from __future__ import annotations
@@ -295,6 +296,14 @@ class Chargebee:
             "POST", self.api_root + PATH, headers=headers, content=urlencode(fields).encode()
         )
 
+    def accepts(self, feature: Feature, request: PortalRequest) -> bool:
+        """A flow Chargebee's portal has no documented page for is unsupported for this
+        request, so the feature policy drops it and lists it in ``ignored_fields`` (the
+        customer lands on the portal's home page), or refuses it under ``strict=True``."""
+        if feature is Feature.FLOW and request.flow is not None:
+            return _has_page(request.flow)
+        return True
+
     def _forward_url(self, flow: Flow) -> str | None:
         """The portal page a flow opens (None: the portal's home page); refuse the flows
         Chargebee's portal has no documented page for."""
@@ -407,6 +416,13 @@ class Chargebee:
 
 def _request_id(response: httpx.Response) -> str | None:
     return request_id_from_headers(response, *REQUEST_ID_HEADERS)
+
+
+def _has_page(flow: Flow) -> bool:
+    """Does Chargebee's portal have a page for ``flow`` (the home page, or a permalink)?"""
+    if flow.subscription_id is None:
+        return flow.action is Action.OVERVIEW
+    return flow.action in FORWARD_PATHS
 
 
 def _at_most(field: str, value: str, limit: int, *, what: str = "") -> None:
