@@ -105,7 +105,9 @@ def create(call: Call) -> Reply:
     params = _form(call)
     unknown = sorted(set(params) - set(CREATE_PARAMS))
     if unknown:
-        raise Invalid(400, "invalid_request", f"{unknown[0]} : is not a known parameter", unknown[0])
+        raise Invalid(
+            400, "invalid_request", f"{unknown[0]} : is not a known parameter", unknown[0]
+        )
     customer_id = params.get("customer[id]", "")
     if not customer_id:
         raise Invalid(400, "param_wrong_value", "customer[id] : cannot be blank", "customer[id]")

@@ -225,7 +225,8 @@ def test_update_subscription_deep_link(page: Page, stack: Stack, vendor: str) ->
         )
     assert link.ignored_fields == ()
     response = page.goto(link.url)
-    assert response is not None and response.status == 200
+    assert response is not None
+    assert response.status == 200
     page.wait_for_selector("#customer-id")
     preopened = page.locator("#preopened-action")
     assert preopened.get_attribute("data-action") == "update_subscription"
@@ -241,17 +242,21 @@ def test_an_ended_session_is_gone(page: Page, stack: Stack, vendor: str) -> None
     with Portal(sandbox.provider(vendor)) as portal:
         used = portal.create_link(PortalRequest(customer_id))
         response = page.goto(used.url)
-        assert response is not None and response.status == 200
+        assert response is not None
+        assert response.status == 200
         assert page.text_content("#customer-id") == customer_id
         response = page.goto(used.url)  # single use
-        assert response is not None and response.status == 410
+        assert response is not None
+        assert response.status == 410
 
         unused = portal.create_link(PortalRequest(customer_id))
         portal.end_session(unused)
         response = page.goto(unused.url)
-        assert response is not None and response.status == 410
+        assert response is not None
+        assert response.status == 410
         assert page.locator("#gone-reason").count() == 1
         screenshot(page, f"{vendor}-ended")
         portal.end_session(used)  # ending a used link's session is fine too
         response = page.goto(used.url)
-        assert response is not None and response.status == 410
+        assert response is not None
+        assert response.status == 410

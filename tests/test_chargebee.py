@@ -69,7 +69,8 @@ def test_mints_a_link_with_only_the_customer(recording: Recording, vcr: Any) -> 
     assert link.customer_id == recording.ids.customer
     assert "/portal/access/" in link.url  # the path is the bearer token
     assert link.status == "created"
-    assert link.created_at is not None and link.expires_at is not None
+    assert link.created_at is not None
+    assert link.expires_at is not None
     assert link.expires_at - link.created_at == timedelta(hours=1)
     assert link.ignored_fields == ()
     (request,) = recorded_requests(vcr)
@@ -111,7 +112,7 @@ async def test_async_portal_mints_and_ends_a_session(recording: Recording, vcr: 
         link = await portal.create_link(PortalRequest(recording.ids.customer))
         await portal.end_session(link)
 
-    create, logout = recorded_requests(vcr)
+    _, logout = recorded_requests(vcr)
     assert logout.method == "POST"
     assert logout.path == f"{API}/{recording.as_recorded(link.session_id)}/logout"
     assert not logout.body
@@ -265,8 +266,11 @@ def test_the_adapter_points_at_the_site_in_the_path(sandbox: Sandbox) -> None:
     assert isinstance(provider, Chargebee)
     assert provider.site == "acme-test"
     assert provider.base_url == f"{sandbox.url}/chargebee/acme-test"
-    made = Chargebee(site="acme-test", api_key="test_portalkitSandboxFullAccess01",
-                     base_url=f"{sandbox.url}/chargebee/acme-test")
+    made = Chargebee(
+        site="acme-test",
+        api_key="test_portalkitSandboxFullAccess01",
+        base_url=f"{sandbox.url}/chargebee/acme-test",
+    )
     with Portal(made) as portal:
         assert portal.create_link(PortalRequest(customer(sandbox))).status == "created"
 
@@ -350,12 +354,12 @@ def test_validation(
     assert body["type"] == "invalid_request"
 
 
-def test_the_adapter_reads_the_twins_errors_naming_the_field(sandbox: Sandbox) -> None:
-    # The adapter checks 250 itself, so break the limit past it: straight through a raw
-    # request above, and here what the adapter makes of the twin's 404.
-    with Portal(sandbox.provider(VENDOR)) as portal:
-        with pytest.raises(errors.CustomerNotFound) as caught:
-            portal.create_link(PortalRequest("__test__nobody"))
+def test_the_adapter_reads_the_twins_404_with_the_request_id(sandbox: Sandbox) -> None:
+    with (
+        Portal(sandbox.provider(VENDOR)) as portal,
+        pytest.raises(errors.CustomerNotFound) as caught,
+    ):
+        portal.create_link(PortalRequest("__test__nobody"))
     assert caught.value.code == "resource_not_found"
     assert caught.value.request_id  # the sandbox's X-Request-Id
 
@@ -424,9 +428,9 @@ def test_logout_ends_the_link_even_unused_and_retrieve_reports_it(sandbox: Sandb
     assert httpx.get(session["access_url"]).status_code == 410
     read = httpx.get(sandbox.url + path, headers={"Authorization": basic(key)})
     assert read.json()["portal_session"]["status"] == "logged_out"
-    assert post(sandbox, f"{path}/logout").json()["portal_session"]["logout_at"] == body[
-        "logout_at"
-    ]
+    assert (
+        post(sandbox, f"{path}/logout").json()["portal_session"]["logout_at"] == body["logout_at"]
+    )
     missing = post(sandbox, f"{API}/portal___test__nosuchsession/logout")
     assert (missing.status_code, missing.json()["api_error_code"]) == (404, "resource_not_found")
     refused = post(sandbox, f"{path}/logout", key="test_portalkitSandboxWrongKey0001")
@@ -446,9 +450,11 @@ def test_end_session_through_portal(sandbox: Sandbox) -> None:
         link = portal.create_link(PortalRequest(customer(sandbox)))
         portal.end_session(link)
         assert httpx.get(link.url).status_code == 410
-        with pytest.raises(errors.AuthenticationFailed):
-            with Portal(sandbox.provider(VENDOR, "wrong")) as wrong:
-                wrong.end_session(link)
+        with (
+            pytest.raises(errors.AuthenticationFailed),
+            Portal(sandbox.provider(VENDOR, "wrong")) as wrong,
+        ):
+            wrong.end_session(link)
 
 
 def test_the_site_can_come_from_the_host_header(sandbox: Sandbox) -> None:
