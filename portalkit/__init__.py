@@ -3,13 +3,18 @@
 from portalkit import Portal, PortalRequest
 from portalkit.providers.paddle import Paddle
 
-with Portal(Paddle(api_key="...", environment="sandbox")) as portal:
+with Portal(Paddle(api_key="...", environment="sandbox")) as portal:  # Paddle's hosted sandbox
     link = portal.create_link(PortalRequest(customer_id="ctm_..."))
     # redirect the customer to link.url
+
+with Sandbox().serve() as sandbox, Portal(sandbox.provider("paddle")) as portal:
+    ...                                  # portalkit.sandbox: a local emulator, no network
 
 with Portal.from_env() as portal:    # PORTALKIT_PROVIDER=paddle, PADDLE_API_KEY=...
     ...
 """
+
+import logging
 
 from . import errors
 from ._capabilities import CONFIGURATION_FEATURES, COSMETIC_FEATURES
@@ -29,7 +34,7 @@ from ._models import (
     PortalRequest,
     RetentionOffer,
 )
-from ._portal import AsyncPortal, Portal
+from ._portal import AsyncPortal, AsyncPortalOptions, Portal, PortalOptions
 from ._protocol import Exchange, MultiStepProvider, PortalProvider, SessionEndingProvider
 from ._registry import (
     available_providers,
@@ -38,9 +43,14 @@ from ._registry import (
     provider_from_env,
 )
 from ._retry import RetryPolicy
-from ._router import MigrationRouter, Route
+from ._router import MigrationRouter, RequestRouter, Route
 
 __version__ = "0.1.0"
+
+# A library's manners (the logging HOWTO, "Configuring Logging for a Library"): records reach
+# the handlers the application configured, and without any, nothing is printed; with no
+# handler at all, a warning would go to stderr through ``logging.lastResort``.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "CONFIGURATION_FEATURES",
@@ -49,6 +59,7 @@ __all__ = [
     "AfterCompletion",
     "AfterCompletionKind",
     "AsyncPortal",
+    "AsyncPortalOptions",
     "CustomerIdKind",
     "DeepLink",
     "Exchange",
@@ -61,9 +72,11 @@ __all__ = [
     "Portal",
     "PortalConfiguration",
     "PortalLink",
+    "PortalOptions",
     "PortalProvider",
     "PortalRequest",
     "ProviderEnv",
+    "RequestRouter",
     "RetentionOffer",
     "RetryPolicy",
     "Route",

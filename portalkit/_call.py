@@ -104,6 +104,9 @@ class Call:
         self.control = RetryControl(self.settings.retry, provider.name)
         self.attempts = 0  # in all, every step's
         self.step_attempts = 0
+        #: The last answer's HTTP status, and the request id of the link (for _telemetry).
+        self.status: int | None = None
+        self.request_id: str | None = None
 
     def _start(self) -> Exchange:
         exchange = getattr(self.provider, "exchange", None)
@@ -147,7 +150,7 @@ class Call:
         http_request.extensions = {**http_request.extensions, "timeout": timeout}
         if logger.isEnabledFor(logging.DEBUG):  # url.path is worked out on each access
             logger.debug(
-                "portalkit: %s attempt %d: %s %s",
+                "%s attempt %d: %s %s",
                 self.provider.name,
                 self.step_attempts,  # of this step, as the retry loop counts them
                 http_request.method,
@@ -209,6 +212,7 @@ class Call:
         ``read_whole``: ``response`` itself holds ``body`` (``response.read()``); otherwise the
         body was streamed and decoded in chunks, and the adapter gets a response rebuilt
         around it."""
+        self.status = response.status_code
         if read_whole:
             complete = response
         else:
@@ -220,7 +224,7 @@ class Call:
                 response.status_code, headers=headers, content=body, request=self.http_request
             )
         logger.debug(
-            "portalkit: %s answered HTTP %d (%d bytes)",
+            "%s answered HTTP %d (%d bytes)",
             self.provider.name,
             response.status_code,
             len(body),
@@ -270,9 +274,10 @@ class Call:
 
     def _link(self, link: PortalLink) -> PortalLink:
         """The finished exchange's link, with what the call itself knows added."""
+        self.request_id = link.request_id
         if logger.isEnabledFor(logging.INFO):
             logger.info(
-                "portalkit: %s minted portal session %s for customer %s",
+                "%s minted portal session %s for customer %s",
                 self.provider.name,
                 session_label(link.session_id, link.url),
                 link.customer_id,
@@ -311,7 +316,7 @@ class EndSessionCall(Call):
         shells' loop can type one result.)"""
         if logger.isEnabledFor(logging.INFO):
             logger.info(
-                "portalkit: %s ended portal session %s for customer %s",
+                "%s ended portal session %s for customer %s",
                 self.provider.name,
                 session_label(link.session_id, link.url),
                 link.customer_id,

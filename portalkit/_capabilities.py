@@ -16,75 +16,79 @@ unsupported for that request, so the same rule drops or refuses it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import operator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
 
-from ._models import Action, CustomerIdKind, Feature, PortalRequest
+from ._features import FEATURES, SPECS
+from ._models import Action, Feature, Flow, PortalConfiguration, PortalRequest
 from ._protocol import PortalProvider
 from .errors import UnsupportedFeature
 
 COSMETIC_FEATURES: frozenset[Feature] = frozenset(
-    {
-        Feature.RETURN_URL,
-        Feature.LOCALE,
-        Feature.SUBSCRIPTION_DEEP_LINKS,
-        Feature.FLOW,
-        Feature.FLOW_AFTER_COMPLETION,
-        Feature.IDEMPOTENCY_KEY,
-    }
+    spec.feature for spec in FEATURES if spec.cosmetic
 )
 
 CONFIGURATION_FEATURES: dict[Action, Feature] = {
-    Action.CANCEL_SUBSCRIPTION: Feature.CONFIGURE_CANCEL_SUBSCRIPTION,
-    Action.UPDATE_SUBSCRIPTION: Feature.CONFIGURE_UPDATE_SUBSCRIPTION,
-    Action.UPDATE_PAYMENT_METHOD: Feature.CONFIGURE_UPDATE_PAYMENT_METHOD,
-    Action.VIEW_INVOICES: Feature.CONFIGURE_VIEW_INVOICES,
+    spec.action: spec.feature for spec in FEATURES if spec.action is not None
 }
 
-# The request field each cosmetic feature lives in, cleared when the provider lacks it.
-_FIELD_OF: dict[Feature, str] = {
-    Feature.RETURN_URL: "return_url",
-    Feature.LOCALE: "locale",
-    Feature.SUBSCRIPTION_DEEP_LINKS: "subscription_ids",
-    Feature.FLOW: "flow",
-    Feature.FLOW_AFTER_COMPLETION: "flow.after_completion",  # cleared inside the flow
-    Feature.IDEMPOTENCY_KEY: "idempotency_key",
-}
+# What the table says, compiled once for ``requested_features``, which runs on every create:
+# each part of a request (the request, its flow, its configuration) read with one attrgetter,
+# and each value compared with its field's default.
+_PARTS: dict[str, type] = {"": PortalRequest, "flow": Flow, "configuration": PortalConfiguration}
+_PER_PROVIDER = Feature.PROVIDER_OPTIONS
+_WITH_PARTS = Feature.FLOW
+
+
+@attrs.frozen
+class _Part:
+    values: Callable[[Any], Any]
+    #: (feature, field, the field's default, whether that default is a tuple)
+    rows: tuple[tuple[Feature, str, Any, bool], ...]
+
+
+def _compile(part: str) -> _Part:
+    defaults = {field.name: field.default for field in attrs.fields(_PARTS[part])}
+    rows = []
+    for spec in FEATURES:
+        owner, _, name = spec.field.rpartition(".")
+        if spec.in_request and spec.feature is not _PER_PROVIDER and owner == part:
+            default = defaults[name]
+            rows.append((spec.feature, spec.field, default, isinstance(default, tuple)))
+    names = [field.rpartition(".")[2] for _, field, _, _ in rows]
+    getter = operator.attrgetter(*names)
+    return _Part(getter if len(names) > 1 else lambda obj: (getter(obj),), tuple(rows))
+
+
+_REQUEST, _FLOW, _CONFIGURATION = (_compile(part) for part in _PARTS)
 
 
 def requested_features(request: PortalRequest, provider_name: str) -> Iterator[tuple[Feature, str]]:
-    """Each feature the request uses, with the request field that asks for it."""
-    if request.customer_id_kind is not CustomerIdKind.VENDOR:
-        # Never dropped: the app's id sent as the vendor's would name another customer.
-        yield Feature.EXTERNAL_CUSTOMER_ID, "customer_id_kind"
-    if request.return_url is not None:
-        yield Feature.RETURN_URL, "return_url"
-    if request.locale is not None:
-        yield Feature.LOCALE, "locale"
-    if request.subscription_ids:
-        yield Feature.SUBSCRIPTION_DEEP_LINKS, "subscription_ids"
-    flow = request.flow
-    if flow is not None:
-        yield Feature.FLOW, "flow"
-        if flow.after_completion is not None:
-            yield Feature.FLOW_AFTER_COMPLETION, "flow.after_completion"
-        if flow.items:
-            yield Feature.FLOW_ITEMS, "flow.items"
-        if flow.discounts:
-            yield Feature.FLOW_DISCOUNTS, "flow.discounts"
-        if flow.retention is not None:
-            yield Feature.FLOW_RETENTION_OFFER, "flow.retention"
-    if request.on_behalf_of is not None:
-        yield Feature.ON_BEHALF_OF, "on_behalf_of"
-    if request.idempotency_key is not None:
-        yield Feature.IDEMPOTENCY_KEY, "idempotency_key"
+    """Each feature the request uses, with the request field that asks for it, in the
+    table's order: a field that holds anything but its default asks for its feature."""
+    yield from _asked(_REQUEST, request)
     if request.options_for(provider_name):
-        yield Feature.PROVIDER_OPTIONS, f"provider_options[{provider_name!r}]"
+        yield _PER_PROVIDER, f"provider_options[{provider_name!r}]"
     if request.configuration is not None:
-        for action in request.configuration.overrides():
-            yield CONFIGURATION_FEATURES[action], f"configuration.{action.value}"
+        yield from _asked(_CONFIGURATION, request.configuration)
+
+
+def _asked(part: _Part, obj: object) -> Iterator[tuple[Feature, str]]:
+    for value, (feature, field, default, is_tuple) in zip(part.values(obj), part.rows, strict=True):
+        if value is default or (is_tuple and value == default):
+            continue
+        yield feature, field
+        if feature is _WITH_PARTS:  # the flow's own parts follow it
+            yield from _asked(_FLOW, value)
+
+
+# What a dropped cosmetic field is set back to: its default.
+_DEFAULT_OF = {
+    feature: default for part in (_REQUEST, _FLOW) for feature, _, default, _ in part.rows
+}
 
 
 def apply_feature_policy(
@@ -116,13 +120,13 @@ def apply_feature_policy(
                 rule=f"unsupported by {provider.name}",
                 provider=provider.name,
             )
-        name = _FIELD_OF[feature]
+        name = SPECS[feature].field
         if name.startswith("flow."):
             if "flow" not in cleared:  # a dropped flow takes its parts with it
-                cleared_in_flow[name.removeprefix("flow.")] = None
+                cleared_in_flow[name.removeprefix("flow.")] = _DEFAULT_OF[feature]
                 ignored.append(name)
             continue
-        cleared[name] = () if feature is Feature.SUBSCRIPTION_DEEP_LINKS else None
+        cleared[name] = _DEFAULT_OF[feature]
         ignored.append(name)
     if not ignored:
         return request, ()

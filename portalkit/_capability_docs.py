@@ -15,6 +15,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from ._capabilities import COSMETIC_FEATURES
+from ._features import FEATURES
 from ._models import Feature
 from ._registry import ENTRY_POINT_GROUP
 
@@ -29,44 +30,9 @@ def markers(block: str) -> tuple[str, str]:
     )
 
 
-#: The request field that asks for each feature, and what it does.
+#: The request field that asks for each feature, and what it does (from the one table).
 FEATURE_DOCS: dict[Feature, tuple[str, str]] = {
-    Feature.RETURN_URL: ("return_url", "where the portal sends the customer back"),
-    Feature.LOCALE: ("locale", "the portal's language"),
-    Feature.SUBSCRIPTION_DEEP_LINKS: ("subscription_ids", "deep links per subscription"),
-    Feature.FLOW: ("flow", "open the portal at one action"),
-    Feature.ON_BEHALF_OF: ("on_behalf_of", "a platform minting for a merchant account"),
-    Feature.IDEMPOTENCY_KEY: ("idempotency_key", "the vendor de-duplicates a retried create"),
-    Feature.PROVIDER_OPTIONS: ("provider_options[name]", "extra vendor-specific body fields"),
-    Feature.EXTERNAL_CUSTOMER_ID: (
-        "customer_id_kind",
-        "the customer named by the app's own id (`PortalRequest.for_external_id`)",
-    ),
-    Feature.CONFIGURE_CANCEL_SUBSCRIPTION: (
-        "configuration.cancel_subscription",
-        "allow or forbid cancelling, this session only",
-    ),
-    Feature.CONFIGURE_UPDATE_SUBSCRIPTION: (
-        "configuration.update_subscription",
-        "allow or forbid plan changes, this session only",
-    ),
-    Feature.CONFIGURE_UPDATE_PAYMENT_METHOD: (
-        "configuration.update_payment_method",
-        "allow or forbid payment-method updates, this session only",
-    ),
-    Feature.CONFIGURE_VIEW_INVOICES: (
-        "configuration.view_invoices",
-        "allow or forbid the invoice list, this session only",
-    ),
-    # Not a request field: a call of its own, refused by providers without it.
-    Feature.END_SESSION: ("Portal.end_session(link)", "end a minted session early"),
-    Feature.FLOW_AFTER_COMPLETION: (
-        "flow.after_completion",
-        "redirect, confirmation message or portal home once a flow is done",
-    ),
-    Feature.FLOW_ITEMS: ("flow.items", "a plan change for the customer to confirm"),
-    Feature.FLOW_DISCOUNTS: ("flow.discounts", "a coupon or promotion code on that change"),
-    Feature.FLOW_RETENTION_OFFER: ("flow.retention", "a coupon offered to stop a cancellation"),
+    spec.feature: (spec.field, spec.meaning) for spec in FEATURES
 }
 
 SUPPORTED = "yes"

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypedDict, Unpack, cast
 
+from . import _telemetry as telemetry
 from ._call import Call, EndSessionCall, acollect_body, collect_body, make_settings
 from ._http import httpx
 from ._models import PortalLink, PortalRequest
@@ -133,6 +134,26 @@ class Portal:
     close it): an ``httpx2.Client``, or an ``httpx.Client`` of an app still on httpx 0.28
     (portalkit converts each request and response between the two stacks). Without one,
     Portal makes a client of its own stack and closes it in ``close()``.
+
+    The other options (``PortalOptions``; ``AsyncPortal`` takes the same):
+
+    ``retry``
+        A ``RetryPolicy``: which failures are retried, how often, and the deadline for the
+        whole call (default ``RetryPolicy()``: 4 attempts within 8 seconds).
+    ``strict``
+        A request field the vendor cannot honour is refused before sending, with
+        ``UnsupportedFeature``, even a cosmetic hint (a locale, a return URL, deep links)
+        that by default is dropped and listed in ``PortalLink.ignored_fields``. Features
+        that change what the customer can do are refused either way.
+    ``allowed_return_hosts``
+        The hosts a ``return_url`` may point at (case and a trailing dot ignored); a request
+        with any other host is refused with ``InvalidRequest`` before sending, so a return
+        URL built from user input cannot send a customer to someone else's site. Default
+        ``None``: any host.
+    ``max_response_bytes``
+        The largest vendor response body read (default 1 MiB, at least 1024): a larger one,
+        declared or streamed (after decompression), is refused with ``InvalidResponse``
+        without reading the rest.
     """
 
     def __init__(
@@ -166,7 +187,8 @@ class Portal:
 
     def create_link(self, request: PortalRequest) -> PortalLink:
         """Mint one portal link. Raises a ``portalkit.errors.PortalError`` on any failure."""
-        return self._run(self._dispatch(request))
+        with telemetry.mint(self.provider):
+            return self._run(self._dispatch(request))
 
     def end_session(self, link: PortalLink) -> None:
         """End ``link``'s portal session now, from the server: the customer is signed out and
@@ -215,6 +237,10 @@ class Portal:
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
     def _attempt(self, call: Call) -> PortalLink | None:
+        with telemetry.attempt(call):
+            return self._exchange(call)
+
+    def _exchange(self, call: Call) -> PortalLink | None:
         stack = self._stack
         try:
             request = stack.outgoing(call.attempt_request(self._client))
@@ -291,7 +317,8 @@ class AsyncPortal:
 
     async def create_link(self, request: PortalRequest) -> PortalLink:
         """Mint one portal link. Raises a ``portalkit.errors.PortalError`` on any failure."""
-        return await self._run(await self._dispatch(request))
+        with telemetry.mint(self.provider):
+            return await self._run(await self._dispatch(request))
 
     async def end_session(self, link: PortalLink) -> None:
         """End ``link``'s portal session now, from the server; see ``Portal.end_session``."""
@@ -334,6 +361,10 @@ class AsyncPortal:
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
     async def _attempt(self, call: Call) -> PortalLink | None:
+        with telemetry.attempt(call):
+            return await self._exchange(call)
+
+    async def _exchange(self, call: Call) -> PortalLink | None:
         import anyio  # with the event loop running: anyio works under asyncio and trio
 
         slots = await self._take_slot(call)

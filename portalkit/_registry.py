@@ -101,15 +101,15 @@ def get_provider_factory(name: str) -> ProviderFactory:
 def provider_from_env(
     environ: Mapping[str, str] | None = None, *, name: str | None = None
 ) -> PortalProvider:
-    """The provider named by ``PORTALKIT_PROVIDER`` (or ``name``), configured from its own
-    variables in ``environ`` (default ``os.environ``).
+    """The provider named by ``name``, else by ``PORTALKIT_PROVIDER``, configured from its
+    own variables in ``environ`` (default ``os.environ``). Either name is read with one rule
+    (``normalize_provider_name``): ``" Paddle\n"`` is ``paddle``.
 
     Raises ``ConfigurationError`` naming the variable that is missing or malformed; the
     message never shows a variable's value.
     """
     environ = os.environ if environ is None else environ
-    if name is None:
-        name = _provider_name(environ)
+    name = provider_name(environ, name)
     factory = get_provider_factory(name)
     env = ProviderEnv(name, environ)
     try:
@@ -135,10 +135,26 @@ def provider_from_env(
     return provider
 
 
+def normalize_provider_name(name: str) -> str:
+    """The one case rule for a provider's name, wherever a user writes it
+    (``PORTALKIT_PROVIDER``, ``provider_from_env(name=...)``, ``portalkit link --provider``):
+    surrounding whitespace dropped (``$(cat file)`` keeps a newline), lowercase."""
+    return name.strip().lower()
+
+
+def provider_name(environ: Mapping[str, str], name: str | None = None) -> str:
+    """``name`` when given, else ``PORTALKIT_PROVIDER``'s value, normalized; raises
+    ``ConfigurationError`` when the variable is needed and unset or names no installed
+    provider."""
+    if name is not None:
+        return normalize_provider_name(name)
+    return _provider_name(environ)
+
+
 def _provider_name(environ: Mapping[str, str]) -> str:
     names = available_providers()
     installed = ", ".join(names) or "none installed"
-    value = environ.get(PROVIDER_VARIABLE, "").strip().lower()
+    value = normalize_provider_name(environ.get(PROVIDER_VARIABLE, ""))
     if not value:
         raise ConfigurationError(
             f"{PROVIDER_VARIABLE} is not set: set it to the provider to use ({installed})",

@@ -35,6 +35,34 @@ logger = logging.getLogger("portalkit")
 
 @attrs.frozen
 class RetryPolicy:
+    """How ``Portal`` and ``AsyncPortal`` retry one ``create_link``, and for how long.
+
+    What is retried: a transport failure (connect error, timeout, dropped connection),
+    HTTP 408, 429 and 5xx, and an answer portalkit cannot read (``InvalidResponse``): the
+    errors whose ``retryable`` is true. Every other answer is final. Every attempt carries
+    the same idempotency key, so a vendor that takes keys answers a retried create with the
+    session it already minted.
+
+    ``max_attempts``
+        Attempts in all, the first included (default 4); 1 disables retries.
+    ``deadline``
+        Seconds from the first attempt (default 8.0: a customer is waiting on a click)
+        after which no new attempt starts; each attempt's timeouts are cut to what is left,
+        so a call ends within about this long whatever the vendor does.
+    ``backoff_initial``, ``backoff_max``
+        The wait before a retry is "full jitter": random between 0 and a ceiling that
+        starts at ``backoff_initial`` (0.25 s) and doubles each attempt up to
+        ``backoff_max`` (2.0 s).
+    ``retry_after_cap``
+        A 429's or 503's ``Retry-After`` (seconds or an HTTP-date) is waited instead of the
+        backoff, up to this many seconds (default 30.0); a wait that would pass the
+        deadline ends the call at once rather than sleeping into it.
+
+    ``RetryPolicy(max_attempts=1)`` never retries; ``RetryPolicy(backoff_initial=0,
+    retry_after_cap=0)`` retries without sleeping (what the pytest plugin's ``portal_for``
+    uses).
+    """
+
     #: Attempts in all, the first included. 1 disables retries.
     max_attempts: int = attrs.field(default=4, validator=attrs.validators.ge(1))
     #: Seconds from the first attempt after which no new attempt starts; also bounds each
@@ -115,7 +143,7 @@ class RetryControl:
     def _before_sleep(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
         logger.warning(
-            "portalkit: %s attempt %d failed (%s); retrying in %.2fs",
+            "%s attempt %d failed (%s); retrying in %.2fs",
             self.provider,
             state.attempt_number,
             _describe(error),

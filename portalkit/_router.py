@@ -87,8 +87,7 @@ class Dispatch:
         if self.fallback is None:
             return None
         logger.warning(
-            "portalkit: %s does not know customer %s (request id %s); falling back to %s,"
-            " customer %s",
+            "%s does not know customer %s (request id %s); falling back to %s, customer %s",
             self.provider.name,
             self.request.customer_id,
             error.request_id,

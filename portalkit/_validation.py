@@ -9,10 +9,12 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
-from typing import NoReturn
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from .errors import InvalidRequest
+import attrs
+
+from .errors import InvalidCredential, InvalidRequest
 
 MAX_ID_LENGTH = 255
 MAX_URL_LENGTH = 2048
@@ -126,6 +128,42 @@ def return_url(field: str, value: object) -> None:
         fail(field, "must not contain user info (user@host)")
     if parts.fragment or "#" in text:
         fail(field, "must not contain a fragment (#...)")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def credential(field: str, value: object, provider: str) -> None:
+    """An API key or secret, checked when the adapter is built: present, and safe to put in
+    an HTTP header or an HMAC. A CR, LF or NUL would be refused by the HTTP stack at every
+    call (and retried as if the vendor were down); a non-ASCII character fails to encode;
+    surrounding whitespace is a copy-paste slip the vendor will refuse. The error names the
+    field, never the value."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequest.local(field, "is required", provider=provider)
+    if _CONTROL.search(value):
+        rule = "must not contain control characters (CR, LF, NUL, ...)"
+    elif not value.isascii():
+        rule = "must be ASCII (a pasted look-alike character?)"
+    elif value != value.strip():
+        rule = "must not start or end with whitespace"
+    else:
+        return
+    raise InvalidCredential(
+        f"{provider}: {field} {rule}; its value is not shown",
+        field=field,
+        rule=rule,
+        provider=provider,
+    )
+
+
+def secret(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """The attrs validator of an adapter's key or secret (``credential``, named by the
+    attribute, for the adapter's ``name``)::
+
+        api_key: str = attrs.field(repr=False, validator=check.secret)
+    """
+    credential(attribute.name, value, getattr(instance, "name", type(instance).__name__))
 
 
 def require_pattern(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import types
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -285,3 +286,164 @@ def merge_options(
             )
         payload[key] = value
     return payload
+
+
+# -- reading one answer ----------------------------------------------------------------------
+
+_STRUCTURE_ERRORS = (ExceptionGroup, KeyError, TypeError, ValueError, AttributeError)
+
+
+class Reply:
+    """One vendor answer as an adapter reads it: the response, the provider and the request
+    id travel together, so every failure names them without each call being told.
+
+    ``reply = Reply.of(response, self.name, request_id=...)``, then ``reply.json_object()``,
+    ``reply.structure(converter, body, cls)``, ``reply.timestamp(value, field)``,
+    ``raise reply.invalid("a session for another flow")``; for an error answer,
+    ``reply.error_body(converter, cls)`` and ``reply.error(code=..., message=...)``.
+    """
+
+    __slots__ = ("provider", "request_id", "response")
+
+    def __init__(
+        self, response: httpx.Response, provider: str, request_id: str | None = None
+    ) -> None:
+        self.response = response
+        self.provider = provider
+        self.request_id = request_id
+
+    @classmethod
+    def of(cls, response: httpx.Response, provider: str, *, request_id: str | None = None) -> Reply:
+        return cls(response, provider, request_id)
+
+    @property
+    def status(self) -> int:
+        return self.response.status_code
+
+    def json_object(self) -> dict[str, Any]:
+        """The body as a JSON object (``InvalidResponse`` otherwise)."""
+        return decode_json_object(self.response, self.provider, self.request_id)
+
+    def structure(
+        self, converter: LazyConverter | cattrs.Converter, data: object, cls: type[T]
+    ) -> T:
+        """``data`` (the body or a part of it) as wire class ``cls`` (``InvalidResponse``
+        when it does not match)."""
+        return structure(
+            converter, data, cls, self.provider, status=self.status, request_id=self.request_id
+        )
+
+    def timestamp(self, value: object, field: str) -> datetime:
+        """An ISO 8601 time with an offset, as an aware UTC datetime."""
+        return parse_timestamp(
+            value, field, self.provider, status=self.status, request_id=self.request_id
+        )
+
+    def unix_time(self, value: int, field: str) -> datetime:
+        """Unix seconds, as an aware UTC datetime; one out of range is ``InvalidResponse``."""
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise self.invalid(f"{field} out of range for a unix time") from None
+
+    def invalid(self, what: str) -> InvalidResponse:
+        """``InvalidResponse``: "<provider> answered HTTP <status> with <what>". ``what`` names
+        fields and rules, never a value the vendor sent."""
+        return InvalidResponse(
+            f"{self.provider} answered HTTP {self.status} with {what}",
+            provider=self.provider,
+            status=self.status,
+            request_id=self.request_id,
+        )
+
+    def error_body(self, converter: LazyConverter | cattrs.Converter, cls: type[T]) -> T:
+        """The error body as wire class ``cls``, leniently: a value of the wrong type is left
+        out (its field keeps its default), and a body that is not a JSON object (a proxy's
+        HTML page) gives ``cls()``, so the status still decides the error. Every field of
+        ``cls`` needs a default."""
+        return lenient_structure(converter, error_body(self.response), cls)
+
+    def error(
+        self,
+        *,
+        code: str | None,
+        message: str | None,
+        request_id: str | None = None,
+        overrides: Mapping[str, type[PortalError]] | None = None,
+    ) -> PortalError:
+        """The PortalError for this error answer (see ``vendor_error``); ``request_id``
+        (from the body) is used when the reply has none. Empty texts count as absent."""
+        return vendor_error(
+            self.provider,
+            self.response,
+            code=code or None,
+            message=message or None,
+            request_id=self.request_id or request_id or None,
+            overrides=overrides,
+        )
+
+
+def lenient_structure(converter: LazyConverter | cattrs.Converter, data: object, cls: type[T]) -> T:
+    """``data`` as ``cls``, keeping what fits: the values of the wrong type (at any depth)
+    are dropped, so their fields keep their defaults. For error bodies, which are read to
+    say as much as they can, never to refuse the answer."""
+    try:
+        return converter.structure(data, cls)
+    except _STRUCTURE_ERRORS:
+        pass
+    try:
+        return converter.structure(_fit(data, cls), cls)
+    except _STRUCTURE_ERRORS:  # a required field missing: nothing usable
+        return cls()
+
+
+def _fit(data: object, cls: type) -> dict[str, Any]:
+    """The parts of ``data`` whose type matches ``cls``'s fields (attribute or camelCase key)."""
+    if not isinstance(data, Mapping):
+        return {}
+    hints = _hints(cls)
+    out: dict[str, Any] = {}
+    for field in attrs.fields(cls):
+        for key in (field.name, snake_to_camel(field.name)):
+            if key in data:
+                fitted = _fit_value(data[key], hints[field.name])
+                if fitted is not _MISMATCH:
+                    out[key] = fitted
+                break
+    return out
+
+
+_MISMATCH = object()
+
+
+def _fit_value(value: object, hint: Any) -> Any:
+    import typing
+
+    options = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        hint = options[0] if len(options) == 1 else Any
+    if hint in (str, int, bool, float):
+        return value if type(value) is hint else _MISMATCH
+    if isinstance(hint, type) and attrs.has(hint):
+        return _fit(value, hint) if isinstance(value, Mapping) else _MISMATCH
+    if typing.get_origin(hint) is list:
+        if not isinstance(value, list):
+            return _MISMATCH
+        (item,) = typing.get_args(hint) or (Any,)
+        fitted = [_fit_value(part, item) for part in value]
+        return [part for part in fitted if part is not _MISMATCH]
+    return value
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    hints = _HINTS.get(cls)
+    if hints is None:
+        import typing
+
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints

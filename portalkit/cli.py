@@ -3,9 +3,10 @@
     portalkit demo                          mint a link with each adapter against the
                                             embedded sandbox: no credentials, no network
     portalkit sandbox [--host H] [--port N] serve the vendor emulator until Ctrl-C
-    portalkit link --provider NAME --customer ID [--return-url URL] [--subscription ID ...]
+    portalkit link [--provider NAME] --customer ID [--return-url URL] [--subscription ID ...]
                    [--base-url URL]         mint one real link with credentials from the
                                             environment and print it, once, to stdout
+                                            (NAME defaults to $PORTALKIT_PROVIDER)
 
 Exit status: 0 on success, 1 when the vendor (or the demo) failed, 2 for a usage error, a
 missing or malformed setting, or a request that is invalid before anything is sent.
@@ -32,7 +33,7 @@ from ._http import httpx
 from ._models import PortalLink, PortalRequest
 from ._portal import Portal
 from ._redact import REDACTED, redact_url
-from ._registry import provider_from_env
+from ._registry import provider_from_env, provider_name
 
 if TYPE_CHECKING:
     from .sandbox import Sandbox
@@ -44,7 +45,8 @@ EXIT_USAGE = 2
 DEMO_RETURN_URL = "https://app.example.com/account/billing"
 DEMO_LOCALE = "fr"
 SANDBOX_EXTRA_HINT = (
-    "the sandbox needs the 'sandbox' extra: pip install 'portalkit-billing[sandbox]'"
+    "the sandbox needs the 'sandbox' extra: pip install './portalkit[sandbox]' from a clone,"
+    " or '<wheel>[sandbox]' (not on PyPI yet)"
 )
 
 
@@ -89,7 +91,11 @@ def _parser() -> argparse.ArgumentParser:
         "provider's docs page). The URL is a bearer "
         "credential: hand it to the customer, do not store it.",
     )
-    link.add_argument("--provider", required=True, metavar="NAME", help="e.g. paddle")
+    link.add_argument(
+        "--provider",
+        metavar="NAME",
+        help="e.g. paddle (default: $PORTALKIT_PROVIDER; any case, as there)",
+    )
     link.add_argument("--customer", required=True, metavar="ID", help="the vendor's customer id")
     link.add_argument("--return-url", metavar="URL", help="where the portal sends them back")
     link.add_argument(
@@ -120,9 +126,11 @@ def _fail(command: str, message: str, status: int) -> int:
 def _link(args: argparse.Namespace) -> int:
     environ = dict(os.environ)
     try:
+        # --provider, else PORTALKIT_PROVIDER: one name rule for both, as Portal.from_env.
+        name = provider_name(environ, args.provider)
         if args.base_url:
-            environ[f"{variable_prefix(args.provider)}_BASE_URL"] = args.base_url
-        provider = provider_from_env(environ, name=args.provider)
+            environ[f"{variable_prefix(name)}_BASE_URL"] = args.base_url
+        provider = provider_from_env(environ, name=name)
         request = PortalRequest(
             args.customer, return_url=args.return_url, subscription_ids=args.subscription
         )

@@ -18,8 +18,11 @@ Every failure that reaches a caller of ``Portal.create_link`` is one of these::
     │   └── InvalidResponse          a body portalkit cannot read: malformed, truncated, too large
     ├── DeepLinkNotFound             PortalLink.deep_link: no such link was minted
     └── ConfigurationError           portalkit is set up wrong: a missing or malformed
-                                     environment variable, an unknown provider name, a
-                                     route to a provider the router does not have
+        │                            environment variable, an unknown provider name, a
+        │                            route to a provider the router does not have
+        └── InvalidCredential        an adapter's key or secret cannot be sent (a CR, LF,
+                                     NUL, non-ASCII character or surrounding whitespace);
+                                     also an InvalidRequest, as adapters refused it before
 
 Each error carries the provider name, the HTTP status (None when no response came back),
 the vendor's own error code and message, and the vendor's request id, so support tickets can
@@ -38,6 +41,7 @@ __all__ = [
     "DeepLinkNotFound",
     "ErrorContext",
     "IdempotencyConflict",
+    "InvalidCredential",
     "InvalidRequest",
     "InvalidResponse",
     "NoPortalYet",
@@ -229,6 +233,26 @@ class ConfigurationError(PortalError):
     ) -> None:
         super().__init__(message, **context)
         self.variable = variable
+
+
+class InvalidCredential(ConfigurationError, InvalidRequest):
+    """An adapter was built with a key or secret that cannot be sent: a CR, LF or NUL (the
+    HTTP stack would refuse it at every call), a non-ASCII character, surrounding whitespace.
+    ``field`` names the setting (``api_key``); its value is never shown. Both a
+    ``ConfigurationError`` (the set-up is wrong) and an ``InvalidRequest`` (the adapter's
+    argument was refused before anything was sent, as adapters have always reported it)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        rule: str | None = None,
+        **context: Unpack[ErrorContext],
+    ) -> None:
+        super().__init__(message, **context)
+        self.field = field
+        self.rule = rule
 
 
 _STATUS_TO_ERROR: dict[int, type[PortalError]] = {

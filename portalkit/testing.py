@@ -25,8 +25,10 @@ Fixtures:
     ``portal_for(vendor, key="valid", **portal_options) -> Portal`` pointed at the sandbox,
     closed after the test. ``key`` is ``"valid"``, ``"wrong"`` (401) or ``"no_scope"`` (403).
     Retries do not sleep unless you pass ``retry=``: see ``FAST_RETRY``.
-``sandbox_portals``
+``portal_by_vendor``
     ``{vendor: Portal}`` for every vendor the sandbox emulates, all pointed at it.
+    (``sandbox_portals``, its name before every fixture shared the ``portal_`` prefix, is
+    kept as an alias.)
 ``portal_sandbox_env``
     Sets each vendor's environment variables (credentials, ``<VENDOR>_BASE_URL``) to the
     sandbox's for the length of the test, so code that builds its ``Portal`` with
@@ -62,6 +64,7 @@ __all__ = [
     "KeyKind",
     "PortalFactory",
     "Sandbox",
+    "portal_by_vendor",
     "portal_for",
     "portal_sandbox",
     "portal_sandbox_env",
@@ -70,7 +73,7 @@ __all__ = [
 
 INSTALL_HINT = (
     "portalkit.testing: the sandbox needs the 'sandbox' extra: "
-    "pip install 'portalkit-billing[sandbox]'"
+    "pip install './portalkit[sandbox]' from a clone, or '<wheel>[sandbox]' (not on PyPI yet)"
 )
 
 #: Which sandbox credentials: accepted, refused (401), or without the portal scope (403).
@@ -146,9 +149,15 @@ def portal_for(portal_sandbox: Sandbox) -> Iterator[PortalFactory]:
 
 
 @pytest.fixture
-def sandbox_portals(portal_sandbox: Sandbox, portal_for: PortalFactory) -> dict[str, Portal]:
-    """A Portal per vendor, pointed at the sandbox: ``sandbox_portals["paddle"]``."""
+def portal_by_vendor(portal_sandbox: Sandbox, portal_for: PortalFactory) -> dict[str, Portal]:
+    """A Portal per vendor, pointed at the sandbox: ``portal_by_vendor["paddle"]``."""
     return {vendor: portal_for(vendor) for vendor in portal_sandbox.vendors}
+
+
+@pytest.fixture
+def sandbox_portals(portal_by_vendor: dict[str, Portal]) -> dict[str, Portal]:
+    """``portal_by_vendor`` under its former name, kept for existing test suites."""
+    return portal_by_vendor
 
 
 @pytest.fixture

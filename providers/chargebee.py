@@ -36,9 +36,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import quote, urlencode
 
 import attrs
@@ -50,20 +48,15 @@ from portalkit._models import Action, Feature, Flow, PortalLink, PortalRequest
 from portalkit._wire import (
     USER_AGENT,
     LazyConverter,
-    decode_json_object,
-    error_body,
+    Reply,
     request_id_from_headers,
     strip_slash,
-    structure,
-    text_or_none,
-    vendor_error,
     wire_converter,
 )
 from portalkit.errors import (
     AuthenticationFailed,
     CustomerNotFound,
     InvalidRequest,
-    InvalidResponse,
     PermissionDenied,
     PortalError,
     RateLimited,
@@ -164,7 +157,8 @@ class _Envelope:
 
 @attrs.frozen
 class _Error:
-    """Chargebee's error body. Read field by field: a malformed one still yields the rest."""
+    """Chargebee's error body, read leniently (``Reply.error_body``): a malformed field still
+    yields the rest."""
 
     message: str | None = None
     type: str | None = None
@@ -173,22 +167,20 @@ class _Error:
     error_code: str | None = None  # the older, deprecated code; api_error_code wins
     http_status_code: int | None = None
 
-    @classmethod
-    def of(cls, body: Mapping[str, Any]) -> _Error:
-        status = body.get("http_status_code")
-        return cls(
-            message=text_or_none(body.get("message")),
-            type=text_or_none(body.get("type")),
-            api_error_code=text_or_none(body.get("api_error_code")),
-            param=text_or_none(body.get("param")),
-            error_code=text_or_none(body.get("error_code")),
-            http_status_code=status if type(status) is int else None,
-        )
-
 
 def _site(instance: Chargebee, attribute: attrs.Attribute[str], value: object) -> None:
     if not isinstance(value, str) or not SITE.fullmatch(value):
         raise InvalidRequest.local("site", SITE_RULE, provider="chargebee")
+
+
+def _api_key(instance: Chargebee, attribute: attrs.Attribute[str], value: str) -> None:
+    # The key is the Basic user name: a ':' would end it, and the header is ASCII.
+    if not re.fullmatch(r"[\x21-\x39\x3b-\x7e]+", value):
+        raise InvalidRequest.local(
+            "api_key",
+            "must be printable ASCII without spaces or ':' (as Chargebee issues them)",
+            provider="chargebee",
+        )
 
 
 def _base_url(instance: Chargebee, attribute: attrs.Attribute[str | None], value: object) -> None:
@@ -219,7 +211,7 @@ class Chargebee:
     portal_hosts: ClassVar[tuple[str, ...]] = ("*.chargebeeportal.com",)
 
     site: str = attrs.field(validator=_site)
-    api_key: str = attrs.field(repr=False)
+    api_key: str = attrs.field(repr=False, validator=[check.secret, _api_key])
     base_url: str | None = attrs.field(
         default=None, converter=attrs.converters.optional(strip_slash), validator=_base_url
     )
@@ -230,18 +222,8 @@ class Chargebee:
     _authorization: str = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
-        key = self.api_key
-        if not isinstance(key, str) or not key.strip():
-            raise InvalidRequest.local("api_key", "is required", provider=self.name)
-        # The key is the Basic user name: a ':' would end it, and the header is ASCII.
-        if not re.fullmatch(r"[\x21-\x39\x3b-\x7e]+", key):
-            raise InvalidRequest.local(
-                "api_key",
-                "must be printable ASCII without spaces or ':' (as Chargebee issues them)",
-                provider=self.name,
-            )
         # Exactly what the chargebee package sends: base64 of "<key>:", an empty password.
-        token = base64.b64encode(f"{key}:".encode("ascii")).decode("ascii")
+        token = base64.b64encode(f"{self.api_key}:".encode("ascii")).decode("ascii")
         object.__setattr__(self, "_authorization", f"Basic {token}")
 
     @classmethod
@@ -326,7 +308,9 @@ class Chargebee:
         )
 
     def parse_response(self, response: httpx.Response, request: PortalRequest) -> PortalLink:
-        body, session = self._read_session(response)
+        reply = Reply.of(response, self.name, request_id=_request_id(response))
+        body = reply.json_object()
+        session = reply.structure(_converter, body, _Envelope).portal_session
         return PortalLink(
             provider=self.name,
             session_id=session.id,
@@ -335,9 +319,9 @@ class Chargebee:
             expires_at=(
                 None
                 if session.expires_at is None  # never invented
-                else self._time(session.expires_at, "expires_at", response)
+                else reply.unix_time(session.expires_at, "expires_at")
             ),
-            created_at=self._time(session.created_at, "created_at", response),
+            created_at=reply.unix_time(session.created_at, "created_at"),
             return_url=session.redirect_url or request.return_url,
             idempotency_key=request.idempotency_key,
             status=session.status,
@@ -358,60 +342,26 @@ class Chargebee:
         return httpx.Request("POST", url, headers=self._headers())
 
     def parse_end_session(self, response: httpx.Response, link: PortalLink) -> None:
-        _, session = self._read_session(response)
-        if session.id != link.session_id or session.status != LOGGED_OUT:
-            raise InvalidResponse(
-                "chargebee answered the logout with"
-                + (
-                    " another session"
-                    if session.id != link.session_id
-                    else f" a session whose status is not {LOGGED_OUT!r}"
-                ),
-                provider=self.name,
-                status=response.status_code,
-                request_id=_request_id(response),
-            )
+        reply = Reply.of(response, self.name, request_id=_request_id(response))
+        session = reply.structure(_converter, reply.json_object(), _Envelope).portal_session
+        if session.id != link.session_id:
+            raise reply.invalid("another session than the one logged out")
+        if session.status != LOGGED_OUT:
+            raise reply.invalid(f"a logged-out session whose status is not {LOGGED_OUT!r}")
 
     def parse_error(self, response: httpx.Response) -> PortalError:
-        wire = _Error.of(error_body(response))
-        status = response.status_code
-        error = vendor_error(
-            self.name,
-            response,
+        reply = Reply.of(response, self.name, request_id=_request_id(response))
+        wire = reply.error_body(_converter, _Error)
+        error = reply.error(
             code=wire.api_error_code or wire.error_code,
             message=wire.message,
-            request_id=_request_id(response),
-            overrides=_ERROR_CODES if status < 500 else None,
+            overrides=_ERROR_CODES if reply.status < 500 else None,
         )
         param = wire.param
         if isinstance(error, InvalidRequest) and param and _PARAM_NAME.fullmatch(param):
             error.field = _PARAM_FIELDS.get(param, param)
             error.message = f"{error.message} (parameter {param})"
         return error
-
-    def _read_session(self, response: httpx.Response) -> tuple[dict[str, Any], _Session]:
-        request_id = _request_id(response)
-        body = decode_json_object(response, self.name, request_id)
-        envelope = structure(
-            _converter,
-            body,
-            _Envelope,
-            self.name,
-            status=response.status_code,
-            request_id=request_id,
-        )
-        return body, envelope.portal_session
-
-    def _time(self, value: int, field: str, response: httpx.Response) -> datetime:
-        try:
-            return datetime.fromtimestamp(value, UTC)
-        except (OverflowError, OSError, ValueError):
-            raise InvalidResponse(
-                f"chargebee sent {field}={value}, not a unix time",
-                provider=self.name,
-                status=response.status_code,
-                request_id=_request_id(response),
-            ) from None
 
 
 def _request_id(response: httpx.Response) -> str | None:

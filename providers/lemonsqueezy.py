@@ -52,16 +52,7 @@ from portalkit._env import ProviderEnv
 from portalkit._http import httpx
 from portalkit._models import Action, DeepLink, Feature, Flow, PortalLink, PortalRequest
 from portalkit._protocol import Exchange
-from portalkit._wire import (
-    USER_AGENT,
-    decode_json_object,
-    error_body,
-    strip_slash,
-    structure,
-    text_or_none,
-    vendor_error,
-    wire_converter,
-)
+from portalkit._wire import USER_AGENT, Reply, strip_slash, wire_converter
 from portalkit.errors import (
     CustomerNotFound,
     InvalidRequest,
@@ -148,6 +139,11 @@ class _ErrorObject:
     detail: str | None = None
 
 
+@attrs.frozen
+class _ErrorDocument:
+    errors: list[_ErrorObject] = attrs.field(factory=list)
+
+
 _converter = wire_converter()
 
 
@@ -170,17 +166,13 @@ class LemonSqueezy:
     #: Each store's portal lives on its own subdomain (a custom domain is opt-in).
     portal_hosts: ClassVar[tuple[str, ...]] = ("*.lemonsqueezy.com",)
 
-    api_key: str = attrs.field(repr=False)
+    api_key: str = attrs.field(repr=False, validator=check.secret)
     base_url: str | None = attrs.field(
         default=None,
         converter=attrs.converters.optional(strip_slash),
         validator=_base_url,
     )
     allow_insecure_base_url: bool = attrs.field(default=False, repr=False)
-
-    def __attrs_post_init__(self) -> None:
-        if not isinstance(self.api_key, str) or not self.api_key.strip():
-            raise InvalidRequest.local("api_key", "is required", provider=self.name)
 
     @classmethod
     def from_env(cls, env: ProviderEnv) -> LemonSqueezy:
@@ -200,15 +192,9 @@ class LemonSqueezy:
 
     def parse_response(self, response: httpx.Response, request: PortalRequest) -> PortalLink:
         """The customer's portal link from the customer read."""
-        body = decode_json_object(response, self.name, _request_id(response))
-        customer = structure(
-            _converter,
-            body,
-            _CustomerDocument,
-            self.name,
-            status=response.status_code,
-            request_id=_request_id(response),
-        ).data
+        reply = _reply(response)
+        body = reply.json_object()
+        customer = reply.structure(_converter, body, _CustomerDocument).data
         url = customer.attributes.urls.customer_portal
         if url is None:
             raise NoPortalYet(
@@ -216,17 +202,17 @@ class LemonSqueezy:
                 "yet: Lemon Squeezy signs a portal link only for a customer who has (or had) "
                 "a subscription",
                 provider=self.name,
-                status=response.status_code,
-                request_id=_request_id(response),
+                status=reply.status,
+                request_id=reply.request_id,
             )
         return PortalLink(
             provider=self.name,
             session_id=f"customers/{customer.id}",  # no session object: the resource read
             customer_id=customer.id,
             url=url,
-            expires_at=self._expires(url, response),
+            expires_at=self._expires(url, reply),
             deep_links=(DeepLink(Action.OVERVIEW, None, url),),
-            request_id=_request_id(response),
+            request_id=reply.request_id,
             raw={"customer": body, "subscriptions": {}},
         )
 
@@ -311,21 +297,11 @@ class LemonSqueezy:
         )
 
     def parse_error(self, response: httpx.Response) -> PortalError:
-        body = error_body(response)
-        errors = body.get("errors")
-        first: _ErrorObject = _ErrorObject()
-        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-            try:
-                first = _converter.structure(errors[0], _ErrorObject)
-            except (ExceptionGroup, TypeError, ValueError):  # a malformed error object:
-                first = _ErrorObject()  # the HTTP status still decides the class
-        message = "; ".join(filter(None, (text_or_none(first.title), text_or_none(first.detail))))
-        error = vendor_error(
-            self.name,
-            response,
-            code=text_or_none(first.code),
-            message=message or None,
-            request_id=_request_id(response),
+        reply = _reply(response)
+        errors = reply.error_body(_converter, _ErrorDocument).errors
+        first = errors[0] if errors else _ErrorObject()  # the HTTP status still decides
+        error = reply.error(
+            code=first.code, message="; ".join(filter(None, (first.title, first.detail)))
         )
         if isinstance(error, RateLimited):
             error.message = f"{error.message} (limit: {_rate_limit(response)} calls a minute)"
@@ -373,18 +349,11 @@ class LemonSqueezy:
         return "flow.subscription_id"
 
     def _read_subscription(self, response: httpx.Response) -> tuple[_Subscription, dict[str, Any]]:
-        body = decode_json_object(response, self.name, _request_id(response))
-        document = structure(
-            _converter,
-            body,
-            _SubscriptionDocument,
-            self.name,
-            status=response.status_code,
-            request_id=_request_id(response),
-        )
-        return document.data, body
+        reply = _reply(response)
+        body = reply.json_object()
+        return reply.structure(_converter, body, _SubscriptionDocument).data, body
 
-    def _expires(self, url: str, response: httpx.Response | None) -> datetime | None:
+    def _expires(self, url: str, reply: Reply | None) -> datetime | None:
         """When a signed link stops working: its ``expires`` parameter (unix seconds).
         None when the link carries none (never invented); a malformed one is refused."""
         try:
@@ -395,13 +364,15 @@ class LemonSqueezy:
         if value is None:
             return None
         if not value.isdigit() or len(value) > 12:
-            raise InvalidResponse(
-                f"{self.name} sent a portal link whose expires parameter is not unix seconds",
-                provider=self.name,
-                status=None if response is None else response.status_code,
-                request_id=None if response is None else _request_id(response),
-            )
+            what = "a portal link whose expires parameter is not unix seconds"
+            if reply is not None:
+                raise reply.invalid(what)
+            raise InvalidResponse(f"{self.name} sent {what}", provider=self.name)
         return datetime.fromtimestamp(int(value), UTC)
+
+
+def _reply(response: httpx.Response) -> Reply:
+    return Reply.of(response, LemonSqueezy.name, request_id=_request_id(response))
 
 
 def _request_id(response: httpx.Response) -> str | None:

@@ -35,18 +35,7 @@ from portalkit import _validation as check
 from portalkit._env import ProviderEnv
 from portalkit._http import httpx
 from portalkit._models import Action, DeepLink, Feature, Flow, PortalLink, PortalRequest
-from portalkit._wire import (
-    USER_AGENT,
-    decode_json_object,
-    error_body,
-    json_body,
-    parse_timestamp,
-    strip_slash,
-    structure,
-    text_or_none,
-    vendor_error,
-    wire_converter,
-)
+from portalkit._wire import USER_AGENT, Reply, json_body, strip_slash, text_or_none, wire_converter
 from portalkit.errors import (
     AuthenticationFailed,
     DeepLinkNotFound,
@@ -62,6 +51,13 @@ BASE_URLS = {
 }
 CUSTOMER_ID = re.compile(r"ctm_[a-z\d]{26}")
 SUBSCRIPTION_ID = re.compile(r"sub_[a-z\d]{26}")
+# The same rules in words, for errors (Paddle: "ctm_" / "sub_" and a lowercase 26-character id).
+CUSTOMER_ID_RULE = "ctm_ followed by 26 lowercase letters and digits"
+SUBSCRIPTION_ID_RULE = "sub_ followed by 26 lowercase letters and digits"
+#: Customer-id prefixes of other vendors that an app moving between vendors may send Paddle
+#: by mistake, and whose they are: the error says so, so the fix is obvious. Kept here, with
+#: Paddle: portalkit's core names no vendor.
+FOREIGN_CUSTOMER_IDS = {"cus_": "Plugipay, Paylera and Stripe"}
 MAX_SUBSCRIPTIONS = 25
 # Paddle answers a missing or bad API key with these codes; its status for them has varied
 # (401 or 403), so the code decides: these are authentication failures, not missing scopes.
@@ -114,6 +110,25 @@ class _Envelope:
     meta: _Meta = attrs.field(factory=_Meta)
 
 
+@attrs.frozen
+class _FieldError:
+    field: str | None = None
+    message: str | None = None
+
+
+@attrs.frozen
+class _Error:
+    code: str | None = None
+    detail: str | None = None
+    errors: list[_FieldError] | None = None
+
+
+@attrs.frozen
+class _ErrorEnvelope:
+    error: _Error = _Error()
+    meta: _Meta = _Meta()
+
+
 _converter = wire_converter()
 
 
@@ -139,7 +154,7 @@ class Paddle:
         {Feature.SUBSCRIPTION_DEEP_LINKS, Feature.FLOW}
     )
 
-    api_key: str = attrs.field(repr=False)
+    api_key: str = attrs.field(repr=False, validator=check.secret)
     environment: Literal["production", "sandbox"] = attrs.field(
         default="production", validator=_environment
     )
@@ -149,10 +164,6 @@ class Paddle:
         validator=_base_url,
     )
     allow_insecure_base_url: bool = attrs.field(default=False, repr=False)
-
-    def __attrs_post_init__(self) -> None:
-        if not isinstance(self.api_key, str) or not self.api_key.strip():
-            raise InvalidRequest.local("api_key", "is required", provider=self.name)
 
     @classmethod
     def from_env(cls, env: ProviderEnv) -> Paddle:
@@ -172,9 +183,12 @@ class Paddle:
 
     def build_request(self, request: PortalRequest) -> httpx.Request:
         # Validated before it goes into the path.
-        check.require_pattern(
-            "customer_id", request.customer_id, CUSTOMER_ID, r"^ctm_[a-z\d]{26}$", self.name
-        )
+        if not CUSTOMER_ID.fullmatch(request.customer_id):
+            rule = f"must match {CUSTOMER_ID_RULE}"
+            for prefix, owners in FOREIGN_CUSTOMER_IDS.items():
+                if request.customer_id.startswith(prefix):
+                    rule += f"; {prefix}... is the customer-id format of {owners}, not Paddle's"
+            raise InvalidRequest.local("customer_id", rule, provider=self.name)
         subscription_ids = list(request.subscription_ids)
         if request.flow is not None:
             flow_subscription = self._check_flow(request.flow)
@@ -185,7 +199,7 @@ class Paddle:
                 f"subscription_ids[{index}]",
                 subscription_id,
                 SUBSCRIPTION_ID,
-                r"^sub_[a-z\d]{26}$",
+                SUBSCRIPTION_ID_RULE,
                 self.name,
             )
         if len(subscription_ids) > MAX_SUBSCRIPTIONS:
@@ -212,7 +226,7 @@ class Paddle:
                 "flow.subscription_id",
                 flow.subscription_id,
                 SUBSCRIPTION_ID,
-                r"^sub_[a-z\d]{26}$",
+                SUBSCRIPTION_ID_RULE,
                 self.name,
             )
             return flow.subscription_id
@@ -231,16 +245,11 @@ class Paddle:
         )
 
     def parse_response(self, response: httpx.Response, request: PortalRequest) -> PortalLink:
+        reply = Reply.of(response, self.name)
         try:
-            body = decode_json_object(response, self.name)
-            envelope = structure(
-                _converter,
-                body,
-                _Envelope,
-                self.name,
-                status=response.status_code,
-                request_id=_meta_request_id(body),
-            )
+            body = reply.json_object()
+            reply.request_id = _meta_request_id(body)
+            envelope = reply.structure(_converter, body, _Envelope)
         except InvalidResponse as error:
             # Paddle's request id lives in the body's meta; when the body is unusable, the
             # X-Request-Id header (as parse_error reads it) still lets a support ticket quote
@@ -261,53 +270,31 @@ class Paddle:
             customer_id=session.customer_id,
             url=session.urls.general.overview,
             expires_at=None,  # Paddle does not report one; never invented
-            created_at=parse_timestamp(
-                session.created_at,
-                "created_at",
-                self.name,
-                status=response.status_code,
-                request_id=envelope.meta.request_id,
-            ),
+            created_at=reply.timestamp(session.created_at, "created_at"),
             return_url=None,
             deep_links=tuple(deep_links),
-            request_id=envelope.meta.request_id,
+            request_id=reply.request_id,
             raw=body,
         )
         if request.flow is not None:
             try:
                 flow_url = link.deep_link(request.flow.action, request.flow.subscription_id)
             except DeepLinkNotFound:
-                raise InvalidResponse(
-                    f"paddle minted no deep link for the flow {request.flow.action.value!r}",
-                    provider=self.name,
-                    status=response.status_code,
-                    request_id=link.request_id,
+                raise reply.invalid(
+                    f"no deep link for the flow {request.flow.action.value!r}"
                 ) from None
             link = attrs.evolve(link, url=flow_url)
         return link
 
     def parse_error(self, response: httpx.Response) -> PortalError:
-        body = error_body(response)
-        error = body.get("error")
-        error = error if isinstance(error, dict) else {}
-        meta = body.get("meta")
-        meta = meta if isinstance(meta, dict) else {}
-        message = text_or_none(error.get("detail"))
-        field_errors = error.get("errors")
-        if isinstance(field_errors, list):
-            details = [
-                f"{item.get('field')}: {item.get('message')}"
-                for item in field_errors
-                if isinstance(item, dict)
-            ]
-            if details:
-                message = "; ".join(filter(None, [message, *details]))
-        return vendor_error(
-            self.name,
-            response,
-            code=text_or_none(error.get("code")),
-            message=message,
-            request_id=text_or_none(meta.get("request_id")) or response.headers.get("X-Request-Id"),
+        reply = Reply.of(response, self.name)
+        envelope = reply.error_body(_converter, _ErrorEnvelope)
+        error = envelope.error
+        details = [f"{item.field}: {item.message}" for item in error.errors or ()]
+        return reply.error(
+            code=error.code,
+            message="; ".join(filter(None, [error.detail, *details])),
+            request_id=envelope.meta.request_id or response.headers.get("X-Request-Id"),
             overrides=_ERROR_CODES,
         )
 

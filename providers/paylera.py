@@ -33,16 +33,11 @@ from portalkit._http import httpx
 from portalkit._models import Action, Feature, PortalLink, PortalRequest
 from portalkit._wire import (
     USER_AGENT,
-    decode_json_object,
-    error_body,
+    Reply,
     json_body,
     merge_options,
-    parse_timestamp,
     request_id_from_headers,
     strip_slash,
-    structure,
-    text_or_none,
-    vendor_error,
     wire_converter,
 )
 from portalkit.errors import InvalidRequest, PortalError
@@ -66,6 +61,20 @@ class _Session:
     id: str
     url: str
     expires_at: str
+
+
+# ASSUMPTION: the error envelope is {"error": {"type", "code", "message"}}.
+@attrs.frozen
+class _Error:
+    type: str | None = None
+    code: str | None = None
+    message: str | None = None
+    request_id: str | None = None
+
+
+@attrs.frozen
+class _ErrorEnvelope:
+    error: _Error = _Error()
 
 
 _converter = wire_converter()
@@ -92,13 +101,9 @@ class Paylera:
         }
     )
 
-    api_key: str = attrs.field(repr=False)
+    api_key: str = attrs.field(repr=False, validator=check.secret)
     base_url: str = attrs.field(default=API_BASE_URL, converter=strip_slash, validator=_base_url)
     allow_insecure_base_url: bool = attrs.field(default=False, repr=False)
-
-    def __attrs_post_init__(self) -> None:
-        if not isinstance(self.api_key, str) or not self.api_key.strip():
-            raise InvalidRequest.local("api_key", "is required", provider=self.name)
 
     @classmethod
     def from_env(cls, env: ProviderEnv) -> Paylera:
@@ -142,16 +147,9 @@ class Paylera:
         )
 
     def parse_response(self, response: httpx.Response, request: PortalRequest) -> PortalLink:
-        request_id = _request_id(response)
-        body = decode_json_object(response, self.name, request_id)
-        session = structure(
-            _converter,
-            body,
-            _Session,
-            self.name,
-            status=response.status_code,
-            request_id=request_id,
-        )
+        reply = Reply.of(response, self.name, request_id=_request_id(response))
+        body = reply.json_object()
+        session = reply.structure(_converter, body, _Session)
         return PortalLink(
             provider=self.name,
             session_id=session.id,
@@ -159,30 +157,18 @@ class Paylera:
             # to the customer that was sent.
             customer_id=request.customer_id,
             url=session.url,
-            expires_at=parse_timestamp(
-                session.expires_at,
-                "expires_at",
-                self.name,
-                status=response.status_code,
-                request_id=request_id,
-            ),
+            expires_at=reply.timestamp(session.expires_at, "expires_at"),
             created_at=None,  # not reported by Paylera
             return_url=request.return_url,
-            request_id=request_id,
+            request_id=reply.request_id,
             raw=body,
         )
 
     def parse_error(self, response: httpx.Response) -> PortalError:
-        # ASSUMPTION: the error envelope is {"error": {"type", "code", "message"}}.
-        body = error_body(response)
-        error = body.get("error")
-        error = error if isinstance(error, dict) else {}
-        return vendor_error(
-            self.name,
-            response,
-            code=text_or_none(error.get("code")) or text_or_none(error.get("type")),
-            message=text_or_none(error.get("message")),
-            request_id=_request_id(response) or text_or_none(error.get("request_id")),
+        reply = Reply.of(response, self.name, request_id=_request_id(response))
+        error = reply.error_body(_converter, _ErrorEnvelope).error
+        return reply.error(
+            code=error.code or error.type, message=error.message, request_id=error.request_id
         )
 
 

@@ -36,16 +36,11 @@ from portalkit._http import httpx
 from portalkit._models import Feature, PortalLink, PortalRequest
 from portalkit._wire import (
     USER_AGENT,
+    Reply,
     camel_case_converter,
-    decode_json_object,
-    error_body,
     json_body,
-    parse_timestamp,
     request_id_from_headers,
     strip_slash,
-    structure,
-    text_or_none,
-    vendor_error,
 )
 from portalkit.errors import (
     AuthenticationFailed,
@@ -105,6 +100,20 @@ class _Envelope:
     data: _Session
 
 
+# ASSUMPTION: the error envelope is {"error": {"code", "message", "requestId"}}; the docs show
+# codes and statuses but not the envelope.
+@attrs.frozen
+class _Error:
+    code: str | None = None
+    message: str | None = None
+    request_id: str | None = None
+
+
+@attrs.frozen
+class _ErrorEnvelope:
+    error: _Error = _Error()
+
+
 _converter = camel_case_converter()
 
 
@@ -122,8 +131,8 @@ class Plugipay:
         {Feature.RETURN_URL, Feature.ON_BEHALF_OF, Feature.IDEMPOTENCY_KEY}
     )
 
-    key_id: str = attrs.field(repr=False)
-    key_secret: str = attrs.field(repr=False)
+    key_id: str = attrs.field(repr=False, validator=check.secret)
+    key_secret: str = attrs.field(repr=False, validator=check.secret)
     base_url: str = attrs.field(default=API_BASE_URL, converter=strip_slash, validator=_base_url)
     on_behalf_of: str | None = None
     allow_insecure_base_url: bool = attrs.field(default=False, repr=False)
@@ -131,10 +140,6 @@ class Plugipay:
     clock: Callable[[], float] = attrs.field(default=time.time, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        for field in ("key_id", "key_secret"):
-            value = getattr(self, field)
-            if not isinstance(value, str) or not value.strip():
-                raise InvalidRequest.local(field, "is required", provider=self.name)
         if self.on_behalf_of is not None:
             self._check_account(self.on_behalf_of)
 
@@ -196,40 +201,28 @@ class Plugipay:
         return httpx.Request("POST", url, headers=headers, content=body)
 
     def parse_response(self, response: httpx.Response, request: PortalRequest) -> PortalLink:
-        request_id = _request_id(response)
-        status = response.status_code
-        body = decode_json_object(response, self.name, request_id)
-        session = structure(
-            _converter, body, _Envelope, self.name, status=status, request_id=request_id
-        ).data
+        reply = Reply.of(response, self.name, request_id=_request_id(response))
+        body = reply.json_object()
+        session = reply.structure(_converter, body, _Envelope).data
         return PortalLink(
             provider=self.name,
             session_id=session.id,
             customer_id=session.customer_id,
             url=session.url,
-            expires_at=parse_timestamp(
-                session.expires_at, "expiresAt", self.name, status=status, request_id=request_id
-            ),
-            created_at=parse_timestamp(
-                session.created_at, "createdAt", self.name, status=status, request_id=request_id
-            ),
+            expires_at=reply.timestamp(session.expires_at, "expiresAt"),
+            created_at=reply.timestamp(session.created_at, "createdAt"),
             return_url=session.return_url,
-            request_id=request_id,
+            request_id=reply.request_id,
             raw=body,
         )
 
     def parse_error(self, response: httpx.Response) -> PortalError:
-        # ASSUMPTION: the error envelope is {"error": {"code", "message", "requestId"}}; the
-        # docs show codes and statuses but not the envelope.
-        body = error_body(response)
-        error = body.get("error")
-        error = error if isinstance(error, dict) else {}
-        return vendor_error(
-            self.name,
-            response,
-            code=text_or_none(error.get("code")),
-            message=text_or_none(error.get("message")),
-            request_id=_request_id(response) or text_or_none(error.get("requestId")),
+        reply = Reply.of(response, self.name, request_id=_request_id(response))
+        error = reply.error_body(_converter, _ErrorEnvelope).error
+        return reply.error(
+            code=error.code,
+            message=error.message,
+            request_id=error.request_id,
             overrides=_ERROR_CODES,
         )
 

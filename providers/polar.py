@@ -43,16 +43,12 @@ from portalkit._http import httpx
 from portalkit._models import CustomerIdKind, Feature, PortalLink, PortalRequest
 from portalkit._wire import (
     USER_AGENT,
-    decode_json_object,
-    error_body,
+    Reply,
     json_body,
     merge_options,
-    parse_timestamp,
     request_id_from_headers,
     strip_slash,
-    structure,
     text_or_none,
-    vendor_error,
     wire_converter,
 )
 from portalkit.errors import (
@@ -72,7 +68,6 @@ PATH = "/v1/customer-sessions/"
 #: gives out and echoes, so the link's customer_id compares equal to the request's.
 CUSTOMER_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 _UUID4_RULE = "a Polar customer id: a lowercase UUID4 (xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx)"
-# A credential goes into a header: printable ASCII, no spaces.
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 # "Customer does not exist." is how Polar answers an unknown customer (a 422, not a 404).
 _NOT_FOUND_MESSAGE = "customer does not exist"
@@ -115,6 +110,16 @@ class _FieldError:
     type: str | None = None
 
 
+@attrs.frozen
+class _Error:
+    """Polar's error body: ``{"error": <name>, "detail": <message>}``, or FastAPI's
+    validation answer, whose ``detail`` is a list of field errors."""
+
+    error: str | None = None
+    type: str | None = None
+    detail: Any = None
+
+
 _converter = wire_converter()
 
 
@@ -127,6 +132,17 @@ def _environment(instance: Polar, attribute: attrs.Attribute[str], value: str) -
     if value not in BASE_URLS:
         raise InvalidRequest.local(
             "environment", "must be 'production' or 'sandbox'", provider="polar"
+        )
+
+
+def _access_token(instance: Polar, attribute: attrs.Attribute[str], value: str) -> None:
+    # A credential goes into a header: printable ASCII, no spaces (check.secret has already
+    # refused control characters, non-ASCII and surrounding whitespace).
+    if not _HEADER_SAFE.fullmatch(value):
+        raise InvalidRequest.local(
+            "access_token",
+            "must be printable ASCII without spaces or control characters",
+            provider="polar",
         )
 
 
@@ -157,7 +173,7 @@ class Polar:
     #: client reads and writes customer sessions the same way).
     api_version: ClassVar[str] = "2026-10"
 
-    access_token: str = attrs.field(repr=False)
+    access_token: str = attrs.field(repr=False, validator=[check.secret, _access_token])
     environment: Literal["production", "sandbox"] = attrs.field(
         default="production", validator=_environment
     )
@@ -168,17 +184,6 @@ class Polar:
     )
     organization_id: str | None = attrs.field(default=None, validator=_organization_id)
     allow_insecure_base_url: bool = attrs.field(default=False, repr=False)
-
-    def __attrs_post_init__(self) -> None:
-        token = self.access_token
-        if not isinstance(token, str) or not token.strip():
-            raise InvalidRequest.local("access_token", "is required", provider=self.name)
-        if not _HEADER_SAFE.fullmatch(token):
-            raise InvalidRequest.local(
-                "access_token",
-                "must be printable ASCII without spaces or control characters",
-                provider=self.name,
-            )
 
     @classmethod
     def from_env(cls, env: ProviderEnv) -> Polar:
@@ -234,24 +239,12 @@ class Polar:
         )
 
     def parse_response(self, response: httpx.Response, request: PortalRequest) -> PortalLink:
-        request_id = _request_id(response)
-        status = response.status_code
-        body = decode_json_object(response, self.name, request_id)
-        session = structure(
-            _converter, body, _Session, self.name, status=status, request_id=request_id
-        )
-
-        def invalid(why: str) -> InvalidResponse:
-            # Names the fields, never their values: they are ids and personal data.
-            return InvalidResponse(
-                f"polar answered with {why}",
-                provider=self.name,
-                status=status,
-                request_id=request_id,
-            )
-
+        reply = Reply.of(response, self.name, request_id=_request_id(response))
+        body = reply.json_object()
+        session = reply.structure(_converter, body, _Session)
+        # The invalid answers name the fields, never their values: ids and personal data.
         if session.customer.id != session.customer_id:
-            raise invalid("a customer object that is not the session's customer")
+            raise reply.invalid("a customer object that is not the session's customer")
         if (
             request.customer_id_kind is CustomerIdKind.EXTERNAL
             and session.customer.external_id != request.customer_id
@@ -259,51 +252,40 @@ class Polar:
             # The core's customer binding compares a link with the vendor id the request
             # named (PortalRequest.vendor_customer_id); an external id names none, so the
             # binding is checked here, against Polar's echo of the app's id.
-            raise invalid("a session for a customer whose external_id is not the one requested")
+            raise reply.invalid(
+                "a session for a customer whose external_id is not the one requested"
+            )
         return PortalLink(
             provider=self.name,
             session_id=session.id,
             customer_id=session.customer_id,
             url=session.customer_portal_url,
-            expires_at=parse_timestamp(
-                session.expires_at, "expires_at", self.name, status=status, request_id=request_id
-            ),
-            created_at=parse_timestamp(
-                session.created_at, "created_at", self.name, status=status, request_id=request_id
-            ),
+            expires_at=reply.timestamp(session.expires_at, "expires_at"),
+            created_at=reply.timestamp(session.created_at, "created_at"),
             return_url=session.return_url,
-            request_id=request_id,
+            request_id=reply.request_id,
             raw=body,
         )
 
     def parse_error(self, response: httpx.Response) -> PortalError:
-        body = error_body(response)
-        request_id = _request_id(response)
-        detail = body.get("detail")
-        if isinstance(detail, list):
-            return self._validation_error(response, detail, request_id)
-        error = vendor_error(
-            self.name,
-            response,
-            code=text_or_none(body.get("error")) or text_or_none(body.get("type")),
-            message=text_or_none(detail),
-            request_id=request_id,
-        )
+        reply = Reply.of(response, self.name, request_id=_request_id(response))
+        body = reply.error_body(_converter, _Error)
+        if isinstance(body.detail, list):
+            return self._validation_error(reply, body.detail)
+        error = reply.error(code=body.error or body.type, message=text_or_none(body.detail))
         if response.status_code == 409:
             # The one 409 Polar documents for this endpoint; Polar has no idempotency keys,
             # so it is never an IdempotencyConflict.
             return _as(AmbiguousCustomer, error)
         return error
 
-    def _validation_error(
-        self, response: httpx.Response, detail: list[Any], request_id: str | None
-    ) -> PortalError:
+    def _validation_error(self, reply: Reply, detail: list[Any]) -> PortalError:
         items: list[_FieldError] = []
         for item in detail:  # one malformed item does not hide the others
             if not (isinstance(item, dict) and isinstance(item.get("loc"), list)):
                 continue  # (cattrs would read a string loc as a list of its characters)
             try:
-                items.append(structure(_converter, item, _FieldError, self.name))
+                items.append(reply.structure(_converter, item, _FieldError))
             except InvalidResponse:
                 continue
         not_found = [
@@ -314,13 +296,7 @@ class Polar:
         ]
         first: _FieldError | None = (not_found or items)[0] if (not_found or items) else None
         message = "; ".join(f"{_polar_field(item.loc) or 'body'}: {item.msg}" for item in items)
-        error = vendor_error(
-            self.name,
-            response,
-            code=first.type if first is not None else None,
-            message=message or None,
-            request_id=request_id,
-        )
+        error = reply.error(code=first.type if first is not None else None, message=message)
         if not_found:
             return _as(CustomerNotFound, error)
         if isinstance(error, InvalidRequest) and first is not None:

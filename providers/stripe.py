@@ -52,7 +52,6 @@ import json
 import re
 import threading
 from collections.abc import Generator, Iterator, Mapping
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
@@ -75,21 +74,16 @@ from portalkit._protocol import Exchange
 from portalkit._wire import (
     USER_AGENT,
     LazyConverter,
-    decode_json_object,
-    error_body,
+    Reply,
     merge_options,
     request_id_from_headers,
     strip_slash,
-    structure,
-    text_or_none,
-    vendor_error,
     wire_converter,
 )
 from portalkit.errors import (
     CustomerNotFound,
     IdempotencyConflict,
     InvalidRequest,
-    InvalidResponse,
     PortalError,
     ProviderUnavailable,
     RateLimited,
@@ -301,6 +295,19 @@ class _ConfigurationPage:
     has_more: bool = False
 
 
+@attrs.frozen
+class _Error:
+    type: str | None = None
+    code: str | None = None
+    param: str | None = None
+    message: str | None = None
+
+
+@attrs.frozen
+class _ErrorEnvelope:
+    error: _Error = _Error()
+
+
 def _strict(kind: type) -> Any:
     def hook(value: object, _: type) -> Any:
         # cattrs' default calls int()/bool(): True would become 1, "false" True.
@@ -473,6 +480,17 @@ def _base_url(instance: Stripe, attribute: attrs.Attribute[str], value: str) -> 
     check.base_url(value, allow_insecure=instance.allow_insecure_base_url)
 
 
+def _api_key(instance: Stripe, attribute: attrs.Attribute[str], value: str) -> None:
+    if not API_KEY.fullmatch(value):
+        # Never the key itself: it may be a live secret pasted into the wrong place.
+        raise InvalidRequest.local(
+            "api_key",
+            "must be a Stripe secret or restricted key (sk_live_, sk_test_, rk_live_,"
+            " rk_test_ followed by letters and digits)",
+            provider="stripe",
+        )
+
+
 @attrs.frozen
 class Stripe:
     """Stripe adapter. ``Stripe(api_key="sk_test_...")``.
@@ -509,7 +527,7 @@ class Stripe:
     )
     portal_hosts: ClassVar[tuple[str, ...]] = ("billing.stripe.com",)
 
-    api_key: str = attrs.field(repr=False)
+    api_key: str = attrs.field(repr=False, validator=[check.secret, _api_key])
     base_url: str = attrs.field(default=API_BASE_URL, converter=strip_slash, validator=_base_url)
     stripe_version: str = attrs.field(default=STRIPE_VERSION)
     stripe_account: str | None = attrs.field(default=None)
@@ -517,14 +535,6 @@ class Stripe:
     allow_insecure_base_url: bool = attrs.field(default=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        if not isinstance(self.api_key, str) or not API_KEY.fullmatch(self.api_key):
-            # Never the key itself: it may be a live secret pasted into the wrong place.
-            raise InvalidRequest.local(
-                "api_key",
-                "must be a Stripe secret or restricted key (sk_live_, sk_test_, rk_live_,"
-                " rk_test_ followed by letters and digits)",
-                provider=self.name,
-            )
         check.token("stripe_version", self.stripe_version)
         if self.stripe_account is not None:
             self._require("stripe_account", self.stripe_account, ACCOUNT_ID, "acct_...")
@@ -793,9 +803,10 @@ class Stripe:
                 query["starting_after"] = starting_after
             url = f"{self.base_url}{CONFIGURATIONS_PATH}?{form_body(query).decode()}"
             response = yield httpx.Request("GET", url, headers=self._headers(options, None))
-            page = self._read(response, _ConfigurationPage)
+            reply = _reply(response)
+            page = reply.structure(_converter, reply.json_object(), _ConfigurationPage)
             for data in page.data:
-                configuration = self._read_configuration(response, data)
+                configuration = _read_configuration(reply, data)
                 wanted = (
                     configuration.id == options.base
                     if options.base is not None
@@ -808,7 +819,7 @@ class Stripe:
                     made_before[fingerprint] = configuration.id
             if not page.has_more or not page.data:
                 break
-            starting_after = self._read_configuration(response, page.data[-1]).id
+            starting_after = _read_configuration(reply, page.data[-1]).id
         if base is None:
             raise InvalidRequest.local(
                 "configuration",
@@ -818,7 +829,7 @@ class Stripe:
                 " customer portal settings in the dashboard first",
                 provider=self.name,
             )
-        base_configuration = structure(_converter, base, _Configuration, self.name)
+        base_configuration = _reply(response).structure(_converter, base, _Configuration)
         fingerprint = _fingerprint(
             base_configuration.id, base_configuration.updated, options.toggles
         )
@@ -830,42 +841,15 @@ class Stripe:
             headers=self._headers(options, f"portalkit-bpc-{fingerprint}"),
             content=form_body(_derived_params(base, options.toggles, fingerprint)),
         )
-        body = decode_json_object(created, self.name, _request_id(created))
-        return self._read_configuration(created, body).id
-
-    def _read(self, response: httpx.Response, cls: type[Any]) -> Any:
-        request_id = _request_id(response)
-        body = decode_json_object(response, self.name, request_id)
-        return structure(
-            _converter, body, cls, self.name, status=response.status_code, request_id=request_id
-        )
-
-    def _read_configuration(self, response: httpx.Response, data: object) -> _Configuration:
-        configuration = structure(
-            _converter,
-            data,
-            _Configuration,
-            self.name,
-            status=response.status_code,
-            request_id=_request_id(response),
-        )
-        if not CONFIGURATION_ID.fullmatch(configuration.id):
-            raise self._invalid(response, "a configuration id that is not bpc_...")
-        return configuration
+        reply = _reply(created)
+        return _read_configuration(reply, reply.json_object()).id
 
     # -- the answer -----------------------------------------------------------------------
 
     def parse_response(self, response: httpx.Response, request: PortalRequest) -> PortalLink:
-        request_id = _request_id(response)
-        body = decode_json_object(response, self.name, request_id)
-        session = structure(
-            _converter,
-            body,
-            _Session,
-            self.name,
-            status=response.status_code,
-            request_id=request_id,
-        )
+        reply = _reply(response)
+        body = reply.json_object()
+        session = reply.structure(_converter, body, _Session)
         deep_links: tuple[DeepLink, ...] = ()
         flow = request.flow
         if flow is not None and flow.action is not Action.OVERVIEW:
@@ -873,7 +857,7 @@ class Stripe:
             echoed = session.flow.get("type") if isinstance(session.flow, dict) else None
             if echoed != sent:
                 # The link would open somewhere else than the app asked for.
-                raise self._invalid(response, "a session that does not open the requested flow")
+                raise reply.invalid("a session that does not open the requested flow")
             deep_links = (DeepLink(flow.action, flow.subscription_id, session.url),)
         return PortalLink(
             provider=self.name,
@@ -881,28 +865,17 @@ class Stripe:
             customer_id=session.customer,
             url=session.url,
             expires_at=None,  # Stripe calls sessions short-lived and says nothing more
-            created_at=datetime.fromtimestamp(session.created, UTC),
+            created_at=reply.unix_time(session.created, "created"),
             return_url=session.return_url,
             deep_links=deep_links,
-            request_id=request_id,
+            request_id=reply.request_id,
             raw=body,
         )
 
-    def _invalid(self, response: httpx.Response, what: str) -> InvalidResponse:
-        return InvalidResponse(
-            f"{self.name} answered HTTP {response.status_code} with {what}",
-            provider=self.name,
-            status=response.status_code,
-            request_id=_request_id(response),
-        )
-
     def parse_error(self, response: httpx.Response) -> PortalError:
-        body = error_body(response)
-        envelope = body.get("error")
-        envelope = envelope if isinstance(envelope, dict) else {}
-        kind = text_or_none(envelope.get("type"))
-        code = text_or_none(envelope.get("code"))
-        param = text_or_none(envelope.get("param"))
+        reply = _reply(response)
+        wire = reply.error_body(_converter, _ErrorEnvelope).error
+        kind, code, param = wire.type or None, wire.code or None, wire.param
         cls: type[PortalError] | None = None
         if kind == "idempotency_error":
             cls = IdempotencyConflict
@@ -914,13 +887,8 @@ class Stripe:
         elif kind == "api_error":
             cls = ProviderUnavailable
         shown = code or kind
-        error = vendor_error(
-            self.name,
-            response,
-            code=shown,
-            message=text_or_none(envelope.get("message")),
-            request_id=_request_id(response),
-            overrides={shown: cls} if shown and cls else None,
+        error = reply.error(
+            code=shown, message=wire.message, overrides={shown: cls} if shown and cls else None
         )
         if isinstance(error, InvalidRequest) and param and _PARAM.fullmatch(param):
             error.field = param  # Stripe's name for it: "customer", "flow_data[type]", ...
@@ -953,6 +921,17 @@ def _after_completion(after: AfterCompletion) -> dict[str, Any]:
     elif after.kind is AfterCompletionKind.CONFIRMATION and after.message is not None:
         wire["hosted_confirmation"] = {"custom_message": after.message}
     return wire
+
+
+def _read_configuration(reply: Reply, data: object) -> _Configuration:
+    configuration = reply.structure(_converter, data, _Configuration)
+    if not CONFIGURATION_ID.fullmatch(configuration.id):
+        raise reply.invalid("a configuration id that is not bpc_...")
+    return configuration
+
+
+def _reply(response: httpx.Response) -> Reply:
+    return Reply.of(response, Stripe.name, request_id=_request_id(response))
 
 
 def _request_id(response: httpx.Response) -> str | None:

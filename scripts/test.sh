@@ -39,6 +39,9 @@ echo "== pytest again under httpx alone (.venv-httpx: httpx2 and httpcore2 unins
 .venv-httpx/bin/python -m pip install --quiet -e ".[dev]"
 .venv-httpx/bin/python -m pip uninstall --quiet --yes httpx2 httpcore2
 PORTALKIT_EXPECT_STACK=httpx .venv-httpx/bin/python -m pytest "$@"
+echo "== the wheel: build, check, install into a clean venv, demo and smoke test from it"
+bash scripts/wheel-check.sh
+
 echo "== docs (mkdocs build --strict)"
 # Not --quiet: it hides the warnings that --strict counts, and the build then passes.
 NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict

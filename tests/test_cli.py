@@ -16,7 +16,15 @@ from typing import Any
 import pytest
 from _vendors import supports
 
-from portalkit import Feature, Portal, PortalLink, PortalRequest, available_twins, cli
+from portalkit import (
+    Feature,
+    Portal,
+    PortalLink,
+    PortalRequest,
+    available_twins,
+    cli,
+    provider_from_env,
+)
 from portalkit._env import ProviderEnv
 from portalkit._http import httpx
 from portalkit.sandbox import Sandbox
@@ -104,7 +112,10 @@ def test_demo_without_the_sandbox_extra_says_how_to_install_it(
 ) -> None:
     monkeypatch.setitem(sys.modules, "portalkit.sandbox", None)  # import fails as if absent
     assert cli.main(["demo"]) == 2
-    assert "pip install 'portalkit-billing[sandbox]'" in capsys.readouterr().err
+    assert (
+        "pip install './portalkit[sandbox]' from a clone, or '<wheel>[sandbox]' (not on PyPI yet)"
+        in capsys.readouterr().err
+    )
 
 
 # -- portalkit sandbox ---------------------------------------------------------------------------
@@ -243,11 +254,14 @@ def test_link_with_a_malformed_credential_names_the_variable_not_the_value(
     [
         (
             ["--customer", "cus_123"],
-            r"invalid customer_id (--customer): must match ^ctm_[a-z\d]{26}$",
+            "invalid customer_id (--customer): must match ctm_ followed by 26 lowercase letters"
+            " and digits; cus_... is the customer-id format of Plugipay, Paylera and Stripe,"
+            " not Paddle's",
         ),
         (
             ["--customer", "ctm_01hzseed000000000000000001", "--subscription", "sub_nope"],
-            r"invalid subscription_ids[0] (--subscription): must match ^sub_[a-z\d]{26}$",
+            "invalid subscription_ids[0] (--subscription): must match sub_ followed by 26"
+            " lowercase letters and digits",
         ),
         (
             ["--customer", "ctm_01hzseed000000000000000001", "--return-url", "ftp://x.example"],
@@ -297,3 +311,41 @@ def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None
         cli.main([])
     assert exited.value.code == 2
     assert "demo" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("named", ["paylera", " Paylera\n", "PAYLERA"])
+@pytest.mark.parametrize("where", ["PORTALKIT_PROVIDER", "--provider"])
+def test_link_takes_the_provider_from_either_place_with_one_case_rule(
+    named: str,
+    where: str,
+    portal_sandbox: Sandbox,
+    vendor_env: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    vendor_env("paylera", portal_sandbox.credentials("paylera"))
+    customer = portal_sandbox.customers("paylera")[0]
+    argv = ["link", "--customer", customer, "--base-url", portal_sandbox.url]
+    if where == "--provider":
+        argv += ["--provider", named]
+        monkeypatch.setenv("PORTALKIT_PROVIDER", "paddle")  # the flag wins over the variable
+    else:
+        monkeypatch.setenv("PORTALKIT_PROVIDER", named)
+    assert cli.main(argv) == 0
+    (session,) = portal_sandbox.sessions("paylera")
+    assert capsys.readouterr().out == session.url + "\n"
+    assert portal_sandbox.received("paddle") == []
+    # provider_from_env reads both places with the same rule.
+    environ = {"PAYLERA_API_KEY": "pl_key_12345678", "PORTALKIT_PROVIDER": named}
+    assert provider_from_env(environ).name == "paylera"
+    assert provider_from_env({"PAYLERA_API_KEY": "pl_key_12345678"}, name=named).name == "paylera"
+
+
+def test_link_without_a_provider_anywhere_names_the_variable(
+    vendor_env: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vendor_env("paylera", {})  # clears every PORTALKIT_* and vendor variable
+    assert cli.main(["link", "--customer", "cus_1"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "PORTALKIT_PROVIDER is not set" in err

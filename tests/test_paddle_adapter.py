@@ -425,6 +425,29 @@ def test_paddle_id_rules_are_checked_before_sending(
     assert script.sent == []
 
 
+@pytest.mark.parametrize(
+    ("customer_id", "hint"),
+    [
+        # Plugipay's cus_ + ULID, Paylera's cus_..., Stripe's cus_...: another vendor's id.
+        ("cus_01HXA5B2C3D4E5F6G7H8J9K0MN", True),
+        ("cus_42", True),
+        ("ctm_short", False),
+        ("CTM_01grnn4zta5a1mf02jjze7y2ys", False),
+    ],
+)
+def test_the_id_rule_is_in_words_and_names_whose_cus_ids_are(customer_id: str, hint: bool) -> None:
+    with pytest.raises(errors.InvalidRequest) as caught:
+        paddle().build_request(PortalRequest(customer_id))
+    rule = caught.value.rule or ""
+    assert rule.startswith("must match ctm_ followed by 26 lowercase letters and digits")
+    assert "[" not in rule  # no regex
+    assert ("Plugipay, Paylera and Stripe, not Paddle's" in rule) is hint
+    assert customer_id not in str(caught.value)  # the caller's value is not echoed
+    with pytest.raises(errors.InvalidRequest) as sub:
+        paddle().build_request(PortalRequest(CUSTOMER, subscription_ids=["sub_X"]))
+    assert sub.value.rule == "must match sub_ followed by 26 lowercase letters and digits"
+
+
 @both_modes
 def test_twenty_five_subscriptions_are_allowed(mode: str) -> None:
     ids = [f"sub_{i:026d}" for i in range(25)]

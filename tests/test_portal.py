@@ -646,7 +646,7 @@ def test_logs_show_no_url_key_or_signature(
     link = mint(mode, vendor.provider, script, vendor.request)
 
     logged = "\n".join(record.getMessage() for record in caplog.records)
-    assert "portalkit" in logged  # something was logged...
+    assert f"{vendor.provider.name} attempt 1 failed" in logged  # something was logged...
     assert link.session_id in logged
     forbidden = [*SECRETS, link.url, "eyJhbGciOi", PADDLE_DOC_TOKEN, "/p/ps_"]
     forbidden += [s.headers.get("X-Plugipay-Signature", SECRETS[0]) for s in script.sent]

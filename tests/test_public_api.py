@@ -12,6 +12,7 @@ def test_exported_names_are_pinned() -> None:
         "AfterCompletion",
         "AfterCompletionKind",
         "AsyncPortal",
+        "AsyncPortalOptions",
         "CustomerIdKind",
         "DeepLink",
         "Exchange",
@@ -24,9 +25,11 @@ def test_exported_names_are_pinned() -> None:
         "Portal",
         "PortalConfiguration",
         "PortalLink",
+        "PortalOptions",
         "PortalProvider",
         "PortalRequest",
         "ProviderEnv",
+        "RequestRouter",
         "RetentionOffer",
         "RetryPolicy",
         "Route",
@@ -63,3 +66,31 @@ def test_adapters_import_as_portalkit_providers() -> None:
 
     names = {Chargebee.name, Paddle.name, Paylera.name, Plugipay.name, Polar.name}
     assert names == {"chargebee", "paddle", "paylera", "plugipay", "polar"}
+
+
+def test_names_in_public_signatures_are_exported() -> None:
+    # What Portal's and AsyncPortal's signatures mention, a user can import and look up.
+    import inspect
+
+    from portalkit import AsyncPortal, Portal
+
+    for cls in (Portal, AsyncPortal):
+        shown = str(inspect.signature(cls)) + str(inspect.signature(cls.from_env))
+        for name in ("RequestRouter", "PortalProvider", "RetryPolicy"):
+            assert name in shown, (cls, name)
+            assert name in portalkit.__all__
+    assert "PortalOptions" in str(inspect.signature(Portal.from_env))
+    assert "AsyncPortalOptions" in str(inspect.signature(AsyncPortal.from_env))
+    assert portalkit.PortalOptions.__doc__
+    assert portalkit.RequestRouter.__doc__
+
+
+def test_help_answers_what_a_user_asks() -> None:
+    from portalkit import Portal, RetryPolicy
+
+    portal_doc = Portal.__doc__ or ""
+    for option in ("strict", "allowed_return_hosts", "max_response_bytes", "retry"):
+        assert f"``{option}``" in portal_doc, option
+    retry_doc = RetryPolicy.__doc__ or ""
+    for field in ("max_attempts", "deadline", "backoff_initial", "backoff_max", "retry_after_cap"):
+        assert f"``{field}``" in retry_doc, field

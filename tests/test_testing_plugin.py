@@ -40,14 +40,17 @@ def test_an_application_test_suite_uses_the_fixtures(pytester: pytest.Pytester) 
             assert [s.id for s in portal_sandbox.sessions("paddle")] == [link.session_id]
             assert link.url.startswith(portal_sandbox.url)
 
-        def test_sandbox_portals_has_every_vendor(portal_sandbox, sandbox_portals):
+        def test_portal_by_vendor_has_every_vendor(portal_sandbox, portal_by_vendor):
             from importlib.metadata import entry_points
             registered = {ep.name for ep in entry_points(group="portalkit.sandbox")}
             assert {"paddle", "paylera", "plugipay"} <= registered
-            assert sorted(sandbox_portals) == sorted(registered)
+            assert sorted(portal_by_vendor) == sorted(registered)
             customer = portal_sandbox.customers("paylera")[0]
-            link = sandbox_portals["paylera"].create_link(PortalRequest(customer))
+            link = portal_by_vendor["paylera"].create_link(PortalRequest(customer))
             assert link.provider == "paylera"
+
+        def test_sandbox_portals_is_kept_as_an_alias(portal_by_vendor, sandbox_portals):
+            assert sandbox_portals is portal_by_vendor
 
         def test_a_scripted_outage_is_retried_without_sleeping(portal_sandbox, portal_for):
             portal_sandbox.script("plugipay", Fault.status(503), Fault.status(429, retry_after=30))
@@ -107,7 +110,7 @@ def test_an_application_test_suite_uses_the_fixtures(pytester: pytest.Pytester) 
         """,
     )
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-v")
-    result.assert_outcomes(passed=7, failed=1)
+    result.assert_outcomes(passed=8, failed=1)
     # The fixtures swallow nothing: an outage longer than the retries reaches the test.
     result.stdout.fnmatch_lines(["*test_outage.py::test_expects_a_link_during_an_outage FAILED*"])
     result.stdout.fnmatch_lines(["*ProviderUnavailable*503*"])
@@ -150,7 +153,10 @@ def test_without_the_sandbox_extra_only_the_tests_that_need_it_fail(
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, errors=1)
-    assert "pip install 'portalkit-billing[sandbox]'" in result.stdout.str()
+    assert (
+        "pip install './portalkit[sandbox]' from a clone, or '<wheel>[sandbox]' (not on PyPI yet)"
+        in result.stdout.str()
+    )
 
 
 def _example_files(page: Path) -> dict[str, str]:
@@ -166,5 +172,13 @@ def test_the_example_in_docs_testing_md_passes(pytester: pytest.Pytester) -> Non
     assert set(files) == {"billing", "test_billing"}
     pytester.makepyfile(**files)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
-    # One test per registered twin (the example parametrizes over them), and six others.
+    # One test per registered twin (the example parametrizes over them), and four others.
     result.assert_outcomes(passed=len(available_twins()) + 4)
+
+
+def test_the_fixtures_share_one_prefix() -> None:
+    import portalkit.testing as plugin
+
+    fixtures = [name for name in plugin.__all__ if name.islower() and name != "sandbox_portals"]
+    assert fixtures == ["portal_by_vendor", "portal_for", "portal_sandbox", "portal_sandbox_env"]
+    assert all(name.startswith("portal_") for name in fixtures)

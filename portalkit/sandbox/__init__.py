@@ -17,7 +17,8 @@ try:
     import uvicorn  # noqa: F401
 except ModuleNotFoundError as exc:  # pragma: no cover - depends on the installed extras
     raise ModuleNotFoundError(
-        "portalkit.sandbox needs the 'sandbox' extra: pip install 'portalkit-billing[sandbox]'"
+        "portalkit.sandbox needs the 'sandbox' extra: pip install './portalkit[sandbox]'"
+        " from a clone, or '<wheel>[sandbox]' (not on PyPI yet)"
     ) from exc
 
 from .._registry import available_twins

@@ -69,7 +69,7 @@ def refuse(error: PortalError) -> Refusal:
     """
     refusal = refusal_for(error)
     logger.warning(
-        "portalkit.web: answered %d: %s: %s (provider=%s status=%s code=%s request_id=%s)",
+        "answered %d: %s: %s (provider=%s status=%s code=%s request_id=%s)",
         refusal.status,
         type(error).__name__,
         error.message,
