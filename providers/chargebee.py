@@ -28,7 +28,8 @@ Wire shape::
 
 The access URL must be opened within an hour, and only once. ``forward_url`` (the page the
 portal opens at after sign-in) is a portal URL: portalkit builds it from ``Flow`` for the
-portal pages Chargebee documents (``FORWARD_PATHS``) and refuses other flows.
+portal pages Chargebee documents (``FORWARD_PATHS``); another flow is dropped by the feature
+policy (``accepts``), or refused under ``strict=True``.
 """
 
 from __future__ import annotations
@@ -44,7 +45,14 @@ from portalkit import _validation as check
 from portalkit._env import ProviderEnv
 from portalkit._http import httpx
 from portalkit._models import Action, Feature, Flow, PortalLink, PortalRequest
-from portalkit._wire import USER_AGENT, LazyConverter, Reply, strip_slash, wire_converter
+from portalkit._wire import (
+    USER_AGENT,
+    LazyConverter,
+    Reply,
+    request_id_from_headers,
+    strip_slash,
+    wire_converter,
+)
 from portalkit.errors import (
     AuthenticationFailed,
     CustomerNotFound,
@@ -71,7 +79,12 @@ MAX_SUBSCRIPTION_ID = 50
 MAX_REDIRECT_URL = 250
 MAX_FORWARD_URL = 250
 MAX_SESSION_ID = 70
+#: Chargebee's idempotency page: "Idempotency keys can be upto 100 characters in length".
+MAX_IDEMPOTENCY_KEY = 100
 IDEMPOTENCY_HEADER = "chargebee-idempotency-key"
+#: Chargebee documents no request id; one of these response headers (a proxy's, the
+#: sandbox's) is kept when present, for a support ticket, and never invented.
+REQUEST_ID_HEADERS = ("X-Request-Id", "Request-Id")
 #: The portal pages a session can open at (``forward_url``), by the action they serve; the
 #: path goes after the portal's origin. Chargebee documents one: the edit-subscription
 #: permalink, which an SSO portal opens only through ``forward_url``.
@@ -249,6 +262,7 @@ class Chargebee:
             raise InvalidRequest.local(
                 "idempotency_key", "is required by chargebee", provider=self.name
             )
+        _at_most("idempotency_key", request.idempotency_key, MAX_IDEMPOTENCY_KEY)
         fields = [("customer[id]", request.customer_id)]
         if request.return_url is not None:
             _at_most("return_url", request.return_url, MAX_REDIRECT_URL)
@@ -263,6 +277,14 @@ class Chargebee:
         return httpx.Request(
             "POST", self.api_root + PATH, headers=headers, content=urlencode(fields).encode()
         )
+
+    def accepts(self, feature: Feature, request: PortalRequest) -> bool:
+        """A flow Chargebee's portal has no documented page for is unsupported for this
+        request, so the feature policy drops it and lists it in ``ignored_fields`` (the
+        customer lands on the portal's home page), or refuses it under ``strict=True``."""
+        if feature is Feature.FLOW and request.flow is not None:
+            return _has_page(request.flow)
+        return True
 
     def _forward_url(self, flow: Flow) -> str | None:
         """The portal page a flow opens (None: the portal's home page); refuse the flows
@@ -286,7 +308,7 @@ class Chargebee:
         )
 
     def parse_response(self, response: httpx.Response, request: PortalRequest) -> PortalLink:
-        reply = Reply.of(response, self.name)  # Chargebee documents no request id
+        reply = Reply.of(response, self.name, request_id=_request_id(response))
         body = reply.json_object()
         session = reply.structure(_converter, body, _Envelope).portal_session
         return PortalLink(
@@ -320,7 +342,7 @@ class Chargebee:
         return httpx.Request("POST", url, headers=self._headers())
 
     def parse_end_session(self, response: httpx.Response, link: PortalLink) -> None:
-        reply = Reply.of(response, self.name)
+        reply = Reply.of(response, self.name, request_id=_request_id(response))
         session = reply.structure(_converter, reply.json_object(), _Envelope).portal_session
         if session.id != link.session_id:
             raise reply.invalid("another session than the one logged out")
@@ -328,7 +350,7 @@ class Chargebee:
             raise reply.invalid(f"a logged-out session whose status is not {LOGGED_OUT!r}")
 
     def parse_error(self, response: httpx.Response) -> PortalError:
-        reply = Reply.of(response, self.name)  # Chargebee documents no request id
+        reply = Reply.of(response, self.name, request_id=_request_id(response))
         wire = reply.error_body(_converter, _Error)
         error = reply.error(
             code=wire.api_error_code or wire.error_code,
@@ -340,6 +362,17 @@ class Chargebee:
             error.field = _PARAM_FIELDS.get(param, param)
             error.message = f"{error.message} (parameter {param})"
         return error
+
+
+def _request_id(response: httpx.Response) -> str | None:
+    return request_id_from_headers(response, *REQUEST_ID_HEADERS)
+
+
+def _has_page(flow: Flow) -> bool:
+    """Does Chargebee's portal have a page for ``flow`` (the home page, or a permalink)?"""
+    if flow.subscription_id is None:
+        return flow.action is Action.OVERVIEW
+    return flow.action in FORWARD_PATHS
 
 
 def _at_most(field: str, value: str, limit: int, *, what: str = "") -> None:

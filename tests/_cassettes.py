@@ -364,8 +364,9 @@ def cassette_files() -> list[Path]:
 
 def replay_provider(vendor: str) -> PortalProvider:
     """A provider aimed at REPLAY_BASE_URL with the twin's throwaway credentials: in replay,
-    nothing is sent, and vcrpy does not match on credentials or hosts."""
-    return adapter(vendor, base_url=REPLAY_BASE_URL)
+    nothing is sent, and vcrpy does not match on credentials or hosts. The twin's
+    ``base_path`` (a site-scoped vendor's) is kept: vcrpy matches on the path."""
+    return adapter(vendor, base_url=REPLAY_BASE_URL + twin(vendor).base_path)
 
 
 def _env(name: str, environ: Mapping[str, str]) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -497,6 +497,15 @@ def attempts_logged(records: Sequence[logging.LogRecord]) -> int:
     )
 
 
+def idempotency_key(headers: Mapping[str, str]) -> str | None:
+    """The request's idempotency key: ``Idempotency-Key``, or a vendor's own spelling of it
+    (``chargebee-idempotency-key``)."""
+    for name, value in headers.items():
+        if name.lower() == "idempotency-key" or name.lower().endswith("-idempotency-key"):
+            return value
+    return None
+
+
 def run(sandbox: Sandbox, scenario: Scenario, vendor: str, mode: str) -> Outcome:
     """Provoke ``scenario``'s fault and ask ``vendor``'s Portal (``mode``: sync or async)
     for a link, with every log record captured."""
@@ -524,13 +533,13 @@ def run(sandbox: Sandbox, scenario: Scenario, vendor: str, mode: str) -> Outcome
             error = exc
         server_attempts: int | None
         if raw is not None:
-            keys = [r.headers.get("idempotency-key") for r in raw.requests]
+            keys = [idempotency_key(r.headers) for r in raw.requests]
             server_attempts = len(raw.requests)
         elif scenario.refused:
             keys, server_attempts = [], None
         else:
             received = sandbox.received(vendor)
-            keys = [r.headers.get("idempotency-key") for r in received]
+            keys = [idempotency_key(r.headers) for r in received]
             server_attempts = len(received)
         return Outcome(
             request=request,

@@ -31,13 +31,15 @@ PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"[A-Za-z0-9._+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"),
 )
 
-# The sandbox's secrets (key ids are not secrets and may be logged).
+# The sandbox's secrets. Key ids are not secrets and may be logged; nor is a field every kind
+# of key shares (an account's site name, e.g. Chargebee's, which is part of every URL).
 SECRETS: frozenset[str] = frozenset(
     value
     for twin in load_twins()
     for fields in twin.credentials.values()
     for name, value in fields.items()
     if name != "key_id"
+    and len({kind[name] for kind in twin.credentials.values() if name in kind}) > 1
 )
 
 

@@ -3,7 +3,10 @@ Playwright, against the example app and the sandbox, both served on 127.0.0.1 he
 
 For each vendor: open the app, click "Manage billing", land on the sandbox portal for the
 demo user's customer with the actions it allows; follow a deep link; use "Back to merchant";
-then open the first link again and get the 410 page. Screenshots of every portal page go to
+then open the first link again and get the 410 page. A vendor that can open a subscription's
+edit page (Chargebee's forward_url) shows it pre-opened; one that can end a session early
+(``Feature.END_SESSION``) answers 410 for a link whose session was ended, used or not.
+Screenshots of every portal page go to
 test-artifacts/ (gitignored).
 
 Two vendors differ from the happy path, on purpose, because their APIs do:
@@ -31,13 +34,15 @@ from urllib.parse import urlsplit
 
 import attrs
 import pytest
-from _vendors import supports
+from _vendors import adapter, seeded_customer, supports, twin
 from _web_server import bind_loopback, serve, url_of
 from playwright.sync_api import BrowserContext, Page, Response, sync_playwright
 
 from examples.manage_billing.app import create_app
 from examples.manage_billing.billing import SANDBOX_VENDORS, sandbox_accounts
-from portalkit import Feature
+from portalkit import Action, Feature, Flow, Portal, PortalRequest
+from portalkit._capabilities import apply_feature_policy
+from portalkit.errors import UnsupportedFeature
 from portalkit.sandbox import Sandbox
 
 pytestmark = pytest.mark.browser
@@ -188,3 +193,70 @@ def test_manage_billing_end_to_end(page: Page, stack: Stack, vendor: str) -> Non
     screenshot(page, f"{vendor}-gone")
     # One session per click, none for rendering a page or for the refused second visit.
     assert len(sandbox.sessions(vendor)) == 2
+
+
+def _opens_update_subscription(vendor: str) -> bool:
+    """Can the vendor open its portal at one subscription's edit page (a ``Flow`` its adapter
+    sends, not drops or refuses)? Asked of the adapter offline: nothing is sent."""
+    provider = adapter(vendor)
+    request = PortalRequest(
+        seeded_customer(vendor),
+        flow=Flow(Action.UPDATE_SUBSCRIPTION, twin(vendor).customers[seeded_customer(vendor)][0]),
+        idempotency_key="probe",
+    )
+    try:
+        apply_feature_policy(provider, request, strict=True)
+        provider.build_request(request)
+    except UnsupportedFeature:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("vendor", [v for v in SANDBOX_VENDORS if _opens_update_subscription(v)])
+def test_update_subscription_deep_link(page: Page, stack: Stack, vendor: str) -> None:
+    """A vendor that can open the portal at a subscription's edit page (e.g. Chargebee's
+    forward_url permalink) does so in the browser."""
+    sandbox = stack.sandbox
+    customer_id = sandbox.customers(vendor)[0]
+    subscription_id = sandbox.subscriptions(vendor, customer_id)[0]
+    with Portal(sandbox.provider(vendor)) as portal:
+        link = portal.create_link(
+            PortalRequest(customer_id, flow=Flow(Action.UPDATE_SUBSCRIPTION, subscription_id))
+        )
+    assert link.ignored_fields == ()
+    response = page.goto(link.url)
+    assert response is not None
+    assert response.status == 200
+    page.wait_for_selector("#customer-id")
+    preopened = page.locator("#preopened-action")
+    assert preopened.get_attribute("data-action") == "update_subscription"
+    assert preopened.get_attribute("data-subscription-id") == subscription_id
+    screenshot(page, f"{vendor}-update-subscription")
+
+
+@pytest.mark.parametrize("vendor", [v for v in SANDBOX_VENDORS if supports(v, Feature.END_SESSION)])
+def test_an_ended_session_is_gone(page: Page, stack: Stack, vendor: str) -> None:
+    """``portal.end_session(link)``: the link answers 410 afterwards, used or not."""
+    sandbox = stack.sandbox
+    customer_id = sandbox.customers(vendor)[0]
+    with Portal(sandbox.provider(vendor)) as portal:
+        used = portal.create_link(PortalRequest(customer_id))
+        response = page.goto(used.url)
+        assert response is not None
+        assert response.status == 200
+        assert page.text_content("#customer-id") == customer_id
+        response = page.goto(used.url)  # single use
+        assert response is not None
+        assert response.status == 410
+
+        unused = portal.create_link(PortalRequest(customer_id))
+        portal.end_session(unused)
+        response = page.goto(unused.url)
+        assert response is not None
+        assert response.status == 410
+        assert page.locator("#gone-reason").count() == 1
+        screenshot(page, f"{vendor}-ended")
+        portal.end_session(used)  # ending a used link's session is fine too
+        response = page.goto(used.url)
+        assert response is not None
+        assert response.status == 410

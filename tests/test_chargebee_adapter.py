@@ -224,14 +224,30 @@ def test_overview_flow_opens_the_portal_home(mode: str) -> None:
         Flow("overview", "sub_1"),
     ],
 )
-def test_flows_without_a_documented_page_are_refused_before_sending(mode: str, flow: Flow) -> None:
+def test_flows_without_a_documented_page_are_dropped_or_refused_when_strict(
+    mode: str, flow: Flow
+) -> None:
+    # The page the portal opens at is a cosmetic hint: dropped and listed...
+    script = created()
+    link = mint(mode, chargebee(), script, request(flow=flow))
+    assert "forward_url" not in form(script.only.content)
+    assert link.ignored_fields == ("flow",)
+    # ... and refused before sending under strict=True.
     script = Script()
     with pytest.raises(errors.UnsupportedFeature) as caught:
-        mint(mode, chargebee(), script, request(flow=flow))
+        mint(mode, chargebee(), script, request(flow=flow), strict=True)
     assert caught.value.feature == "flow"
     assert caught.value.field == "flow"
     assert caught.value.provider == "chargebee"
     assert script.sent == []
+
+
+def test_the_adapter_itself_refuses_a_flow_without_a_page() -> None:
+    # The backstop behind the feature policy: build_request never sends a guessed page.
+    with pytest.raises(errors.UnsupportedFeature):
+        chargebee().build_request(
+            PortalRequest(DOC_CUSTOMER, idempotency_key="k", flow=Flow("view_invoices"))
+        )
 
 
 @both_modes

@@ -233,3 +233,165 @@ def test_both_read_an_error_alike(
     if sdk_error.value.param is not None:
         assert isinstance(ours.value, errors.InvalidRequest)
         assert ours.value.field == "customer_id"  # Chargebee's customer[id], by portalkit's name
+
+
+# -- the SDK against the sandbox twin ---------------------------------------------------------
+#
+# The SDK's only endpoint setting is ``Chargebee(..., chargebee_domain=, protocol=)``: its URL
+# is always ``{protocol}://{site}.{chargebee_domain}/api/v2`` (chargebee/environment.py), so
+# the site is a host label and no path prefix can be set. Pointing it at the sandbox takes
+# two things this test supplies, and nothing else of the SDK is touched:
+#
+# - a host name ``acme-test.localhost`` that reaches 127.0.0.1. RFC 6761 reserves
+#   ``*.localhost`` for loopback and browsers resolve it so, but this machine's resolver
+#   (glibc, /etc/hosts) knows only ``localhost``: the SDK's httpx clients get a transport that
+#   connects ``*.localhost`` to 127.0.0.1, as a hosts-file line would, keeping the ``Host``
+#   header (the twin reads the site from it);
+# - plain http: ``protocol="http"`` sets ``verify_ca_certs = False`` on the *instance*, while
+#   ``chargebee.http_request`` reads the *class* attribute, so the SDK (3.29) still speaks
+#   https unless ``Chargebee.verify_ca_certs`` is cleared on the class (an SDK bug).
+
+
+def _to_loopback(request: httpx.Request) -> None:
+    if request.url.host.endswith(".localhost"):
+        request.url = request.url.copy_with(host="127.0.0.1")
+
+
+class _LoopbackTransport(httpx.HTTPTransport):
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        _to_loopback(request)
+        return super().handle_request(request)
+
+
+class _AsyncLoopbackTransport(httpx.AsyncHTTPTransport):
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        _to_loopback(request)
+        return await super().handle_async_request(request)
+
+
+@pytest.fixture(scope="module")
+def served() -> Any:
+    from portalkit.sandbox import Sandbox
+
+    sandbox = Sandbox()
+    with sandbox.serve():
+        yield sandbox
+
+
+@pytest.fixture
+def twin_sdk(served: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``make(mode, key=...)``: the official SDK aimed at the sandbox through its own
+    ``chargebee_domain``/``protocol`` settings."""
+    served.reset()
+    monkeypatch.setattr(chargebee.Chargebee, "verify_ca_certs", False)
+    module = types.SimpleNamespace(
+        Client=lambda **options: httpx.Client(transport=_LoopbackTransport(), **options),
+        AsyncClient=lambda **options: httpx.AsyncClient(
+            transport=_AsyncLoopbackTransport(), **options
+        ),
+        Timeout=httpx.Timeout,
+        Response=httpx.Response,
+    )
+    monkeypatch.setattr(chargebee.http_request, "httpx", module)
+    port = httpx.URL(served.url).port
+
+    def make(mode: str, key: str = "valid") -> Any:
+        return chargebee.Chargebee(
+            api_key=served.credentials("chargebee", key)["api_key"],
+            site="acme-test",
+            chargebee_domain=f"localhost:{port}",
+            protocol="http",
+            use_async_client=mode == "async",
+        )
+
+    return make
+
+
+def _open(url: str) -> int:
+    with httpx.Client(transport=_LoopbackTransport()) as client:
+        return client.get(url).status_code
+
+
+@both_modes
+def test_the_sdk_creates_replays_retrieves_and_logs_out_against_the_twin(
+    mode: str, served: Any, twin_sdk: Any
+) -> None:
+    client = twin_sdk(mode)
+    customer = served.customers("chargebee")[0]
+    subscription = served.subscriptions("chargebee", customer)[0]
+    params = {
+        "customer": {"id": customer},
+        "redirect_url": REDIRECT,
+        "forward_url": "https://acme-test.chargebeeportal.com/portal/permalink/subscriptions/"
+        f"{subscription}/edit",
+    }
+    headers = {"chargebee-idempotency-key": KEY}
+    created = run(mode, client.PortalSession.create(params, headers))
+    session = created.portal_session
+    assert created.is_idempotency_replayed is False
+    assert session.id.startswith("portal_")
+    assert session.status == "created"
+    assert session.customer_id == customer
+    assert session.redirect_url == REDIRECT
+    assert session.expires_at - session.created_at == 3600
+    assert session.access_url.startswith(
+        f"http://acme-test.localhost:{httpx.URL(served.url).port}/"
+    )
+    assert session.linked_customers[0].customer_id == customer
+
+    replayed = run(mode, client.PortalSession.create(params, headers))
+    assert replayed.is_idempotency_replayed is True
+    assert replayed.portal_session.id == session.id
+    [received] = [r for r in served.received("chargebee") if r.method == "POST"][:1]
+    assert received.path == "/api/v2/portal_sessions"  # the SDK's own URL, site in the host
+
+    read = run(mode, client.PortalSession.retrieve(session.id))
+    assert read.portal_session.status == "created"
+    ended = run(mode, client.PortalSession.logout(session.id))
+    assert ended.portal_session.status == "logged_out"
+    assert ended.portal_session.logout_at is not None
+    assert run(mode, client.PortalSession.retrieve(session.id)).portal_session.status == (
+        "logged_out"
+    )
+    assert _open(session.access_url) == 410  # never used, and still gone
+
+
+@both_modes
+def test_the_sdk_and_portalkit_share_the_twins_sessions(
+    mode: str, served: Any, twin_sdk: Any
+) -> None:
+    """portalkit mints; the SDK reads that session alike and ends it; the link is gone."""
+    from portalkit import Portal
+
+    with Portal(served.provider("chargebee")) as portal:
+        link = portal.create_link(PortalRequest(served.customers("chargebee")[0]))
+    theirs = run(mode, twin_sdk(mode).PortalSession.retrieve(link.session_id)).portal_session
+    assert theirs.id == link.session_id
+    assert theirs.access_url == link.url
+    assert theirs.customer_id == link.customer_id
+    assert datetime.fromtimestamp(theirs.expires_at, UTC) == link.expires_at
+    run(mode, twin_sdk(mode).PortalSession.logout(link.session_id))
+    assert httpx.get(link.url).status_code == 410
+
+
+@both_modes
+def test_the_sdk_reads_the_twins_errors(mode: str, served: Any, twin_sdk: Any) -> None:
+    with pytest.raises(chargebee.APIError) as wrong:
+        run(mode, twin_sdk(mode, "wrong").PortalSession.create({"customer": {"id": "x"}}))
+    assert (wrong.value.http_status_code, wrong.value.api_error_code) == (
+        401,
+        "api_authentication_failed",
+    )
+    with pytest.raises(chargebee.APIError) as no_scope:
+        run(mode, twin_sdk(mode, "no_scope").PortalSession.create({"customer": {"id": "x"}}))
+    assert no_scope.value.api_error_code == "api_authorization_failed"
+    with pytest.raises(chargebee.InvalidRequestError) as unknown:
+        run(mode, twin_sdk(mode).PortalSession.create({"customer": {"id": "__test__nobody"}}))
+    assert (unknown.value.http_status_code, unknown.value.api_error_code) == (
+        404,
+        "resource_not_found",
+    )
+    with pytest.raises(chargebee.InvalidRequestError) as too_long:
+        run(mode, twin_sdk(mode).PortalSession.create({"customer": {"id": "x" * 51}}))
+    assert too_long.value.param == "customer[id]"
+    assert too_long.value.api_error_code == "param_wrong_value"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from _fault_matrix import DEDUPLICATING, RETURN_URL, VENDORS
+from _fault_matrix import DEDUPLICATING, RETURN_URL, VENDORS, idempotency_key
 
 from portalkit import AsyncPortal, Portal, PortalLink, PortalRequest, RetryPolicy
 from portalkit._portal import DEFAULT_LIMITS, MAX_CONNECTIONS
@@ -143,7 +143,7 @@ def check_links_belong_to_askers(
         assert session.customer_id == customer, "a link was minted for another customer"
         # The session's URL, or (a vendor that mints deep links, e.g. Paddle) one of them.
         assert link.url == session.url or link.url in {d.url for d in link.deep_links}
-    keys = [r.headers.get("idempotency-key") for r in sandbox.received(vendor)]
+    keys = [idempotency_key(r.headers) for r in sandbox.received(vendor)]
     assert len(keys) == expected
     if vendor in DEDUPLICATING:
         assert len(set(keys)) == expected, "two creates shared an idempotency key"

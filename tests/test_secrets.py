@@ -148,6 +148,8 @@ class EchoCredentials:
                 # ... and at the top level, where FastAPI-style envelopes put it (Polar's
                 # {"error": "<name>", "detail": "<message>"}).
                 "detail": message,
+                # Chargebee's envelope is flat: its message at the top level.
+                "message": message,
             }
         )
         Reply(401, body.encode())(conn, request, server)
@@ -214,7 +216,11 @@ def test_no_secret_in_errors_reprs_or_logs(sandbox: Sandbox, vendor: str) -> Non
 
         # A local refusal, and the objects a caller holds.
         with pytest.raises(InvalidRequest) as local:
-            _create(sandbox.provider(vendor), PortalRequest(customer_id="not_this_vendors"), "sync")
+            _create(
+                sandbox.provider(vendor),
+                PortalRequest(customer_id="not_this_vendors_" + "x" * 50),
+                "sync",
+            )
         exposure.add_error("local refusal", local.value)
         for kind in KEY_KINDS:
             provider = sandbox.provider(vendor, kind)
