@@ -3,10 +3,11 @@
 (/work/shared/provider-docs/stripe.md; Stripe API reference -> Customer Portal), and its
 hosted portal. Restated from the docs: it imports nothing from the adapter.
 
-Served under ``/stripe`` on the sandbox (``Twin.base_path``): Stripe's own paths all start
-with ``/v1/``, as other vendors' do, so ``Stripe(base_url=f"{sandbox}/stripe")`` and
-``StripeClient(..., base_addresses={"api": f"{sandbox}/stripe"})`` reach
-``{sandbox}/stripe/v1/billing_portal/sessions``.
+Served at the sandbox's root, at Stripe's own paths (``Twin.base_path`` is ``""``: no other
+twin has a ``/v1/billing_portal/`` route, and the sandbox refuses two twins on one path), so
+``Stripe(base_url=sandbox.url)`` and ``StripeClient(..., base_addresses={"api":
+sandbox.url})`` (or ``stripe.api_base = sandbox.url``) reach it as they reach
+api.stripe.com.
 
 Checks, in Stripe's order: the key (401: none, or not one of this account's; 403: the
 restricted key, which lacks the billing-portal permissions), the ``Stripe-Account`` header,
@@ -64,8 +65,8 @@ from portalkit.sandbox.twin import (
     utc,
 )
 
-SESSIONS = "/stripe/v1/billing_portal/sessions"
-CONFIGURATIONS = "/stripe/v1/billing_portal/configurations"
+SESSIONS = "/v1/billing_portal/sessions"
+CONFIGURATIONS = "/v1/billing_portal/configurations"
 DOCS = "https://stripe.com/docs/error-codes/"
 #: Stripe calls sessions short-lived and says nothing more; the sandbox's links last this.
 TTL = 5 * 60
@@ -449,8 +450,8 @@ def error_reply(call: Call, exc: Invalid) -> Reply:
         error["param"] = exc.field
     error["request_log_url"] = f"https://dashboard.stripe.com/test/logs/{call.request_id}"
     headers = {"Request-Id": call.request_id}
-    if exc.status >= 500 or exc.status == 409:
-        headers["Stripe-Should-Retry"] = "true"  # what Stripe says of a lock or an outage
+    if exc.status >= 500:
+        headers["Stripe-Should-Retry"] = "true"  # what Stripe says of an outage
     return Reply(exc.status, {"error": error}, headers)
 
 
@@ -1122,7 +1123,6 @@ TWIN = Twin(
         PageRoute("POST", "/stripe/p/{token}/complete", complete_flow),
     ),
     credentials=CREDENTIALS,
-    base_path="/stripe",
     customers={
         "cus_PkSandboxCust01": ("sub_1PkSandboxSub0101", "sub_1PkSandboxSub0102"),
         "cus_PkSandboxCust02": ("sub_1PkSandboxSub0201",),
@@ -1135,7 +1135,6 @@ TWIN = Twin(
     partial=partial,
     status_codes={
         400: "parameter_invalid",
-        404: "resource_missing",
         409: "idempotency_key_in_use",
         429: "rate_limit",
     },
