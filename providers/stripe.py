@@ -935,4 +935,6 @@ def _reply(response: httpx.Response) -> Reply:
 
 
 def _request_id(response: httpx.Response) -> str | None:
-    return request_id_from_headers(response, "Request-Id")
+    # Stripe's own header; X-Request-Id is what a proxy or load balancer in front of it
+    # (an HTML 502) may carry instead, and is better than no id at all.
+    return request_id_from_headers(response, "Request-Id", "X-Request-Id")

@@ -11,7 +11,8 @@ test-artifacts/ (gitignored).
 
 Two vendors differ from the happy path, on purpose, because their APIs do:
 
-- Deep links: only Paddle mints them (per subscription). The app's "Cancel subscription"
+- Deep links: a vendor with flows (``Feature.FLOW``: Paddle's per-subscription deep links,
+  Stripe's ``flow_data``) opens the portal at the action. The app's "Cancel subscription"
   button asks for one through a ``Flow``; Plugipay and Paylera cannot open a portal at an
   action, so portalkit drops the flow (a cosmetic hint, listed in ``ignored_fields``) and the
   customer lands on the portal's front page, where cancelling is one of the listed actions.
@@ -40,7 +41,7 @@ from playwright.sync_api import BrowserContext, Page, Response, sync_playwright
 
 from examples.manage_billing.app import create_app
 from examples.manage_billing.billing import SANDBOX_VENDORS, sandbox_accounts
-from portalkit import Action, Feature, Flow, Portal, PortalRequest
+from portalkit import Action, AfterCompletion, Feature, Flow, Portal, PortalRequest
 from portalkit._capabilities import apply_feature_policy
 from portalkit.errors import UnsupportedFeature
 from portalkit.sandbox import Sandbox
@@ -177,7 +178,7 @@ def test_manage_billing_end_to_end(page: Page, stack: Stack, vendor: str) -> Non
     click_and_capture_link(page, f"#cancel_subscription-{subscription_id}", app_url)
     assert page.text_content("#customer-id") == customer_id
     preopened = page.locator("#preopened-action")
-    if supports(vendor, Feature.SUBSCRIPTION_DEEP_LINKS):  # e.g. Paddle
+    if supports(vendor, Feature.FLOW):  # e.g. Paddle's deep links, Stripe's flows
         assert preopened.get_attribute("data-action") == "cancel_subscription"
         assert preopened.get_attribute("data-subscription-id") == subscription_id
     else:  # no deep links at this vendor: its front page, with cancelling among the actions
@@ -260,3 +261,47 @@ def test_an_ended_session_is_gone(page: Page, stack: Stack, vendor: str) -> None
         response = page.goto(used.url)
         assert response is not None
         assert response.status == 410
+
+
+AFTER_COMPLETION_VENDORS = [
+    v for v in SANDBOX_VENDORS if supports(v, Feature.FLOW_AFTER_COMPLETION)
+]
+
+
+@pytest.mark.parametrize("vendor", AFTER_COMPLETION_VENDORS)
+def test_cancel_flow_redirects_after_completion(page: Page, stack: Stack, vendor: str) -> None:
+    """A cancel flow whose ``after_completion`` is a redirect (e.g. Stripe): the link opens
+    the flow's page, the customer confirms (``#flow-confirm``, the convention of a twin's flow
+    page), and the browser lands on the redirect URL, back in the app."""
+    sandbox, app_url = stack.sandbox, stack.app_url
+    customer_id = sandbox.customers(vendor)[0]
+    subscription_id = sandbox.subscriptions(vendor, customer_id)[0]
+    done_url = f"{app_url}/?vendor={vendor}&from=cancel-flow"
+    with Portal(sandbox.provider(vendor)) as portal:
+        link = portal.create_link(
+            PortalRequest(
+                customer_id,
+                return_url=f"{app_url}/?vendor={vendor}",
+                flow=Flow(
+                    Action.CANCEL_SUBSCRIPTION,
+                    subscription_id,
+                    after_completion=AfterCompletion.redirect(done_url),
+                ),
+            )
+        )
+
+    page.goto(link.url)
+    assert page.text_content("#customer-id") == customer_id
+    preopened = page.locator("#preopened-action")
+    assert preopened.get_attribute("data-action") == "cancel_subscription"
+    assert preopened.get_attribute("data-subscription-id") == subscription_id
+    screenshot(page, f"{vendor}-cancel-flow")
+    with page.expect_navigation(url=done_url):
+        page.click("#flow-confirm")
+    assert page.url == done_url
+    assert page.text_content("#customer") == customer_id  # the app's page, rendered
+    screenshot(page, f"{vendor}-after-cancel-flow")
+    # The link was single-use: opening it again is 410, even in this browser.
+    response = page.goto(link.url)
+    assert response is not None
+    assert response.status == 410

@@ -123,4 +123,4 @@ def test_the_sandbox_is_the_default_and_credentials_select_a_real_vendor() -> No
     assert chosen_vendor({}, offered) == offered[0]
     assert chosen_vendor({"PORTALKIT_PROVIDER": "Paddle"}, offered) == "paddle"
     with pytest.raises(SetupError, match="PORTALKIT_PROVIDER"):
-        chosen_vendor({"PORTALKIT_PROVIDER": "stripe"}, offered)
+        chosen_vendor({"PORTALKIT_PROVIDER": "no-such-vendor"}, offered)

@@ -843,7 +843,7 @@ def test_seeds_and_customers(sandbox: Sandbox) -> None:
     with pytest.raises(KeyError):
         sandbox.add_subscription("paddle", "ctm_" + "9" * 26)
     with pytest.raises(ValueError, match="unknown vendor"):
-        sandbox.customers("stripe")
+        sandbox.customers("nosuchvendor")
     sandbox.reset()
     assert "cus_mine" not in sandbox.customers("paylera")
 
@@ -922,7 +922,7 @@ def test_control_endpoints(sandbox: Sandbox, http: httpx.Client) -> None:
 
 
 def test_control_endpoint_errors(sandbox: Sandbox, http: httpx.Client) -> None:
-    assert http.get("/_sandbox/stripe/customers").status_code == 404
+    assert http.get("/_sandbox/nosuchvendor/customers").status_code == 404
     bad = http.post("/_sandbox/paddle/faults", json={"faults": [{"kind": "explode"}]})
     assert bad.status_code == 400
     assert "unknown fault kind" in bad.json()["error"]

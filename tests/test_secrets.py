@@ -325,9 +325,10 @@ def test_a_reply_over_tls_is_the_raw_server_working() -> None:
 
 def provider_with(vendor: str, base_url: str, **options: Any) -> PortalProvider:
     """The vendor's adapter, each credential field holding a value with "secret" in it (the
-    refusal below must not echo one)."""
+    refusal below must not echo one): the twin's valid value with "secret" appended, so an
+    adapter that checks its key's format (Stripe's ``sk_test_...``) still takes it."""
     fields = twin(vendor).credentials["valid"]
-    credentials = {name: f"{vendor}-{name}-secret-value" for name in fields}
+    credentials = {name: f"{value}secret" for name, value in fields.items()}
     return adapter(vendor, credentials=credentials, base_url=base_url, **options)
 
 

@@ -30,6 +30,7 @@ from portalkit import (
     Flow,
     FlowDiscount,
     FlowItem,
+    Portal,
     PortalConfiguration,
     PortalRequest,
     RetentionOffer,
@@ -402,3 +403,172 @@ def test_the_configuration_calls_match_the_sdk() -> None:
     assert our_create.headers["Idempotency-Key"] == sdk_create.headers["Idempotency-Key"]
     assert our_create.headers["Stripe-Version"] == sdk_create.headers["Stripe-Version"]
     stripe_module.forget_managed_configurations()
+
+
+# -- the SDK against the sandbox twin -----------------------------------------------------------
+# stripe-python, pointed at the sandbox on 127.0.0.1 (its own HTTP client, its own retries
+# off), cannot tell the twin from Stripe for the calls portalkit makes: it creates sessions
+# and lists and creates configurations, and reads every answer into its own models.
+
+
+@pytest.fixture(scope="module")
+def twin_sandbox() -> Any:
+    from portalkit.sandbox import Sandbox
+
+    sandbox = Sandbox()
+    with sandbox.serve(host="127.0.0.1", port=0):
+        yield sandbox
+
+
+@pytest.fixture
+def against_twin(twin_sandbox: Any) -> tuple[Any, stripe_sdk.StripeClient]:
+    twin_sandbox.reset()
+    key = twin_sandbox.credentials("stripe")["api_key"]
+    client = stripe_sdk.StripeClient(
+        key, base_addresses={"api": twin_sandbox.url}, max_network_retries=0
+    )
+    return twin_sandbox, client
+
+
+def test_sdk_creates_a_session_on_the_twin(against_twin: tuple[Any, Any]) -> None:
+    sandbox, client = against_twin
+    customer = sandbox.customers("stripe")[0]
+    subscription = sandbox.subscriptions("stripe", customer)[0]
+    created = client.v1.billing_portal.sessions.create(
+        {
+            "customer": customer,
+            "return_url": "https://example.com/account",
+            "locale": "fr",
+            "flow_data": {
+                "type": "subscription_cancel",
+                "subscription_cancel": {"subscription": subscription},
+                "after_completion": {
+                    "type": "redirect",
+                    "redirect": {"return_url": "https://example.com/bye"},
+                },
+            },
+        }
+    )
+    assert isinstance(created, stripe_sdk.billing_portal.Session)
+    assert created.id.startswith("bps_")
+    assert created.customer == customer
+    assert created.url.startswith(f"{sandbox.url}/stripe/p/")
+    assert created.flow is not None
+    assert created.flow.type == "subscription_cancel"
+    assert created.flow.subscription_cancel is not None
+    assert created.flow.subscription_cancel.subscription == subscription
+    assert created.flow.after_completion.redirect is not None
+    assert created.flow.after_completion.redirect.return_url == "https://example.com/bye"
+    assert created.last_response is not None
+    assert created.last_response.request_id.startswith("req_")
+    (minted,) = sandbox.sessions("stripe")
+    assert minted.id == created.id
+    # The SDK made an idempotency key of its own for the POST; the twin kept it.
+    assert minted.idempotency_key
+
+
+def test_sdk_reads_the_twins_errors(against_twin: tuple[Any, Any]) -> None:
+    sandbox, client = against_twin
+    with pytest.raises(stripe_sdk.InvalidRequestError) as unknown:
+        client.v1.billing_portal.sessions.create({"customer": "cus_NoSuchCustomer"})
+    assert unknown.value.code == "resource_missing"
+    assert unknown.value.param == "customer"
+    assert unknown.value.http_status == 400
+    assert unknown.value.request_id
+    assert unknown.value.request_id.startswith("req_")
+
+    with pytest.raises(stripe_sdk.InvalidRequestError) as extra:
+        client.v1.billing_portal.sessions.create(
+            {"customer": sandbox.customers("stripe")[0], "colour": "red"}  # type: ignore[typeddict-unknown-key]
+        )
+    assert extra.value.code == "parameter_unknown"
+    assert extra.value.param == "colour"
+
+    wrong = stripe_sdk.StripeClient(
+        sandbox.credentials("stripe", "wrong")["api_key"],
+        base_addresses={"api": sandbox.url},
+        max_network_retries=0,
+    )
+    with pytest.raises(stripe_sdk.AuthenticationError) as refused:
+        wrong.v1.billing_portal.sessions.create({"customer": sandbox.customers("stripe")[0]})
+    assert refused.value.http_status == 401
+
+    restricted = stripe_sdk.StripeClient(
+        sandbox.credentials("stripe", "no_scope")["api_key"],
+        base_addresses={"api": sandbox.url},
+        max_network_retries=0,
+    )
+    with pytest.raises(stripe_sdk.PermissionError) as denied:
+        restricted.v1.billing_portal.sessions.create({"customer": sandbox.customers("stripe")[0]})
+    assert denied.value.http_status == 403
+
+
+def test_sdk_idempotency_on_the_twin(against_twin: tuple[Any, Any]) -> None:
+    sandbox, client = against_twin
+    customer = sandbox.customers("stripe")[0]
+    options: Any = {"idempotency_key": "sdk-twin-1"}
+    first = client.v1.billing_portal.sessions.create({"customer": customer}, options)
+    again = client.v1.billing_portal.sessions.create({"customer": customer}, options)
+    assert again.id == first.id
+    assert again.last_response is not None
+    assert again.last_response.headers["Idempotent-Replayed"] == "true"
+    with pytest.raises(stripe_sdk.IdempotencyError):
+        client.v1.billing_portal.sessions.create({"customer": customer, "locale": "de"}, options)
+
+
+def test_sdk_lists_and_creates_configurations_on_the_twin(against_twin: tuple[Any, Any]) -> None:
+    sandbox, client = against_twin
+    listed = client.v1.billing_portal.configurations.list({"active": True, "limit": 100})
+    (default,) = listed.data
+    assert isinstance(default, stripe_sdk.billing_portal.Configuration)
+    assert default.is_default is True
+    assert default.features.subscription_cancel.enabled is True
+
+    made = client.v1.billing_portal.configurations.create(
+        {
+            "features": {
+                "subscription_cancel": {"enabled": False},
+                "invoice_history": {"enabled": True},
+                "customer_update": {"enabled": True, "allowed_updates": ["email", "address"]},
+            },
+            "metadata": {"portalkit": "sdk"},
+            "name": "No cancel",
+        }
+    )
+    assert isinstance(made, stripe_sdk.billing_portal.Configuration)
+    assert made.id.startswith("bpc_")
+    assert made.features.subscription_cancel.enabled is False
+    assert made.features.customer_update.allowed_updates == ["email", "address"]
+    assert made.metadata.to_dict() == {"portalkit": "sdk"}
+    assert made.name == "No cancel"
+    assert [c.id for c in client.v1.billing_portal.configurations.list().data] == [
+        made.id,
+        default.id,
+    ]
+    assert client.v1.billing_portal.configurations.retrieve(made.id).id == made.id
+
+    session = client.v1.billing_portal.sessions.create(
+        {"customer": sandbox.customers("stripe")[0], "configuration": made.id}
+    )
+    assert session.configuration == made.id
+    with pytest.raises(stripe_sdk.InvalidRequestError) as unknown:
+        client.v1.billing_portal.sessions.create(
+            {"customer": sandbox.customers("stripe")[0], "configuration": "bpc_1Nope"}
+        )
+    assert (unknown.value.code, unknown.value.param) == ("resource_missing", "configuration")
+
+
+def test_portalkit_and_the_sdk_agree_on_the_twin(against_twin: tuple[Any, Any]) -> None:
+    """The same session, made by each client against the twin, reads the same way."""
+    sandbox, client = against_twin
+    customer = sandbox.customers("stripe")[0]
+    with Portal(sandbox.provider("stripe")) as portal:
+        link = portal.create_link(PortalRequest(customer, return_url="https://example.com/a"))
+    replayed = client.v1.billing_portal.sessions.create(
+        {"customer": customer, "return_url": "https://example.com/a"},
+        {"idempotency_key": link.idempotency_key},  # type: ignore[typeddict-item]
+    )
+    assert replayed.id == link.session_id
+    assert replayed.url == link.url
+    assert replayed.customer == link.customer_id
+    assert datetime.fromtimestamp(replayed.created, UTC) == link.created_at

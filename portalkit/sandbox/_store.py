@@ -7,6 +7,7 @@ every access goes through one lock. Records handed out are frozen snapshots.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
@@ -175,6 +176,7 @@ class Store:
         self._received: dict[str, deque[ReceivedRequest]] = {}
         self._faults: dict[str, deque[Fault]] = {}
         self._cookies: dict[str, PortalCookie] = {}
+        self._objects: dict[tuple[str, str], dict[str, Any]] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -191,6 +193,7 @@ class Store:
             self._received = {vendor: deque(maxlen=MAX_RECEIVED) for vendor in self.vendors}
             self._faults = {vendor: deque() for vendor in self.vendors}
             self._cookies = {}
+            self._objects = {}
 
     # -- clock ---------------------------------------------------------------------------
 
@@ -374,6 +377,20 @@ class Store:
                 while len(self._replays) > MAX_REPLAYS:
                     del self._replays[next(iter(self._replays))]
 
+    # -- a twin's own objects ----------------------------------------------------------
+
+    def put_object(self, vendor: str, kind: str, object_id: str, value: Any) -> None:
+        with self._lock:
+            self._objects.setdefault((vendor, kind), {})[object_id] = copy.deepcopy(value)
+
+    def get_object(self, vendor: str, kind: str, object_id: str) -> Any | None:
+        with self._lock:
+            return copy.deepcopy(self._objects.get((vendor, kind), {}).get(object_id))
+
+    def objects(self, vendor: str, kind: str) -> list[tuple[str, Any]]:
+        with self._lock:
+            return copy.deepcopy(list(self._objects.get((vendor, kind), {}).items()))
+
     # -- portal cookies ------------------------------------------------------------------
 
     def new_cookie(self, cookie: PortalCookie) -> str:
@@ -438,3 +455,17 @@ class TwinStore:
 
     def remember(self, key: str, replay: Replay) -> None:
         self._store.remember(self.vendor, key, replay)
+
+    def put_object(self, kind: str, object_id: str, value: Any) -> None:
+        """Keep (or replace) one of this twin's own objects (a vendor resource the twin
+        emulates besides sessions, e.g. a portal configuration): ``value`` is copied, and
+        every object goes on ``Sandbox.reset()``."""
+        self._store.put_object(self.vendor, kind, object_id, value)
+
+    def get_object(self, kind: str, object_id: str) -> Any | None:
+        """A copy of the object of ``kind`` with id ``object_id``, or None."""
+        return self._store.get_object(self.vendor, kind, object_id)
+
+    def objects(self, kind: str) -> list[tuple[str, Any]]:
+        """Every object of ``kind`` as (id, copy), in the order they were first put."""
+        return self._store.objects(self.vendor, kind)
