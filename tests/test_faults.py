@@ -61,7 +61,9 @@ def check_result(case: Scenario, vendor: str, outcome: Outcome) -> None:
     assert error is not None, f"expected {case.expect.__name__}, got a link"
     assert type(error) is case.expect, f"expected {case.expect.__name__}, got {error!r}"
     assert error.provider == vendor
-    assert error.status == case.status
+    # A fault in the vendor's own success answer keeps its status: 201 where a create mints
+    # the link, 200 where a GET reads it (Lemon Squeezy).
+    assert error.status == case.status or (case.status == 201 and error.status == 200)
     if case.request_id:
         assert error.request_id, f"{error!r} lacks the vendor's request id"
     if case.message is not None:
@@ -107,7 +109,9 @@ def check_sessions(case: Scenario, vendor: str, outcome: Outcome) -> None:
     sessions = outcome.sessions
     assert len(sessions) == expected, f"{len(sessions)} sessions minted, wanted {expected}"
     if outcome.link is not None:
-        assert outcome.link.session_id in {session.id for session in sessions}
+        # By the URL the sandbox issued: a vendor that mints nothing (a link read from a
+        # resource) names the resource in session_id, not a session.
+        assert outcome.link.url in {session.url for session in sessions}
         if vendor in DEDUPLICATING:
             assert sessions[0].id == outcome.link.session_id
 
