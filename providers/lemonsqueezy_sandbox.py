@@ -117,9 +117,7 @@ def retrieve_customer(call: Call) -> Reply:
     expires = int(call.now) + TTL
     portal = None
     if subscriptions:  # "null if the customer has not bought a subscription in your store"
-        portal = _signed(
-            call.base_url, f"/lemonsqueezy/{STORE}/billing", expires, user=customer_id
-        )
+        portal = _signed(call.base_url, f"/lemonsqueezy/{STORE}/billing", expires, user=customer_id)
         call.store.add_session(_issued(call, customer_id, portal, expires))
     attributes = {
         "store_id": STORE_ID,
@@ -418,7 +416,8 @@ TWIN = Twin(
     pages=(
         PageRoute("GET", "/lemonsqueezy/{store}/billing", billing),
         PageRoute(
-            "GET", "/lemonsqueezy/{store}/subscription/{subscription_id}/payment-details",
+            "GET",
+            "/lemonsqueezy/{store}/subscription/{subscription_id}/payment-details",
             payment_details,
         ),
         PageRoute(
