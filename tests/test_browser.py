@@ -4,17 +4,18 @@ Playwright, against the example app and the sandbox, both served on 127.0.0.1 he
 For each vendor: open the app, click "Manage billing", land on the sandbox portal for the
 demo user's customer with the actions it allows; follow a deep link; use "Back to merchant";
 then open the first link again and get the 410 page (or, where the vendor's links are
-reusable until they expire, ``Twin.single_use_links`` False, the portal again). Screenshots of every portal page go to
-test-artifacts/ (gitignored).
+reusable until they expire, ``Twin.single_use_links`` False, the portal again). Screenshots
+of every portal page go to test-artifacts/ (gitignored).
 
 Two vendors differ from the happy path, on purpose, because their APIs do:
 
 - Deep links: Paddle and Lemon Squeezy have them (per subscription). The app's "Cancel
   subscription" button asks for one through a ``Flow`` (Lemon Squeezy, which has no cancel
   deep link, gets "Update payment method": the first the twin pre-opens); Plugipay and
-  Paylera cannot open a portal at an action, so portalkit drops the flow (a cosmetic hint, listed in ``ignored_fields``) and the
-  customer lands on the portal's front page, where cancelling is one of the listed actions.
-  The test checks exactly that: no pre-opened action, and "cancel" among the actions.
+  Paylera cannot open a portal at an action, so portalkit drops the flow (a cosmetic hint,
+  listed in ``ignored_fields``) and the customer lands on the portal's front page, where
+  cancelling is one of the listed actions. The test checks exactly that: no pre-opened
+  action, and "cancel" among the actions.
 - Return URL: Paddle's API takes none, so its portal has no "Back to merchant" link (the real
   one's way back is configured in Paddle's dashboard, not per session). The test checks that
   the link is absent and that the browser's Back button returns to the app, which is how a

@@ -194,7 +194,7 @@ def test_404_for_an_unknown_customer(recording: Recording, vcr: Any) -> None:
         portal.create_link(PortalRequest(recording.ids.unknown_customer))
 
     assert caught.value.status == 404
-    assert caught.value.vendor_message and "Not Found" in caught.value.vendor_message
+    assert "Not Found" in (caught.value.vendor_message or "")
     assert_cassette_played(vcr, 1)
 
 
