@@ -277,7 +277,8 @@ def _demo(args: argparse.Namespace) -> int:
                 return _fail("demo", f"{vendor}: {exc}", EXIT_FAILED)
         _print_table(links, out)
         print(
-            "\nEach link works once (what a customer's browser does with it):",
+            "\nEach link works once, or until it expires where the vendor's links are"
+            " reusable (what a customer's browser does with it):",
             file=out,
         )
         ok = True
@@ -286,7 +287,10 @@ def _demo(args: argparse.Namespace) -> int:
         with httpx.HTTPTransport() as transport:
             for link in links:
                 first, second = _open_like_a_browser(transport, link.url)
-                ok = ok and first == 200 and second == 410
+                # A single-use link is gone on its second visit; a reusable one (the twin
+                # says which: Twin.single_use_links) opens again until it expires.
+                again = 410 if sandbox.twin(link.provider).single_use_links else 200
+                ok = ok and first == 200 and second == again
                 print(
                     f"  {link.provider:<9} first visit: {_status(first):<14}"
                     f"second visit: {_status(second)}",
@@ -294,7 +298,7 @@ def _demo(args: argparse.Namespace) -> int:
                 )
     print("\nDone: no credentials, no network; the sandbox has stopped.", file=out)
     if not ok:
-        return _fail("demo", "a link did not open once and only once", EXIT_FAILED)
+        return _fail("demo", "a link did not open as its vendor's links do", EXIT_FAILED)
     return EXIT_OK
 
 

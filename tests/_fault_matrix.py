@@ -35,7 +35,7 @@ from _raw_server import (
     Trickle,
     refused_port,
 )
-from _vendors import VENDORS, deduplicates, supports
+from _vendors import VENDORS, deduplicates, portal_customer, supports
 
 from portalkit import (
     AsyncPortal,
@@ -517,7 +517,7 @@ def run(sandbox: Sandbox, scenario: Scenario, vendor: str, mode: str) -> Outcome
             base_url = raw.url
         elif scenario.refused:
             base_url = f"http://127.0.0.1:{stack.enter_context(refused_port())}"
-        customer = sandbox.add_customer(vendor)
+        customer = portal_customer(sandbox, vendor)
         sandbox.script(vendor, *scenario.faults())
         request = PortalRequest(customer_id=customer, return_url=RETURN_URL)
         provider = sandbox.provider(vendor, base_url=base_url)

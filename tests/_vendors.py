@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from portalkit import Feature, PortalProvider, available_twins, get_provider_factory
-from portalkit.sandbox import Twin, load_twins
+from portalkit.sandbox import Sandbox, Twin, load_twins
 
 VENDORS = tuple(available_twins())  # the registry: the portalkit.sandbox entry points
 
@@ -56,6 +56,15 @@ def adapter(
     factory: Any = get_provider_factory(vendor)
     provider: PortalProvider = factory(**fields, **options)
     return provider
+
+
+def portal_customer(sandbox: Sandbox, vendor: str) -> str:
+    """A fresh customer who can be given a portal link. Some vendors sign a portal link only
+    for a customer with a subscription (Lemon Squeezy: ``customer_portal`` is null until the
+    customer subscribes), so every vendor's fresh customer gets one."""
+    customer = sandbox.add_customer(vendor)
+    sandbox.add_subscription(vendor, customer)
+    return customer
 
 
 def features(vendor: str) -> frozenset[Feature]:

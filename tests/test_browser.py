@@ -3,18 +3,20 @@ Playwright, against the example app and the sandbox, both served on 127.0.0.1 he
 
 For each vendor: open the app, click "Manage billing", land on the sandbox portal for the
 demo user's customer with the actions it allows; follow a deep link; use "Back to merchant";
-then open the first link again and get the 410 page. A vendor that can open a subscription's
-edit page (Chargebee's forward_url) shows it pre-opened; one that can end a session early
-(``Feature.END_SESSION``) answers 410 for a link whose session was ended, used or not.
-Screenshots of every portal page go to
-test-artifacts/ (gitignored).
+then open the first link again and get the 410 page (or, where the vendor's links are
+reusable until they expire, ``Twin.single_use_links`` False, the portal again). A vendor that
+can open a subscription's edit page (Chargebee's forward_url) shows it pre-opened; one that
+can end a session early (``Feature.END_SESSION``) answers 410 for a link whose session was
+ended, used or not. Screenshots of every portal page go to test-artifacts/ (gitignored).
 
 Two vendors differ from the happy path, on purpose, because their APIs do:
 
-- Deep links: a vendor with flows (``Feature.FLOW``: Paddle's per-subscription deep links,
-  Stripe's ``flow_data``) opens the portal at the action. The app's "Cancel subscription"
-  button asks for one through a ``Flow``; Plugipay and Paylera cannot open a portal at an
-  action, so portalkit drops the flow (a cosmetic hint, listed in ``ignored_fields``) and the
+- Deep links: a vendor whose portal page can open at an action (the twin's
+  ``preopened_labels``: Paddle's per-subscription deep links, Stripe's ``flow_data``, Lemon
+  Squeezy's subscription links) opens it there. The app's "Cancel subscription" button asks
+  for one through a ``Flow`` (Lemon Squeezy, which has no cancel deep link, gets "Update
+  payment method": the first the twin pre-opens); a vendor that cannot open the portal at
+  that action drops the flow (a cosmetic hint, listed in ``ignored_fields``) and the
   customer lands on the portal's front page, where cancelling is one of the listed actions.
   The test checks exactly that: no pre-opened action, and "cancel" among the actions.
 - Return URL: Paddle's API takes none, so its portal has no "Back to merchant" link (the real
@@ -64,6 +66,8 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 #: Upper bound on any one wait for the page; a bound, not a speed assertion.
 WAIT_MS = 15_000
+#: The app's deep-link buttons the test may follow, by preference (action ids).
+DEEP_LINK_ACTIONS = ("cancel_subscription", "update_payment_method")
 
 
 @attrs.frozen
@@ -173,25 +177,36 @@ def test_manage_billing_end_to_end(page: Page, stack: Stack, vendor: str) -> Non
         assert page.url.startswith(f"{app_url}/?")
         screenshot(page, f"{vendor}-back-in-app")
 
-    # A deep link: "Cancel subscription" for the first subscription.
+    # A deep link for the first subscription: "Cancel subscription", or where the vendor's
+    # deep links cannot open that (Lemon Squeezy) "Update payment method".
+    opens = twin(vendor).preopened_labels
+    action = next((a for a in DEEP_LINK_ACTIONS if a in opens), DEEP_LINK_ACTIONS[0])
     page.goto(home)
-    click_and_capture_link(page, f"#cancel_subscription-{subscription_id}", app_url)
+    click_and_capture_link(page, f"#{action}-{subscription_id}", app_url)
     assert page.text_content("#customer-id") == customer_id
     preopened = page.locator("#preopened-action")
-    if supports(vendor, Feature.FLOW):  # e.g. Paddle's deep links, Stripe's flows
-        assert preopened.get_attribute("data-action") == "cancel_subscription"
+    if action in opens:  # the vendor's page opens at it (Paddle, Stripe, Lemon Squeezy)
+        assert preopened.get_attribute("data-action") == action
         assert preopened.get_attribute("data-subscription-id") == subscription_id
     else:  # no deep links at this vendor: its front page, with cancelling among the actions
         assert preopened.count() == 0
         assert page.locator("#action-cancel_subscription").count() == 1
     screenshot(page, f"{vendor}-deep-link")
 
-    # The first link again: used once, so 410 Gone, even in the browser that used it.
+    # The first link again: used once, so 410 Gone, even in the browser that used it -- or,
+    # at a vendor whose signed links work until they expire (Twin.single_use_links False:
+    # Lemon Squeezy), the same customer's portal again.
     response = page.goto(first_link)
     assert response is not None
-    assert response.status == 410
-    assert page.get_attribute("#gone-reason", "data-reason") == "used"
-    screenshot(page, f"{vendor}-gone")
+    if twin(vendor).single_use_links:
+        assert response.status == 410
+        assert page.get_attribute("#gone-reason", "data-reason") == "used"
+        screenshot(page, f"{vendor}-gone")
+    else:
+        assert response.status == 200
+        assert page.text_content("#customer-id") == customer_id
+        assert page.locator("#preopened-action").count() == 0
+        screenshot(page, f"{vendor}-reopened")
     # One session per click, none for rendering a page or for the refused second visit.
     assert len(sandbox.sessions(vendor)) == 2
 

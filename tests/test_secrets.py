@@ -35,7 +35,7 @@ from _fault_matrix import (
     run,
 )
 from _raw_server import Forward, RawRequest, RawServer, Reply
-from _vendors import adapter, deduplicates, seeded_customer, twin
+from _vendors import adapter, deduplicates, portal_customer, seeded_customer, twin
 
 from portalkit import AsyncPortal, Portal, PortalLink, PortalProvider, PortalRequest, RetryPolicy
 from portalkit._http import httpx
@@ -129,8 +129,9 @@ def secrets_in_play(sandbox: Sandbox, vendor: str, links: list[PortalLink]) -> s
 
 @dataclasses.dataclass(frozen=True)
 class EchoCredentials:
-    """A raw-server behaviour: 401, in an envelope every adapter reads, whose message
-    repeats the credentials the request carried (as some APIs do with a bad key)."""
+    """A raw-server behaviour: 401, in envelopes every adapter reads (an ``error`` object, and
+    JSON:API's ``errors`` list), whose message repeats the credentials the request carried
+    (as some APIs do with a bad key)."""
 
     name: str = "401 echoing the credentials"
 
@@ -150,6 +151,7 @@ class EchoCredentials:
                 "detail": message,
                 # Chargebee's envelope is flat: its message at the top level.
                 "message": message,
+                "errors": [{"status": "401", "title": message, "detail": message}],
             }
         )
         Reply(401, body.encode())(conn, request, server)
@@ -195,7 +197,7 @@ def test_no_secret_in_errors_reprs_or_logs(sandbox: Sandbox, vendor: str) -> Non
             sandbox.reset()  # the next scenario starts clean: no leftover faults
 
         # Refused credentials, and a vendor that echoes the key in its message.
-        customer = sandbox.add_customer(vendor)
+        customer = portal_customer(sandbox, vendor)
         request = PortalRequest(customer_id=customer, return_url=RETURN_URL)
         refusals: list[tuple[KeyKind, type[PortalError]]] = [
             ("wrong", AuthenticationFailed),
@@ -288,7 +290,7 @@ def test_tls_verification_stays_on(
     """Portal's own client refuses a certificate it cannot verify (here: self-signed by a
     test authority), so nothing is sent; the same server works for a client that trusts
     that authority, so the refusal is the verification and nothing else."""
-    customer = sandbox.add_customer(vendor)
+    customer = portal_customer(sandbox, vendor)
     request = PortalRequest(customer_id=customer, return_url=RETURN_URL)
     with RawServer([Forward()], upstream=sandbox.url, tls=_server_context(tls_authority)) as tls:
         provider = sandbox.provider(vendor, base_url=tls.url)

@@ -270,6 +270,10 @@ class Twin:
     #: a named group ``token`` (``r"[?&]signature=(?P<token>[^&#\s\"']+)"``). Recording tools
     #: replace each match's token, and the cassette scan flags one left in place.
     url_secrets: tuple[str, ...] = ()
+    #: Does a portal link work once (traded for the portal cookie on its first visit, 410
+    #: after)? False for a vendor whose signed links work any number of times until they
+    #: expire; its pages then check the link on every visit (``Pages.portal``).
+    single_use_links: bool = True
 
     def error(self, call: Call, status: int, message: str | None = None) -> Reply:
         """The vendor's error envelope for ``status`` (what ``Fault.status`` answers)."""
