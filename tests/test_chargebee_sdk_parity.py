@@ -334,9 +334,9 @@ def test_the_sdk_creates_replays_retrieves_and_logs_out_against_the_twin(
     assert session.customer_id == customer
     assert session.redirect_url == REDIRECT
     assert session.expires_at - session.created_at == 3600
-    assert session.access_url.startswith(
-        f"http://acme-test.localhost:{httpx.URL(served.url).port}/"
-    )
+    # Built from the address the sandbox is bound to, never the request's Host header
+    # (the hardening rule: a Host header must not choose where links point).
+    assert session.access_url.startswith(f"{served.url}/chargebee/acme-test/portal/access/")
     assert session.linked_customers[0].customer_id == customer
 
     replayed = run(mode, client.PortalSession.create(params, headers))

@@ -158,7 +158,10 @@ def test_deep_json_on_any_route_is_a_400(sandbox: Sandbox) -> None:
             answer = client.post(path, content=DEEP, headers=headers)
             assert answer.status_code < 500, path
             if not path.endswith("/exchange") and path != "/_sandbox/reset":
-                assert answer.status_code in (400, 401, 403), path
+                # 404 where a path parameter this test cannot fill (a site name) names
+                # nothing: refused before the body is read, which is as good.
+                allowed = (400, 401, 403, 404) if "{" in path else (400, 401, 403)
+                assert answer.status_code in allowed, path
         # ...and the sandbox still serves.
         customer = sandbox.customers("paddle")[0]
     with Portal(sandbox.provider("paddle")) as portal:
