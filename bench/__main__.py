@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import Settings, run
+from . import STACK, Settings, run
 from ._profile import profile_in_process
 from ._report import write_into
 
@@ -22,20 +22,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="do not touch the docs")
     parser.add_argument("--output", type=Path, default=DOCS, help="default: %(default)s")
     parser.add_argument(
-        "--profile", action="store_true", help="profile in-process creates and exit"
+        "--profile",
+        nargs="?",
+        const="",
+        metavar="VENDOR",
+        help="profile in-process creates (one vendor, or all) and exit",
     )
     args = parser.parse_args(argv)
-    if args.profile:
-        print(profile_in_process())
+    if args.profile is not None:
+        print(profile_in_process(args.profile or None))
         return 0
     settings = Settings.quick() if args.quick else Settings.full()
     load_before = os.getloadavg()
-    command = "python -m bench" + (" --quick" if args.quick else "")
+    command = f"{sys.executable} -m bench" + (" --quick" if args.quick else "")
+    command = command.removeprefix(str(Path.cwd()) + "/")
     result = run(settings, progress=lambda line: print(line, file=sys.stderr, flush=True))
     report = result.markdown(command=command, load_before=load_before)
     print(report)
     if not args.no_write:
-        write_into(args.output, report)
+        write_into(args.output, report, STACK)
         print(f"\nwritten into {args.output}", file=sys.stderr)
     return 0
 

@@ -13,22 +13,37 @@ from pathlib import Path
 
 from ._stats import Comparison
 
-BEGIN = "<!-- bench:begin (written by `python -m bench`; edits inside are overwritten) -->"
-END = "<!-- bench:end -->"
 PACKAGES = (
     "portalkit-billing",
+    "httpx2",
+    "httpcore2",
     "httpx",
     "httpcore",
     "h11",
     "attrs",
     "cattrs",
     "tenacity",
+    "anyio",
     "paddle-python-sdk",
+    "stripe",
+    "chargebee",
+    "polar-sdk",
     "requests",
     "urllib3",
     "starlette",
     "uvicorn",
+    "opentelemetry-api",
+    "opentelemetry-sdk",
 )
+
+
+def markers(stack: str) -> tuple[str, str]:
+    """The results block of one HTTP stack's run (``httpx2`` or ``httpx``)."""
+    return (
+        f"<!-- bench:begin {stack} (written by `python -m bench` on {stack};"
+        " edits inside are overwritten) -->",
+        f"<!-- bench:end {stack} -->",
+    )
 
 
 @dataclass(frozen=True)
@@ -118,9 +133,10 @@ def environment(load_before: tuple[float, float, float] | None) -> str:
     return "\n".join(lines)
 
 
-def write_into(path: Path, block: str) -> None:
-    """Replace what lies between the markers in ``path`` with ``block`` (the markers are
-    appended when the file has none)."""
+def write_into(path: Path, block: str, stack: str) -> None:
+    """Replace what lies between ``stack``'s markers in ``path`` with ``block`` (the markers
+    are appended when the file has none)."""
+    BEGIN, END = markers(stack)  # noqa: N806 -- constants of this stack
     generated = f"{BEGIN}\n\n{block.strip()}\n\n{END}"
     text = path.read_text() if path.exists() else "# Performance\n"
     if BEGIN in text and END in text:

@@ -1,0 +1,90 @@
+"""Figure 6, in a process of its own (``python -m bench._tracing CALLS ROUNDS WARMUP``):
+what portalkit's telemetry hooks cost per in-process create, per vendor.
+
+A process of its own, because a tracer provider, once set, stays set for the process (and
+the test suite's own tracing tests must not meet it). Each mode compares ``Portal`` as
+shipped against the same ``Portal`` with the hooks replaced by a bare ``nullcontext``
+(``portalkit._portal.telemetry`` swapped for a stand-in), interleaved, in order:
+
+- ``absent``: OpenTelemetry never imported (the hooks look for it in ``sys.modules``);
+- ``unconfigured``: ``opentelemetry.trace`` and ``.metrics`` imported, no provider set;
+- ``traced``: an SDK ``TracerProvider`` with a ``SimpleSpanProcessor`` over an exporter that
+  drops every span, set as the global provider.
+
+Prints one JSON object: mode -> vendor -> [portalkit seconds by round, stand-in seconds].
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import nullcontext
+from types import SimpleNamespace
+from typing import Any
+
+from portalkit import Portal, _portal
+from portalkit._http import httpx
+
+from ._stats import Comparison, interleave
+from ._vendor import in_process, mock_transport, vendors
+
+_NULL = nullcontext()
+_STAND_IN = SimpleNamespace(mint=lambda provider: _NULL, attempt=lambda call: _NULL)
+
+
+def _compare(vendor: str, calls: int, rounds: int, warmup: int) -> Comparison:
+    target = in_process(vendor)
+    shipped = _portal.telemetry
+    with (
+        httpx.Client(transport=mock_transport(target.bench)) as client,
+        Portal(target.provider(), http_client=client) as portal,
+    ):
+        request = target.portal_request
+
+        def hooked() -> object:
+            return portal.create_link(request())
+
+        def bare() -> object:
+            _portal.telemetry = _STAND_IN  # type: ignore[assignment]
+            try:
+                return portal.create_link(request())
+            finally:
+                _portal.telemetry = shipped
+
+        return interleave(hooked, bare, calls=calls, rounds=rounds, warmup=warmup)
+
+
+def _configure() -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+
+    class Drop(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(Drop()))
+    trace.set_tracer_provider(provider)
+
+
+def main(calls: int, rounds: int, warmup: int) -> dict[str, dict[str, list[list[float]]]]:
+    out: dict[str, dict[str, list[list[float]]]] = {}
+    for mode in ("absent", "unconfigured", "traced"):
+        if mode == "absent":
+            assert "opentelemetry" not in sys.modules
+        elif mode == "unconfigured":
+            import opentelemetry.metrics
+            import opentelemetry.trace  # noqa: F401
+        else:
+            _configure()
+        out[mode] = {}
+        for vendor in vendors():
+            c = _compare(vendor, calls, rounds, warmup)
+            out[mode][vendor] = [list(c.a), list(c.b)]
+    return out
+
+
+if __name__ == "__main__":
+    calls, rounds, warmup = (int(arg) for arg in sys.argv[1:4])
+    print(json.dumps(main(calls, rounds, warmup)))
