@@ -22,7 +22,7 @@ from . import _concurrent, _imports, _memory, _naming, _sandbox, _sync
 from ._report import Row, environment, mib, ratio_row, table
 from ._servers import ROOT, Server, serve
 from ._stats import Comparison
-from ._vendor import Target, declaration, in_process, same_request_on_the_wire, vendors
+from ._vendor import Target, declaration, in_process, registered, same_request_on_the_wire
 
 __all__ = ["Result", "Row", "Settings", "run"]
 
@@ -122,7 +122,7 @@ Progress = Callable[[str], None]
 def run(settings: Settings, progress: Progress = lambda line: None) -> Result:
     """Every figure, for every registered vendor."""
     result = Result(settings)
-    names = vendors()
+    names = registered()
     result.notes.append(f"Stack: portalkit on {STACK}. Vendors (the registry): {', '.join(names)}.")
     for vendor in names:
         declaration(vendor)  # a registered vendor without a declaration stops the run here
@@ -136,7 +136,8 @@ def run(settings: Settings, progress: Progress = lambda line: None) -> Result:
         missing = [v for v in names if v not in sandbox.targets]
         if missing:
             result.notes.append(
-                "No sandbox twin registered (yet) for: " + ", ".join(missing)
+                "No sandbox twin registered (yet) for: "
+                + ", ".join(missing)
                 + "; their sandbox rows appear once a twin is."
             )
         _loopback(settings, result, progress, sandbox, names)
@@ -199,9 +200,7 @@ def _loopback(
                 target, calls=s.loopback_calls, rounds=s.loopback_rounds, warmup=s.warmup
             )
             label = f"{vendor} create: portalkit / `{target.bench.sdk_name}`, {where}"
-            result.rows.append(
-                ratio_row("3", label, comparison, unit="µs", scale=US, target=0.80)
-            )
+            result.rows.append(ratio_row("3", label, comparison, unit="µs", scale=US, target=0.80))
         progress(f"4. {vendor}: {s.concurrency} concurrent creates, {where}")
         comparison = _concurrent.async_portal_vs_raw(
             target, concurrency=s.concurrency, rounds=s.concurrent_rounds, warmup=s.warmup

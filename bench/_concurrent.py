@@ -72,6 +72,4 @@ def async_portal_vs_raw(
 ) -> Comparison:
     """Seconds per batch of ``concurrency`` concurrent creates, each side."""
     _allow_open_files(2 * concurrency + 256)
-    return asyncio.run(
-        _compare(target, concurrency=concurrency, rounds=rounds, warmup=warmup)
-    )
+    return asyncio.run(_compare(target, concurrency=concurrency, rounds=rounds, warmup=warmup))

@@ -27,7 +27,6 @@ from portalkit._http import httpx as _stack
 from ._stats import Comparison
 
 
-
 def _adapter_modules() -> list[str]:
     """The module of every registered adapter, from the entry points' values."""
     from portalkit._registry import ENTRY_POINT_GROUP, entry_points

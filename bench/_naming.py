@@ -24,7 +24,7 @@ from pathlib import Path
 from portalkit import ProviderEnv
 
 from ._stats import Comparison
-from ._vendor import declaration, vendors
+from ._vendor import declaration, registered
 
 FAKES = 70
 
@@ -95,7 +95,7 @@ def _sample(env: dict[str, str]) -> dict[str, object]:
 
 
 def naming_one_vendor(*, rounds: int, warmup: int = 1) -> Naming:
-    vendor = vendors()[0]
+    vendor = registered()[0]
     with fake_vendors() as folder:
         few, many = _environment(vendor, None), _environment(vendor, folder)
         for _ in range(warmup):

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from portalkit import Portal
 from portalkit._http import httpx
 
-from ._vendor import in_process, mock_transport, recipe, vendors
+from ._vendor import Target, in_process, mock_transport, recipe, registered
 
 CALLS = 20_000
 
@@ -21,16 +21,19 @@ def profile_in_process(vendor: str | None = None, calls: int = CALLS) -> str:
     from pyinstrument import Profiler
 
     outputs = []
-    for name in [vendor] if vendor else vendors():
+    for name in [vendor] if vendor else registered():
         target = in_process(name)
         raw = recipe(target)
         with (
             httpx.Client(transport=mock_transport(target.bench)) as client,
             Portal(target.provider(), http_client=client) as portal,
         ):
-            request = target.portal_request
+
+            def through_portal(portal: Portal = portal, target: Target = target) -> object:
+                return portal.create_link(target.portal_request())
+
             sides: dict[str, Callable[[], object]] = {
-                f"{name}: Portal.create_link(...)": lambda: portal.create_link(request()),
+                f"{name}: Portal.create_link(...)": through_portal,
                 f"{name}: raw recipe (httpx.Client.request + json.loads)": raw.sync(client),
             }
             for title, call in sides.items():

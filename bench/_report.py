@@ -136,12 +136,12 @@ def environment(load_before: tuple[float, float, float] | None) -> str:
 def write_into(path: Path, block: str, stack: str) -> None:
     """Replace what lies between ``stack``'s markers in ``path`` with ``block`` (the markers
     are appended when the file has none)."""
-    BEGIN, END = markers(stack)  # noqa: N806 -- constants of this stack
-    generated = f"{BEGIN}\n\n{block.strip()}\n\n{END}"
+    begin, end = markers(stack)
+    generated = f"{begin}\n\n{block.strip()}\n\n{end}"
     text = path.read_text() if path.exists() else "# Performance\n"
-    if BEGIN in text and END in text:
-        head, _, rest = text.partition(BEGIN)
-        _, _, tail = rest.partition(END)
+    if begin in text and end in text:
+        head, _, rest = text.partition(begin)
+        _, _, tail = rest.partition(end)
         text = head + generated + tail
     else:
         text = text.rstrip("\n") + "\n\n" + generated + "\n"

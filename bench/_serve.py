@@ -22,10 +22,11 @@ import os
 import resource
 import sys
 import threading
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-from ._vendor import VendorBench, declaration, vendors
+from ._vendor import VendorBench, declaration, registered
 
 
 def _announce(targets: dict[str, dict[str, Any]]) -> None:
@@ -118,17 +119,19 @@ class _MinimalHttp(asyncio.Protocol):
             self.transport.write(self.answer)
 
 
+def _protocol(answer: bytes) -> Callable[[], _MinimalHttp]:
+    return lambda: _MinimalHttp(answer)
+
+
 def serve_minimal() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         targets: dict[str, dict[str, Any]] = {}
         servers = []
-        for vendor in vendors():
+        for vendor in registered():
             bench = declaration(vendor)
             answer = _answer(bench)
-            server = await loop.create_server(
-                lambda answer=answer: _MinimalHttp(answer), "127.0.0.1", 0, backlog=2048
-            )
+            server = await loop.create_server(_protocol(answer), "127.0.0.1", 0, backlog=2048)
             servers.append(server)
             port = server.sockets[0].getsockname()[1]
             targets[vendor] = {

@@ -24,6 +24,11 @@ class Server:
     targets: dict[str, Target]
     urls: dict[str, str]
 
+    @property
+    def tick(self) -> float:
+        """The resolution of ``cpu_seconds``."""
+        return 1 / os.sysconf("SC_CLK_TCK")
+
     def cpu_seconds(self) -> float:
         """The server process's CPU time so far (user + system), from /proc."""
         fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()

@@ -26,7 +26,7 @@ from portalkit import Portal, _portal
 from portalkit._http import httpx
 
 from ._stats import Comparison, interleave
-from ._vendor import in_process, mock_transport, vendors
+from ._vendor import in_process, mock_transport, registered
 
 _NULL = nullcontext()
 _STAND_IN = SimpleNamespace(mint=lambda provider: _NULL, attempt=lambda call: _NULL)
@@ -34,7 +34,7 @@ _STAND_IN = SimpleNamespace(mint=lambda provider: _NULL, attempt=lambda call: _N
 
 def _compare(vendor: str, calls: int, rounds: int, warmup: int) -> Comparison:
     target = in_process(vendor)
-    shipped = _portal.telemetry
+    shipped = vars(_portal)["telemetry"]
     with (
         httpx.Client(transport=mock_transport(target.bench)) as client,
         Portal(target.provider(), http_client=client) as portal,
@@ -45,11 +45,11 @@ def _compare(vendor: str, calls: int, rounds: int, warmup: int) -> Comparison:
             return portal.create_link(request())
 
         def bare() -> object:
-            _portal.telemetry = _STAND_IN  # type: ignore[assignment]
+            setattr(_portal, "telemetry", _STAND_IN)  # noqa: B010 -- a private module's name
             try:
                 return portal.create_link(request())
             finally:
-                _portal.telemetry = shipped
+                setattr(_portal, "telemetry", shipped)  # noqa: B010
 
         return interleave(hooked, bare, calls=calls, rounds=rounds, warmup=warmup)
 
@@ -79,7 +79,7 @@ def main(calls: int, rounds: int, warmup: int) -> dict[str, dict[str, list[list[
         else:
             _configure()
         out[mode] = {}
-        for vendor in vendors():
+        for vendor in registered():
             c = _compare(vendor, calls, rounds, warmup)
             out[mode][vendor] = [list(c.a), list(c.b)]
     return out

@@ -74,7 +74,7 @@ class VendorBench:
         return json.dumps(self.answer, separators=(",", ":")).encode()
 
 
-def vendors() -> list[str]:
+def registered() -> list[str]:
     """The registered vendors: the registry's list, never restated here."""
     return available_providers()
 
@@ -122,8 +122,9 @@ def in_process(vendor: str) -> Target:
     """A target answered by ``mock_transport``: no socket. The base URL is loopback's
     discard port, so a request that escaped the transport would fail at once."""
     bench = declaration(vendor)
-    return Target(vendor, "in-process", "http://127.0.0.1:9", bench.credentials,
-                  bench.customer_id, bench)
+    return Target(
+        vendor, "in-process", "http://127.0.0.1:9", bench.credentials, bench.customer_id, bench
+    )
 
 
 def mock_transport(bench: VendorBench) -> httpx.MockTransport:
@@ -218,7 +219,9 @@ def recipe(target: Target) -> RawRecipe:
     request = target.portal_request()
     if Feature.IDEMPOTENCY_KEY in provider.features:
         request = PortalRequest(
-            customer_id=request.customer_id, idempotency_key="bench-template", **target.bench.request
+            customer_id=request.customer_id,
+            idempotency_key="bench-template",
+            **target.bench.request,
         )
     built = provider.build_request(request)
     headers = {k: v for k, v in built.headers.items() if k.lower() not in _COMPUTED}
@@ -239,8 +242,15 @@ def recipe(target: Target) -> RawRecipe:
         names = {name.lower() for name in signed}
         headers = {k: v for k, v in headers.items() if k.lower() not in names}
     return RawRecipe(
-        built.method, str(built.url), built.url.path, headers, encoding, payload, keys,
-        target.credentials, target.bench,
+        built.method,
+        str(built.url),
+        built.url.path,
+        headers,
+        encoding,
+        payload,
+        keys,
+        target.credentials,
+        target.bench,
     )
 
 
@@ -257,8 +267,9 @@ def same_request_on_the_wire(vendor: str) -> tuple[bool, str]:
 
     def record(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(bench.status, headers={"content-type": bench.content_type},
-                              content=body)
+        return httpx.Response(
+            bench.status, headers={"content-type": bench.content_type}, content=body
+        )
 
     raw = recipe(target)
     with (
