@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from . import STACK, Settings, run
@@ -36,7 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     command = f"{sys.executable} -m bench" + (" --quick" if args.quick else "")
     command = command.removeprefix(str(Path.cwd()) + "/")
-    result = run(settings, progress=lambda line: print(line, file=sys.stderr, flush=True))
+    started = time.monotonic()
+
+    def progress(line: str) -> None:
+        print(f"[{time.monotonic() - started:6.1f} s] {line}", file=sys.stderr, flush=True)
+
+    result = run(settings, progress=progress)
+    progress("done")
     report = result.markdown(command=command, load_before=load_before)
     print(report)
     if not args.no_write:
