@@ -5,6 +5,7 @@ to only print, ``--profile`` to print where the time of one in-process create go
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -29,11 +30,20 @@ def main(argv: list[str] | None = None) -> int:
         metavar="VENDOR",
         help="profile in-process creates (one vendor, or all) and exit",
     )
+    parser.add_argument(
+        "--sandbox-creates",
+        type=int,
+        metavar="N",
+        help="sandbox memory: measure after 10,000 creates and after N (default 40,000)",
+    )
     args = parser.parse_args(argv)
     if args.profile is not None:
         print(profile_in_process(args.profile or None))
         return 0
     settings = Settings.quick() if args.quick else Settings.full()
+    if args.sandbox_creates:
+        first = min(settings.sandbox_memory[0], args.sandbox_creates // 2)
+        settings = dataclasses.replace(settings, sandbox_memory=(first, args.sandbox_creates))
     load_before = os.getloadavg()
     command = f"{sys.executable} -m bench" + (" --quick" if args.quick else "")
     command = command.removeprefix(str(Path.cwd()) + "/")

@@ -1,5 +1,6 @@
-"""Figure 6, in a process of its own (``python -m bench._tracing CALLS ROUNDS WARMUP``):
-what portalkit's telemetry hooks cost per in-process create, per vendor.
+"""Figure 6, in a process of its own (``python -m bench._tracing CALLS ROUNDS WARMUP
+LOOPBACK_CALLS LOOPBACK_ROUNDS``): what portalkit's telemetry hooks cost per create, per
+vendor: in-process in every mode, and traced against the minimal server too.
 
 A process of its own, because a tracer provider, once set, stays set for the process (and
 the test suite's own tracing tests must not meet it). Each mode compares ``Portal`` as
@@ -25,18 +26,23 @@ from typing import Any
 from portalkit import Portal, _portal
 from portalkit._http import httpx
 
+from ._servers import serve
 from ._stats import Comparison, interleave
-from ._vendor import in_process, mock_transport, registered
+from ._vendor import Target, in_process, mock_transport, registered
 
 _NULL = nullcontext()
 _STAND_IN = SimpleNamespace(mint=lambda provider: _NULL, attempt=lambda call: _NULL)
 
 
-def _compare(vendor: str, calls: int, rounds: int, warmup: int) -> Comparison:
-    target = in_process(vendor)
+def _compare(
+    vendor: str, calls: int, rounds: int, warmup: int, target: Target | None = None
+) -> Comparison:
+    loopback = target is not None
+    target = target or in_process(vendor)
     shipped = vars(_portal)["telemetry"]
+    transport = None if loopback else mock_transport(target.bench)
     with (
-        httpx.Client(transport=mock_transport(target.bench)) as client,
+        httpx.Client(transport=transport) as client,
         Portal(target.provider(), http_client=client) as portal,
     ):
         request = target.portal_request
@@ -68,7 +74,9 @@ def _configure() -> None:
     trace.set_tracer_provider(provider)
 
 
-def main(calls: int, rounds: int, warmup: int) -> dict[str, dict[str, list[list[float]]]]:
+def main(
+    calls: int, rounds: int, warmup: int, loopback_calls: int, loopback_rounds: int
+) -> dict[str, dict[str, list[list[float]]]]:
     out: dict[str, dict[str, list[list[float]]]] = {}
     for mode in ("absent", "unconfigured", "traced"):
         if mode == "absent":
@@ -82,9 +90,14 @@ def main(calls: int, rounds: int, warmup: int) -> dict[str, dict[str, list[list[
         for vendor in registered():
             c = _compare(vendor, calls, rounds, warmup)
             out[mode][vendor] = [list(c.a), list(c.b)]
+    out["traced-loopback"] = {}
+    with serve("minimal") as server:
+        for vendor, target in server.targets.items():
+            c = _compare(vendor, loopback_calls, loopback_rounds, warmup, target)
+            out["traced-loopback"][vendor] = [list(c.a), list(c.b)]
     return out
 
 
 if __name__ == "__main__":
-    calls, rounds, warmup = (int(arg) for arg in sys.argv[1:4])
-    print(json.dumps(main(calls, rounds, warmup)))
+    numbers = [int(arg) for arg in sys.argv[1:6]]
+    print(json.dumps(main(*numbers)))
