@@ -65,7 +65,7 @@ class Settings:
             memory_count=3000,
             sandbox_calls=300,
             sandbox_rounds=3,
-            sandbox_memory=(10_000, 40_000),
+            sandbox_memory=(10_000, 100_000),
         )
 
     @classmethod

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         "--sandbox-creates",
         type=int,
         metavar="N",
-        help="sandbox memory: measure after 10,000 creates and after N (default 40,000)",
+        help="sandbox memory: measure after 10,000 creates and after N (default 100,000)",
     )
     args = parser.parse_args(argv)
     if args.profile is not None:
