@@ -1,7 +1,8 @@
 """Figure 4: the cold-start cost of importing portalkit, as whole processes.
 
 Side A imports what an app needs to mint links with any vendor -- ``Portal``, ``AsyncPortal``,
-``PortalRequest`` and all three adapters; side B imports portalkit's HTTP stack alone (httpx2,
+``PortalRequest`` and every adapter the registry lists (``portalkit.providers`` entry
+points); side B imports portalkit's HTTP stack alone (httpx2,
 or httpx where only httpx is installed). Each sample is a fresh
 ``python -c ...`` process, so interpreter start-up is in both; the two commands alternate.
 
@@ -25,9 +26,17 @@ from portalkit._http import httpx as _stack
 
 from ._stats import Comparison
 
-PORTALKIT = (
-    "from portalkit import AsyncPortal, Portal, PortalRequest; "
-    "import portalkit.providers.paddle, portalkit.providers.paylera, portalkit.providers.plugipay"
+
+def _adapter_modules() -> list[str]:
+    """The module of every registered adapter, from the entry points' values."""
+    from portalkit._registry import ENTRY_POINT_GROUP, entry_points
+
+    found = {ep.value.partition(":")[0] for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return sorted(found)
+
+
+PORTALKIT = "from portalkit import AsyncPortal, Portal, PortalRequest; " + "; ".join(
+    f"import {module}" for module in _adapter_modules()
 )
 #: The stack portalkit runs on (see portalkit/_http.py), imported by its own name.
 STACK = _stack.__name__

@@ -13,10 +13,10 @@ import gc
 import tracemalloc
 from dataclasses import dataclass
 
-from portalkit import Portal, PortalLink, PortalRequest
+from portalkit import Portal, PortalLink
 from portalkit._http import httpx
 
-from ._fixtures import IN_PROCESS, mock_transport
+from ._vendor import Target, mock_transport
 
 
 @dataclass(frozen=True)
@@ -53,19 +53,18 @@ def _traced() -> int:
     return tracemalloc.get_traced_memory()[0]
 
 
-def links_held(count: int) -> LinksHeld:
+def links_held(target: Target, count: int) -> LinksHeld:
     with (
-        httpx.Client(transport=mock_transport()) as client,
-        Portal(IN_PROCESS.provider(), http_client=client) as portal,
+        httpx.Client(transport=mock_transport(target.bench)) as client,
+        Portal(target.provider(), http_client=client) as portal,
     ):
-        portal.create_link(IN_PROCESS.portal_request())  # warm: caches, converters, pool
+        portal.create_link(target.portal_request())  # warm: caches, converters, pool
         tracemalloc.start()
         try:
             before = _traced()
             tracemalloc.reset_peak()
             links: list[PortalLink] = [
-                portal.create_link(PortalRequest(customer_id=IN_PROCESS.customer_id))
-                for _ in range(count)
+                portal.create_link(target.portal_request()) for _ in range(count)
             ]
             held = _traced() - before
             peak = tracemalloc.get_traced_memory()[1] - before
@@ -75,21 +74,21 @@ def links_held(count: int) -> LinksHeld:
         return LinksHeld(count, held, peak)
 
 
-def portal_over_time(count: int) -> PortalOverTime:
+def portal_over_time(target: Target, count: int) -> PortalOverTime:
     with (
-        httpx.Client(transport=mock_transport()) as client,
-        Portal(IN_PROCESS.provider(), http_client=client) as portal,
+        httpx.Client(transport=mock_transport(target.bench)) as client,
+        Portal(target.provider(), http_client=client) as portal,
     ):
-        portal.create_link(IN_PROCESS.portal_request())
+        portal.create_link(target.portal_request())
         tracemalloc.start()
         try:
             before = _traced()
             tracemalloc.reset_peak()
             for _ in range(count):
-                portal.create_link(PortalRequest(customer_id=IN_PROCESS.customer_id))
+                portal.create_link(target.portal_request())
             after_count = _traced() - before
             for _ in range(count):
-                portal.create_link(PortalRequest(customer_id=IN_PROCESS.customer_id))
+                portal.create_link(target.portal_request())
             after_twice = _traced() - before
             peak = tracemalloc.get_traced_memory()[1] - before
         finally:

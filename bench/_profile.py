@@ -1,46 +1,49 @@
-"""``python -m bench --profile``: where the time of an in-process create goes, both sides.
+"""``python -m bench --profile [VENDOR]``: where the time of an in-process create goes, both
+sides, for one vendor (default: every registered vendor in turn).
 
-pyinstrument (the ``bench`` extra) samples 20,000 creates through ``Portal`` and 20,000 raw
-``httpx.Client.post`` calls of the identical request, both against ``MockTransport``.
+pyinstrument (the ``bench`` extra) samples creates through ``Portal`` and the same number of
+raw creates (the vendor's raw recipe), both against the vendor's in-process transport.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from portalkit import Portal, PortalRequest
+from portalkit import Portal
 from portalkit._http import httpx
 
-from ._fixtures import IN_PROCESS, mock_transport, raw_request
+from ._vendor import Target, in_process, mock_transport, recipe, registered
 
 CALLS = 20_000
 
 
-def profile_in_process(calls: int = CALLS) -> str:
+def profile_in_process(vendor: str | None = None, calls: int = CALLS) -> str:
     from pyinstrument import Profiler
 
-    raw = raw_request(IN_PROCESS)
-    customer_id = IN_PROCESS.customer_id
     outputs = []
-    with (
-        httpx.Client(transport=mock_transport()) as client,
-        Portal(IN_PROCESS.provider(), http_client=client) as portal,
-    ):
-        sides: dict[str, Callable[[], object]] = {
-            "Portal.create_link(PortalRequest(...))": lambda: portal.create_link(
-                PortalRequest(customer_id=customer_id)
-            ),
-            "httpx.Client.post(url, headers=..., content=...)": lambda: client.post(
-                raw.url, headers=raw.headers, content=raw.content
-            ),
-        }
-        for title, call in sides.items():
-            for _ in range(calls // 10):
-                call()  # warm up
-            profiler = Profiler(interval=0.0001)
-            profiler.start()
-            for _ in range(calls):
-                call()
-            profiler.stop()
-            outputs.append(f"== {title}, {calls:,} calls\n" + profiler.output_text(unicode=True))
+    for name in [vendor] if vendor else registered():
+        target = in_process(name)
+        raw = recipe(target)
+        with (
+            httpx.Client(transport=mock_transport(target.bench)) as client,
+            Portal(target.provider(), http_client=client) as portal,
+        ):
+
+            def through_portal(portal: Portal = portal, target: Target = target) -> object:
+                return portal.create_link(target.portal_request())
+
+            sides: dict[str, Callable[[], object]] = {
+                f"{name}: Portal.create_link(...)": through_portal,
+                f"{name}: raw recipe (httpx.Client.request + json.loads)": raw.sync(client),
+            }
+            for title, call in sides.items():
+                for _ in range(calls // 10):
+                    call()  # warm up
+                profiler = Profiler(interval=0.0001)
+                profiler.start()
+                for _ in range(calls):
+                    call()
+                profiler.stop()
+                text = profiler.output_text(unicode=True)
+                outputs.append(f"== {title}, {calls:,} calls\n" + text)
     return "\n".join(outputs)

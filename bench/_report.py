@@ -13,22 +13,37 @@ from pathlib import Path
 
 from ._stats import Comparison
 
-BEGIN = "<!-- bench:begin (written by `python -m bench`; edits inside are overwritten) -->"
-END = "<!-- bench:end -->"
 PACKAGES = (
     "portalkit-billing",
+    "httpx2",
+    "httpcore2",
     "httpx",
     "httpcore",
     "h11",
     "attrs",
     "cattrs",
     "tenacity",
+    "anyio",
     "paddle-python-sdk",
+    "stripe",
+    "chargebee",
+    "polar-sdk",
     "requests",
     "urllib3",
     "starlette",
     "uvicorn",
+    "opentelemetry-api",
+    "opentelemetry-sdk",
 )
+
+
+def markers(stack: str) -> tuple[str, str]:
+    """The results block of one HTTP stack's run (``httpx2`` or ``httpx``)."""
+    return (
+        f"<!-- bench:begin {stack} (written by `python -m bench` on {stack};"
+        " edits inside are overwritten) -->",
+        f"<!-- bench:end {stack} -->",
+    )
 
 
 @dataclass(frozen=True)
@@ -118,14 +133,15 @@ def environment(load_before: tuple[float, float, float] | None) -> str:
     return "\n".join(lines)
 
 
-def write_into(path: Path, block: str) -> None:
-    """Replace what lies between the markers in ``path`` with ``block`` (the markers are
-    appended when the file has none)."""
-    generated = f"{BEGIN}\n\n{block.strip()}\n\n{END}"
+def write_into(path: Path, block: str, stack: str) -> None:
+    """Replace what lies between ``stack``'s markers in ``path`` with ``block`` (the markers
+    are appended when the file has none)."""
+    begin, end = markers(stack)
+    generated = f"{begin}\n\n{block.strip()}\n\n{end}"
     text = path.read_text() if path.exists() else "# Performance\n"
-    if BEGIN in text and END in text:
-        head, _, rest = text.partition(BEGIN)
-        _, _, tail = rest.partition(END)
+    if begin in text and end in text:
+        head, _, rest = text.partition(begin)
+        _, _, tail = rest.partition(end)
         text = head + generated + tail
     else:
         text = text.rstrip("\n") + "\n\n" + generated + "\n"
