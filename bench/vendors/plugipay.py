@@ -39,7 +39,7 @@ BENCH = VendorBench(
             "arn": f"arn:plugipay:{ACCOUNT}:portal-session/{SESSION}",
             "accountId": ACCOUNT,
             "customerId": CUSTOMER,
-            "url": f"https://portal.plugipay.com/portal/{SESSION}#t=tok_bench_0123456789",
+            "url": f"https://plugipay.com/portal/{SESSION}#t=tok_bench_0123456789",
             "returnUrl": "https://app.example.com/account/billing",
             "expiresAt": "2026-11-21T05:10:26.751Z",
             "createdAt": "2026-11-21T04:55:26.751Z",
