@@ -14,7 +14,7 @@ trap 'rm -rf "$work"' EXIT
 echo "== build the sdist, then the wheel from it (no build isolation: offline)"
 # Into a copy of the tracked files, so the build leaves nothing behind in the checkout.
 mkdir -p "$work/src" && (cd "$root" && git ls-files -z --cached --others --exclude-standard \
-  | xargs -0 cp --parents -t "$work/src")
+  | xargs -0 cp -P --parents -t "$work/src")
 "$dev" -m build --no-isolation --outdir "$work/dist" "$work/src" >"$work/build.log" 2>&1 \
   || { cat "$work/build.log" >&2; exit 1; }
 sdist=$(ls "$work"/dist/*.tar.gz)
