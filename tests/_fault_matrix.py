@@ -153,14 +153,14 @@ def _scenarios() -> Iterator[Scenario]:
     # -- rate limiting ------------------------------------------------------------------
     yield Scenario(
         "429-retry-after-seconds-then-ok",
-        "429 with `Retry-After: 1` (seconds), then 201",
+        "429 with `Retry-After: 1` (seconds), then success",
         "waits Retry-After (capped by `retry_after_cap`), retries with the same key, link",
         faults=lambda: [Fault.status(429, retry_after=1)],
         attempts=(2, 2),
     )
     yield Scenario(
         "429-retry-after-http-date-then-ok",
-        "429 with `Retry-After` as an HTTP-date 1 s ahead, then 201",
+        "429 with `Retry-After` as an HTTP-date 1 s ahead, then success",
         "reads the date, waits (capped), retries with the same key, link",
         faults=lambda: [Fault.status(429, retry_after=http_date(1))],
         attempts=(2, 2),
@@ -201,7 +201,7 @@ def _scenarios() -> Iterator[Scenario]:
     for code in (500, 502, 503, 504):
         yield Scenario(
             f"{code}-burst-then-ok",
-            f"{code} twice, then 201",
+            f"{code} twice, then success",
             "backs off with jitter, retries with the same key, link",
             faults=_every(lambda code=code: Fault.status(code), 2),  # type: ignore[misc]
             attempts=(3, 3),
@@ -218,14 +218,14 @@ def _scenarios() -> Iterator[Scenario]:
         )
     yield Scenario(
         "408-then-ok",
-        "408 Request Timeout, then 201",
+        "408 Request Timeout, then success",
         "retries (408 is transient), link",
         faults=lambda: [Fault.status(408)],
         attempts=(2, 2),
     )
     yield Scenario(
         "html-502-then-ok",
-        "an nginx HTML 502 page from a proxy, then 201",
+        "an nginx HTML 502 page from a proxy, then success",
         "retries, link",
         faults=lambda: [Fault.html(502)],
         attempts=(2, 2),
@@ -252,7 +252,16 @@ def _scenarios() -> Iterator[Scenario]:
         yield Scenario(
             f"{code}-not-retried",
             f"{code} with the vendor's error envelope",
-            f"`{error.__name__}` after one attempt, with status, vendor code and request id",
+            (
+                "`IdempotencyConflict` at a vendor that honours idempotency keys "
+                "(`Feature.IDEMPOTENCY_KEY`: the key reused with another body), "
+                "`AmbiguousCustomer` at a vendor without keys that names customers by the "
+                "app's own id (`Feature.EXTERNAL_CUSTOMER_ID`: that id names several "
+                "customers), `IdempotencyConflict` (the status's class) at any other vendor,"
+                if code == 409
+                else f"`{error.__name__}`"
+            )
+            + " after one attempt, with status, vendor code and request id",
             faults=lambda code=code: [Fault.status(code)],  # type: ignore[misc]
             expect=error,
             expect_for=conflict_error if code == 409 else None,
@@ -262,20 +271,30 @@ def _scenarios() -> Iterator[Scenario]:
     # -- bodies portalkit cannot use ------------------------------------------------------
     bodies: list[tuple[str, str, Callable[[], Fault], bool]] = [
         ("malformed-json", "201 whose body is not JSON", Fault.malformed, False),
-        ("truncated", "201, JSON cut in half (the vendor minted)", Fault.truncated, True),
+        (
+            "truncated",
+            "the vendor's success answer, its JSON cut in half (the vendor minted)",
+            Fault.truncated,
+            True,
+        ),
         ("empty", "201 with an empty body", Fault.empty, False),
         (
             "wrong-content-type",
-            "201 labelled text/plain (the vendor minted)",
+            "the vendor's success answer labelled text/plain (the vendor minted)",
             Fault.wrong_content_type,
             True,
         ),
-        ("missing-fields", "201 lacking the required fields", Fault.missing_fields, False),
+        (
+            "missing-fields",
+            "the vendor's success answer lacking the required fields",
+            Fault.missing_fields,
+            False,
+        ),
     ]
     for name, fault, make, mints in bodies:
         yield Scenario(
             f"{name}-then-ok",
-            f"{fault}, then 201",
+            f"{fault}, then success",
             "`InvalidResponse` is retryable: retries with the same key, link"
             + (" (the vendor replays the session it minted)" if mints else ""),
             faults=lambda make=make: [make()],  # type: ignore[misc]
@@ -285,7 +304,7 @@ def _scenarios() -> Iterator[Scenario]:
         yield Scenario(
             f"{name}-every-attempt",
             f"{fault}, on every attempt",
-            "`InvalidResponse` (status 201, request id) after `max_attempts`; no KeyError or "
+            "`InvalidResponse` (its 2xx status, request id) after `max_attempts`; no KeyError or "
             "JSONDecodeError escapes",
             faults=_every(make, 3),
             expect=InvalidResponse,
@@ -316,7 +335,7 @@ def _scenarios() -> Iterator[Scenario]:
     )
     yield Scenario(
         "oversized-then-ok",
-        "an oversized body, then 201",
+        "an oversized body, then success",
         "refuses the oversized body, retries, link",
         faults=lambda: [Fault.oversized(5_000_000, chunked=True)],
         attempts=(2, 2),
@@ -343,7 +362,7 @@ def _scenarios() -> Iterator[Scenario]:
     )
     yield Scenario(
         "drop-then-ok",
-        "the connection closed before any byte of the answer, then 201",
+        "the connection closed before any byte of the answer, then success",
         "retries with the same key, link",
         faults=lambda: [Fault.drop()],
         attempts=(2, 2),
@@ -358,8 +377,8 @@ def _scenarios() -> Iterator[Scenario]:
     )
     yield Scenario(
         "reset-mid-response-then-ok",
-        "TCP reset halfway through the body (the vendor minted), then 201",
-        "retries with the same key, link; a deduplicating vendor replays the same session",
+        "TCP reset halfway through the body (the vendor minted), then success",
+        "retries with the same key, link; a vendor that honours the key replays the same session",
         faults=lambda: [Fault.reset()],
         attempts=(2, 2),
         faulted_attempts_mint=True,
@@ -375,7 +394,7 @@ def _scenarios() -> Iterator[Scenario]:
     )
     yield Scenario(
         "hang-then-ok",
-        "accepts, never answers; then 201 (per-attempt timeout 0.3 s, deadline 5 s)",
+        "accepts, never answers; then success (per-attempt timeout 0.3 s, deadline 5 s)",
         "the read times out, retries with the same key, link",
         faults=lambda: [Fault.hang()],
         attempt_timeout=ATTEMPT_TIMEOUT,
@@ -394,9 +413,9 @@ def _scenarios() -> Iterator[Scenario]:
     )
     yield Scenario(
         "raw-silence-after-mint-then-ok",
-        "the vendor minted, then the connection goes silent (raw server); then 201",
-        "the read times out, retries with the same key, link; a deduplicating vendor "
-        "replays the same session",
+        "the vendor minted, then the connection goes silent (raw server); then success",
+        "the read times out, retries with the same key, link; a vendor that honours the "
+        "key replays the same session",
         raw=lambda: [Hang(), Forward()],
         attempt_timeout=ATTEMPT_TIMEOUT,
         attempts=(2, 2),
@@ -421,7 +440,7 @@ def _scenarios() -> Iterator[Scenario]:
     )
     yield Scenario(
         "delay-past-attempt-timeout-then-ok",
-        "the answer comes 2 s late (per-attempt timeout 0.3 s), then 201",
+        "the answer comes 2 s late (per-attempt timeout 0.3 s), then success",
         "the read times out, retries with the same key, link",
         faults=lambda: [Fault.delay(2.0)],
         attempt_timeout=ATTEMPT_TIMEOUT,

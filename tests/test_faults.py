@@ -121,13 +121,53 @@ def check_sessions(case: Scenario, vendor: str, outcome: Outcome) -> None:
 
 
 def test_reliability_doc_names_every_scenario() -> None:
-    """docs/reliability.md has one row per scenario, naming its test, and no stale row."""
+    """docs/reliability.md has one row per scenario, naming its test, and no stale row; each
+    row is the scenario's own words (``fault``, ``does``) and its expectations, stated once
+    for every vendor: where vendors differ, the row names the feature that decides it."""
     doc = (Path(__file__).parent.parent / "docs" / "reliability.md").read_text()
     named = re.findall(r"test_fault\[([a-z0-9-]+)-<vendor>-\{sync,async\}\]", doc)
     assert sorted(named) == sorted(SCENARIOS)
+    rows = {
+        match.group(1): line
+        for line in doc.splitlines()
+        if (match := re.search(r"test_fault\[([a-z0-9-]+)-<vendor>-\{sync,async\}\]", line))
+    }
     for scenario in SCENARIOS.values():
-        assert scenario.fault in doc, scenario.id
+        cells = [cell.strip() for cell in rows[scenario.id].strip().strip("|").split(" | ")]
+        assert len(cells) == 6, (scenario.id, cells)
+        fault, does, outcome, attempts, sessions, _ = cells
+        assert fault == scenario.fault, scenario.id
+        assert does == scenario.does, scenario.id
+        # The outcome column names every class a vendor's caller may see, or a link.
+        for vendor in VENDORS:
+            expected = scenario.expected(vendor)
+            word = "link" if expected is None else f"`{expected.__name__}`"
+            assert word in outcome, (scenario.id, vendor, outcome)
+        low, high = scenario.attempts
+        assert attempts == (str(low) if low == high else f"{low}\u2013{high}"), scenario.id
+        assert sessions == _sessions_cell(scenario), (scenario.id, sessions)
     # "<vendor>" is every vendor the sandbox serves: the matrix runs for each of them.
     assert "every vendor with a sandbox twin" in doc
     assert set(VENDORS) == set(Sandbox().vendors)
     assert set(MODES) == {"sync", "async"}
+
+
+def _sessions_cell(case: Scenario) -> str:
+    """What the "Sessions minted" column must say: ``check_sessions``'s count, once for a
+    vendor that honours idempotency keys and once for one without, merged when equal."""
+    if case.faulted_attempts_mint is None:
+        return "not counted (timing decides)"
+    succeeded = case.expect is None and case.expect_for is None
+    counts = set()
+    for attempts in set(case.attempts):
+        faulted = attempts - (1 if succeeded else 0)
+        counts.add((faulted if case.faulted_attempts_mint else 0) + (1 if succeeded else 0))
+    assert len(counts) == 1, f"{case.id}: the count depends on the attempts made"
+    (minted,) = counts
+    with_keys, without = min(minted, 1), minted
+    if with_keys == without:
+        return str(minted)
+    return (
+        f"with `Feature.IDEMPOTENCY_KEY`: {with_keys} (the retry gets the same session back); "
+        f"without: {without}"
+    )
