@@ -1207,10 +1207,8 @@ def test_a_vendor_message_echoing_the_key_is_scrubbed(mode: str) -> None:
 # ``api_endpoint``, the attribute its requests are built from, and told to speak plain http
 # with ``protocol="http"``; chargebee 3.x's ``update_protocol`` sets ``verify_ca_certs`` on the
 # instance while ``http_request`` reads it from the class, so the class attribute is cleared
-# too (in the bench process only: it only picks the URL scheme).
-
-BENCH_CUSTOMER = "__test__KyVnHhSBWm8kA2sT"
-BENCH_TOKEN = "__test__cdBbQgJg5fPSTw9qBPDIaQiVEEx0Gsrrc"
+# too (in the bench process only: it only picks the URL scheme). The answer is the adapter
+# tests' DOC_RESPONSE above.
 
 
 def bench_sdk(target: SdkTarget) -> tuple[Callable[[], object], Callable[[], None]]:
@@ -1231,29 +1229,8 @@ def bench_sdk(target: SdkTarget) -> tuple[Callable[[], object], Callable[[], Non
 
 BENCH = VendorBench(
     credentials={"site": "acme-test", "api_key": "test_cbBenchKey0123456789"},
-    customer_id=BENCH_CUSTOMER,
-    answer={
-        "portal_session": {
-            "access_url": f"https://yourapp.chargebeeportal.com/portal/access/{BENCH_TOKEN}",
-            "created_at": 1517505973,
-            "customer_id": BENCH_CUSTOMER,
-            "expires_at": 1517509573,
-            "id": "portal___test__KyVnHhSBWm8l82sV",
-            "linked_customers": [
-                {
-                    "customer_id": BENCH_CUSTOMER,
-                    "has_active_subscription": False,
-                    "has_billing_address": False,
-                    "has_payment_method": False,
-                    "object": "linked_customer",
-                }
-            ],
-            "object": "portal_session",
-            "redirect_url": "https://yourdomain.com/users/3490343",
-            "status": "created",
-            "token": BENCH_TOKEN,
-        }
-    },
+    customer_id=DOC_CUSTOMER,
+    answer=DOC_RESPONSE,
     url_at=("portal_session", "access_url"),
     sdk=bench_sdk,
     sdk_name="chargebee",

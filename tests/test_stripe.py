@@ -1627,9 +1627,7 @@ def test_form_body_matches_stripe_encoding_rules() -> None:
 # -- the bench declaration (bench/_vendor.py reads BENCH) --------------------------------------
 # Stripe: its documented ``billing_portal.session`` (API reference), sent as a form; the
 # official ``stripe`` package's ``StripeClient`` (on ``requests``, its default HTTP client)
-# minting the same session.
-
-BENCH_CUSTOMER = "cus_NeZwdNtLEOXuvB"
+# minting the same session. The answer is the adapter tests' doc_session() above.
 
 
 def bench_sdk(target: SdkTarget) -> tuple[Callable[[], object], Callable[[], None]]:
@@ -1651,20 +1649,8 @@ def bench_sdk(target: SdkTarget) -> tuple[Callable[[], object], Callable[[], Non
 
 BENCH = VendorBench(
     credentials={"api_key": "sk_test_51Hbench0do0not0leak"},
-    customer_id=BENCH_CUSTOMER,
-    answer={
-        "id": "bps_1MrSjzLkdIwHu7ixex0IvU9b",
-        "object": "billing_portal.session",
-        "configuration": "bpc_1MAhNDLkdIwHu7ixckACO1Jq",
-        "created": 1680210639,
-        "customer": BENCH_CUSTOMER,
-        "flow": None,
-        "livemode": False,
-        "locale": None,
-        "on_behalf_of": None,
-        "return_url": "https://example.com/account",
-        "url": "https://billing.stripe.com/p/session/test_YWNjdF8xTTJKVGtMa2RJd0h1N2l4",
-    },
+    customer_id=DOC_CUSTOMER,
+    answer=doc_session(),
     url_at=("url",),
     sdk=bench_sdk,
     sdk_name="stripe",
