@@ -3,9 +3,10 @@ for every registered vendor.
 
 Run ``.venv/bin/python -m bench`` (about 10 minutes; ``--quick`` for a smoke run). The vendor
 list is the registry's (``portalkit.providers`` entry points); what the bench needs to know
-about a vendor is declared in ``bench/vendors/<vendor>.py`` (see ``bench._vendor``). Every
-figure is a ratio of medians over repeated rounds, both sides measured in the same process
-against the same server, interleaved A/B, B/A to cancel drift. See docs/performance.md.
+about a vendor is declared in its test module, ``tests/test_<vendor>.py`` (``BENCH``; see
+``bench._vendor``). Every figure is a ratio of medians over repeated rounds, both sides
+measured in the same process against the same server, interleaved A/B, B/A to cancel drift.
+See docs/performance.md.
 """
 
 from __future__ import annotations

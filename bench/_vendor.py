@@ -1,7 +1,8 @@
 """What the bench knows about one vendor, and the generic machinery built from it.
 
 The vendor list is the registry's (the ``portalkit.providers`` entry points). Each registered
-vendor declares ``BENCH = VendorBench(...)`` in ``bench/vendors/<vendor>.py``: the vendor's
+vendor declares ``BENCH = VendorBench(...)`` in its test module, ``tests/test_<vendor>.py``
+(beside the adapter's tests and its cassette scenarios): the vendor's
 canned real answer (from its API reference or a recorded cassette), a customer, the
 adapter's constructor fields, and -- only where the vendor needs one -- how a hand-written
 integration signs its request and how its official SDK mints the same session. Everything
@@ -14,17 +15,22 @@ else is derived here from the adapter's own ``build_request``:
   portal URL from it: what a hand-written integration does, and nothing more;
 - the in-process transport and the minimal server's answer: the canned answer, as bytes.
 
-Adding a vendor to the bench is one file of about 20 lines; a registered vendor without one
-fails ``tests/test_bench_smoke.py``, naming the file to write.
+Adding a vendor to the bench is about 20 lines in that module, no file of its own; a
+registered vendor without them fails ``tests/test_bench_smoke.py``, naming the file to write.
+The module is imported as pytest imports it (``tests/`` on ``sys.path``, module
+``test_<vendor>``), so it keeps its SDK imports inside its ``sdk`` factory: importing it
+imports no SDK.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import sys
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -79,18 +85,29 @@ def registered() -> list[str]:
     return available_providers()
 
 
+#: Where the vendors' test modules are, each declaring its vendor's ``BENCH``.
+TESTS = Path(__file__).resolve().parents[1] / "tests"
+
+
 def declaration(vendor: str) -> VendorBench:
+    """``BENCH`` of ``tests/test_<vendor>.py``, imported as pytest imports it (``tests/`` on
+    ``sys.path``; under pytest it is the module already collected)."""
+    if str(TESTS) not in sys.path:
+        sys.path.append(str(TESTS))
+    name = f"test_{vendor}"
+    missing = (
+        f"vendor {vendor!r} is registered but has no bench declaration: write"
+        f" BENCH = VendorBench(...) in tests/{name}.py"
+    )
     try:
-        module = importlib.import_module(f"bench.vendors.{vendor}")
+        module = importlib.import_module(name)
     except ModuleNotFoundError as exc:
-        if exc.name != f"bench.vendors.{vendor}":
+        if exc.name != name:
             raise
-        raise LookupError(
-            f"vendor {vendor!r} is registered but has no bench declaration: write"
-            f" bench/vendors/{vendor}.py with BENCH = VendorBench(...)"
-        ) from None
-    found = module.BENCH
-    assert isinstance(found, VendorBench), f"bench/vendors/{vendor}.py: BENCH"
+        raise LookupError(missing) from None
+    found = getattr(module, "BENCH", None)
+    if not isinstance(found, VendorBench):
+        raise LookupError(missing)
     return found
 
 

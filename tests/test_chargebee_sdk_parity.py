@@ -26,7 +26,7 @@ import httpx
 import pytest
 from _mock import Script, both_modes, mint, reply
 from _mock import end_session as end
-from test_chargebee_adapter import DOC_CUSTOMER, DOC_RESPONSE, DOC_SESSION_ID, LOGGED_OUT
+from test_chargebee import DOC_CUSTOMER, DOC_RESPONSE, DOC_SESSION_ID, LOGGED_OUT
 
 from portalkit import Flow, PortalRequest, RetryPolicy, errors
 from portalkit.providers.chargebee import Chargebee
