@@ -7,24 +7,35 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import attrs
 import pytest
-from _answers import NAMES, PADDLE_CUSTOMER, PAYLERA_CUSTOMER, VENDORS
+from _answers import NAMES, VENDORS
 from _mock import MODES, Script, mint
+from _vendors import twin
 
-from portalkit import AsyncPortal, Portal, PortalRequest, errors
+from portalkit import AsyncPortal, Feature, Portal, PortalRequest, errors
 from portalkit._http import httpx
-from portalkit.providers.paddle import Paddle
-from portalkit.providers.paylera import Paylera
-from portalkit.providers.plugipay import Plugipay
+from portalkit._registry import get_provider_factory
 
 # -- 6. credentials -------------------------------------------------------------------
 
-CREDENTIALS: dict[str, tuple[str, ...]] = {
-    "plugipay": ("key_id", "key_secret"),
-    "paylera": ("api_key",),
-    "paddle": ("api_key",),
+#: Each vendor's constructor fields and good values: its twin's ``valid`` credentials.
+GOOD: dict[str, dict[str, str]] = {
+    vendor: dict(twin(vendor).credentials["valid"]) for vendor in NAMES
 }
-GOOD = {"key_id": "key_test_1", "key_secret": "secret_test_1", "api_key": "pk_test_12345"}
+_CLASSES: dict[str, Any] = {vendor: get_provider_factory(vendor) for vendor in NAMES}
+
+
+def _secrets(vendor: str) -> tuple[str, ...]:
+    """Which of those fields are keys or secrets (item 6's subject): the ones the adapter
+    keeps out of its repr (``attrs.field(repr=False, validator=check.secret)``). Another
+    field, such as a site name, has a format of its own, checked by its own rule."""
+    factory = _CLASSES[vendor]
+    hidden = {f.name for f in attrs.fields(factory) if not f.repr} if attrs.has(factory) else None
+    return tuple(field for field in GOOD[vendor] if hidden is None or field in hidden)
+
+
+CREDENTIALS: dict[str, tuple[str, ...]] = {vendor: _secrets(vendor) for vendor in NAMES}
 BAD_VALUES = {
     "cr": "pk_live_ZQXVW\r",
     "lf": "pk_live_ZQXVW\nX-Injected: 1",
@@ -36,7 +47,6 @@ BAD_VALUES = {
     "trailing-space": "pk_live_ZQXVW ",
     "trailing-newline": "pk_live_ZQXVW\n",
 }
-_CLASSES: dict[str, Any] = {"plugipay": Plugipay, "paylera": Paylera, "paddle": Paddle}
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_VALUES))
@@ -46,7 +56,7 @@ _CLASSES: dict[str, Any] = {"plugipay": Plugipay, "paylera": Paylera, "paddle": 
 def test_a_malformed_credential_is_a_configuration_error_naming_the_field(
     vendor: str, field: str, kind: str
 ) -> None:
-    settings = {name: GOOD[name] for name in CREDENTIALS[vendor]}
+    settings = dict(GOOD[vendor])
     settings[field] = BAD_VALUES[kind]
     with pytest.raises(errors.ConfigurationError) as caught:
         _CLASSES[vendor](**settings)
@@ -66,8 +76,8 @@ def test_a_malformed_credential_from_the_environment_is_refused_before_any_call(
     # (Surrounding whitespace in an environment variable is stripped: a trailing newline
     # from a secrets file is the common case, and harmless once stripped.)
     environ = {"PORTALKIT_PROVIDER": vendor}
-    for field in CREDENTIALS[vendor]:
-        environ[f"{vendor.upper()}_{field.upper()}"] = GOOD[field]
+    for field in GOOD[vendor]:
+        environ[f"{vendor.upper()}_{field.upper()}"] = GOOD[vendor][field]
     environ[f"{vendor.upper()}_{CREDENTIALS[vendor][-1].upper()}"] = bad
     with pytest.raises(errors.ConfigurationError) as caught:
         Portal.from_env(environ)
@@ -83,7 +93,15 @@ def test_a_clean_credential_still_builds(vendor: str) -> None:
 
 
 @pytest.mark.parametrize("portal_class", [Portal, AsyncPortal])
-@pytest.mark.parametrize("provider", ["paddle", Paddle, Plugipay, 42, None])
+@pytest.mark.parametrize(
+    "provider",
+    [
+        *(pytest.param(name, id=f"name-{name}") for name in NAMES),
+        *(pytest.param(factory, id=f"class-{name}") for name, factory in _CLASSES.items()),
+        42,
+        None,
+    ],
+)
 def test_portal_refuses_what_is_not_a_provider_when_it_is_built(
     portal_class: type[Any], provider: object
 ) -> None:
@@ -93,9 +111,12 @@ def test_portal_refuses_what_is_not_a_provider_when_it_is_built(
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_allowed_return_hosts_as_a_string_is_one_host(mode: str) -> None:
-    v = VENDORS["plugipay"]
-    request = PortalRequest(v.request().customer_id, return_url="https://app.example.com/account")
+@pytest.mark.parametrize(
+    "vendor", [n for n in NAMES if Feature.RETURN_URL in VENDORS[n].build().features]
+)
+def test_allowed_return_hosts_as_a_string_is_one_host(vendor: str, mode: str) -> None:
+    v = VENDORS[vendor]
+    request = attrs.evolve(v.request(), return_url="https://app.example.com/account")
     link = mint(
         mode,
         v.build(),
@@ -109,25 +130,33 @@ def test_allowed_return_hosts_as_a_string_is_one_host(mode: str) -> None:
             mode,
             v.build(),
             Script(),
-            PortalRequest(v.request().customer_id, return_url="https://a.e/x"),
+            attrs.evolve(v.request(), return_url="https://a.e/x"),
             allowed_return_hosts="app.example.com",
         )
     assert caught.value.field == "return_url"
 
 
 def test_subscription_ids_none_means_none() -> None:
-    request = PortalRequest(PADDLE_CUSTOMER, subscription_ids=None)
+    request = PortalRequest(VENDORS[NAMES[0]].customer, subscription_ids=None)
     assert request.subscription_ids == ()
 
 
+def _with_options(request: PortalRequest, options: dict[str, Any]) -> PortalRequest:
+    return attrs.evolve(request, provider_options=options)
+
+
 @pytest.mark.parametrize("mode", MODES)
-def test_provider_options_for_an_unknown_vendor_are_listed_as_ignored(mode: str) -> None:
-    v = VENDORS["paylera"]
-    request = PortalRequest(PAYLERA_CUSTOMER, provider_options={"padle": {"x": 1}})
+@pytest.mark.parametrize("vendor", NAMES)
+def test_provider_options_for_an_unknown_vendor_are_listed_as_ignored(
+    vendor: str, mode: str
+) -> None:
+    v = VENDORS[vendor]
+    request = _with_options(v.request(), {"padle": {"x": 1}})
     link = mint(mode, v.build(), Script(v.response(v.good_url)), request)
     assert "provider_options['padle']" in link.ignored_fields
     # An entry for another installed vendor is normal (one request shape for a migration).
-    request = PortalRequest(PAYLERA_CUSTOMER, provider_options={"paddle": {"x": 1}})
+    other = next(name for name in NAMES if name != vendor)
+    request = _with_options(v.request(), {other: {"x": 1}})
     link = mint(mode, v.build(), Script(v.response(v.good_url)), request, strict=True)
     assert link.ignored_fields == ()
 
@@ -138,13 +167,7 @@ def test_provider_options_for_an_unknown_vendor_are_refused_under_strict(
     vendor: str, mode: str
 ) -> None:
     v = VENDORS[vendor]
-    base = v.request()
-    request = PortalRequest(
-        base.customer_id,
-        return_url=base.return_url,
-        subscription_ids=base.subscription_ids,
-        provider_options={"padle": {"x": 1}},
-    )
+    request = _with_options(v.request(), {"padle": {"x": 1}})
     script = Script()
     with pytest.raises(errors.InvalidRequest) as caught:
         mint(mode, v.build(), script, request, strict=True)
@@ -152,36 +175,36 @@ def test_provider_options_for_an_unknown_vendor_are_refused_under_strict(
     assert script.sent == []
 
 
-def _paddle_answer(request: httpx.Request) -> httpx.Response:
-    return VENDORS["paddle"].response(VENDORS["paddle"].good_url)(request)
-
-
-def test_a_module_level_async_portal_works_from_two_event_loops() -> None:
+@pytest.mark.parametrize("vendor", NAMES)
+def test_a_module_level_async_portal_works_from_two_event_loops(vendor: str) -> None:
     """Two asyncio.run calls on one AsyncPortal: the second used to reuse a connection of
     the first, closed, loop. Over a real socket (the sandbox), so connections are pooled."""
     from portalkit.sandbox import Sandbox
 
     sandbox = Sandbox()
     with sandbox.serve(host="127.0.0.1", port=0):
-        customer = sandbox.customers("paddle")[0]
-        portal = AsyncPortal(sandbox.provider("paddle"))
+        customer = sandbox.customers(vendor)[0]
+        portal = AsyncPortal(sandbox.provider(vendor))
+        request = PortalRequest(customer, return_url="https://app.example.com/account")
 
         async def once() -> str:
-            return (await portal.create_link(PortalRequest(customer))).customer_id
+            return (await portal.create_link(request)).customer_id
 
         assert asyncio.run(once()) == customer
         assert asyncio.run(once()) == customer  # a fresh loop, a fresh client
         asyncio.run(portal.aclose())
 
 
-def test_a_callers_async_client_from_a_second_loop_is_a_clear_portal_error() -> None:
-    client = httpx.AsyncClient(transport=httpx.MockTransport(_paddle_answer))
-    portal = AsyncPortal(VENDORS["paddle"].build(), http_client=client)
+@pytest.mark.parametrize("vendor", NAMES)
+def test_a_callers_async_client_from_a_second_loop_is_a_clear_portal_error(vendor: str) -> None:
+    v = VENDORS[vendor]
+    client = httpx.AsyncClient(transport=httpx.MockTransport(v.response(v.good_url)))
+    portal = AsyncPortal(v.build(), http_client=client)
 
     async def once() -> str:
-        return (await portal.create_link(VENDORS["paddle"].request())).customer_id
+        return (await portal.create_link(v.request())).customer_id
 
-    assert asyncio.run(once()) == PADDLE_CUSTOMER
+    assert asyncio.run(once()) == v.customer
     with pytest.raises(errors.ConfigurationError) as caught:
         asyncio.run(once())
     assert "event loop" in caught.value.message

@@ -16,12 +16,12 @@ from collections.abc import Iterator
 
 import pytest
 from _raw_server import RawServer, TrickleHead
+from _vendors import VENDORS
 
 from portalkit import AsyncPortal, Portal, PortalRequest, RetryPolicy, deadline_transport, errors
 from portalkit._portal import httpx  # the stack Portal runs on (httpx, or httpx2)
 from portalkit.sandbox import Sandbox
 
-VENDORS = ["paddle", "paylera", "plugipay"]
 DEADLINE = 2.0
 SLACK = 1.0
 ONE_BYTE_A_SECOND = TrickleHead(interval=1.0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -58,6 +59,12 @@ def _replaced(body: Any, path: tuple[Any, ...], value: Any) -> Any:
     return copy
 
 
+def _value(body: Any, path: tuple[Any, ...]) -> Any:
+    for key in path:
+        body = body[key]
+    return body
+
+
 def _cases() -> Iterator[Any]:
     for vendor in NAMES:
         body = VENDORS[vendor].body(VENDORS[vendor].good_url)
@@ -83,7 +90,7 @@ def test_no_vendor_value_reaches_portalkits_message(
     body = _replaced(v.body(v.good_url), path, POISON[kind])
 
     def answer(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(201, json=body, headers={"X-Request-Id": "req_1"})
+        return v.reply(body, headers={"X-Request-Id": "req_1"})
 
     try:
         mint(mode, v.build(), Script(*[answer] * 4), v.request(), retry=_ONE)
@@ -91,25 +98,66 @@ def test_no_vendor_value_reaches_portalkits_message(
         _assert_clean(error)
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("vendor", NAMES)
-def test_an_unparsable_time_is_named_by_field_and_rule(
-    vendor: str, mode: str, caplog: pytest.LogCaptureFixture
-) -> None:
+def _as_time(value: Any) -> datetime | None:
+    """``value`` read as an ISO 8601 time or unix seconds, else None."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo is not None else None
+    if isinstance(value, int) and not isinstance(value, bool) and 10**8 < value < 10**11:
+        return datetime.fromtimestamp(value, UTC)
+    return None
+
+
+def _read_times(vendor: str) -> list[tuple[Any, ...]]:
+    """Where the answer holds a time the link reports (its created_at or expires_at): the
+    fields the adapter reads as times. (A vendor may carry times it does not read, or take
+    the link's expiry from the URL: those are no such field.)"""
     v = VENDORS[vendor]
     body = v.body(v.good_url)
-    data = body.get("data", body)
-    field = next(k for k in ("createdAt", "created_at", "expires_at", "expiresAt") if k in data)
-    data[field] = MARK
+    link = mint("sync", v.build(), Script(v.response(v.good_url)), v.request(), retry=_ONE)
+    reported = {link.created_at, link.expires_at} - {None}
+    found: list[tuple[Any, ...]] = []
+    for path in _paths(body):
+        if _as_time(_value(body, path)) in reported:
+            found.append(path)
+    return found
+
+
+#: Each vendor's time fields, for the vendors whose answer has one.
+TIMES = {vendor: paths for vendor in NAMES if (paths := _read_times(vendor))}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("vendor", "path"),
+    [
+        pytest.param(vendor, path, id=f"{vendor}-{'.'.join(map(str, path))}")
+        for vendor, paths in TIMES.items()
+        for path in paths
+    ],
+)
+def test_an_unparsable_time_is_named_by_field_and_rule(
+    vendor: str, path: tuple[Any, ...], mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    v = VENDORS[vendor]
+    body = _replaced(v.body(v.good_url), path, MARK)
+    field = str(path[-1])
+    iso = isinstance(_value(v.body(v.good_url), path), str)
 
     def answer(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(201, json=body)
+        return v.reply(body)
 
     with pytest.raises(errors.InvalidResponse) as caught:
         mint(mode, v.build(), Script(answer), v.request(), retry=_ONE)
     _assert_clean(caught.value)
     assert field in caught.value.message
-    assert "ISO 8601" in caught.value.message
+    if iso:
+        assert "ISO 8601" in caught.value.message
+    else:  # unix seconds: a string is the wrong type, named by its path and the type expected
+        assert "expected" in caught.value.message
     # What the web helper logs for it.
     with caplog.at_level(logging.WARNING, logger="portalkit.web"):
         _core.refuse(caught.value)
@@ -123,7 +171,7 @@ def test_a_content_type_is_not_echoed(vendor: str, mode: str) -> None:
     v = VENDORS[vendor]
 
     def answer(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(201, content=b"{}", headers={"Content-Type": f"text/{MARK}"})
+        return httpx.Response(v.status, content=b"{}", headers={"Content-Type": f"text/{MARK}"})
 
     with pytest.raises(errors.InvalidResponse) as caught:
         mint(mode, v.build(), Script(answer), v.request(), retry=_ONE)

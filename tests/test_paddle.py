@@ -15,6 +15,7 @@ no sandbox), and the bench's declaration of the vendor, ``BENCH`` (read by
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -828,4 +829,14 @@ BENCH = VendorBench(
     url_at=("data", "urls", "general", "overview"),
     sdk=bench_sdk,
     sdk_name="paddle-python-sdk",
+)
+
+#: The same create with a subscription asked for, answered by Paddle's documented response,
+#: which carries that subscription's deep links: tests/_answers.py takes it instead of BENCH
+#: so that the hardening tests check deep links too (the bench keeps the plain create).
+HARDENING_BENCH = dataclasses.replace(
+    BENCH,
+    customer_id=PADDLE_DOC_CUSTOMER,
+    answer=PADDLE_DOC_RESPONSE,
+    request={"subscription_ids": [PADDLE_DOC_SUBSCRIPTION]},
 )
