@@ -84,6 +84,14 @@ _SUBSCRIPTION_LINKS: dict[Action, str] = {
 }
 
 
+def _has_page(flow: Flow) -> bool:
+    """Whether Lemon Squeezy has a page for ``flow``: the overview, or one of a
+    subscription's links for that subscription."""
+    if flow.subscription_id is None:
+        return flow.action is Action.OVERVIEW
+    return flow.action in _SUBSCRIPTION_LINKS
+
+
 @attrs.frozen
 class _CustomerUrls:
     customer_portal: str | None
@@ -216,6 +224,16 @@ class LemonSqueezy:
             raw={"customer": body, "subscriptions": {}},
         )
 
+    def accepts(self, feature: Feature, request: PortalRequest) -> bool:
+        """A flow Lemon Squeezy has no page for (cancel, invoices, a subscription's page
+        without the subscription) is unsupported for this request, so the feature policy
+        drops it and lists ``flow`` in ``ignored_fields`` -- the customer lands on the
+        portal's overview, where cancelling and the invoices are -- or refuses it under
+        ``strict=True``: the rule every cosmetic feature follows (Chargebee's too)."""
+        if feature is Feature.FLOW and request.flow is not None:
+            return _has_page(request.flow)
+        return True
+
     # -- the exchange: the customer, then each subscription ------------------------------
 
     def exchange(self, request: PortalRequest) -> Exchange:
@@ -324,10 +342,11 @@ class LemonSqueezy:
         check.require_pattern(field, value, NUMERIC_ID, "a numeric id such as '1'", self.name)
 
     def _check_flow(self, flow: Flow | None) -> str | None:
-        """The subscription a flow needs read; refuse flows Lemon Squeezy cannot open."""
+        """The subscription a flow needs read; refuse flows Lemon Squeezy cannot open (through
+        ``Portal`` they never get here: ``accepts`` has the policy drop them first)."""
         if flow is None or (flow.action is Action.OVERVIEW and flow.subscription_id is None):
             return None
-        if flow.action in _SUBSCRIPTION_LINKS and flow.subscription_id is not None:
+        if flow.subscription_id is not None and _has_page(flow):
             self._check_id("flow.subscription_id", flow.subscription_id)
             return flow.subscription_id
         target = (

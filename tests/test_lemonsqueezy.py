@@ -815,12 +815,30 @@ def test_an_unknown_subscription_is_a_refusal_naming_it(mode: str) -> None:
         Flow(Action.UPDATE_PAYMENT_METHOD),
     ],
 )
-def test_a_flow_lemon_squeezy_cannot_open_is_refused_before_sending(mode: str, flow: Flow) -> None:
+def test_a_flow_lemon_squeezy_cannot_open_is_dropped_or_refused_when_strict(
+    mode: str, flow: Flow
+) -> None:
+    # The page the portal opens at is a cosmetic hint: dropped and listed, the customer
+    # lands on the overview (where cancelling and the invoices are), and only the customer
+    # is read -- the flow's subscription is not...
+    script = Script(customer_reply())
+    link = mint(mode, lemon(), script, PortalRequest("1", flow=flow))
+    assert link.ignored_fields == ("flow",)
+    assert link.url == DOC_CUSTOMER["data"]["attributes"]["urls"]["customer_portal"]
+    assert [request.url.path for request in script.sent] == ["/v1/customers/1"]
+    # ... and refused before sending under strict=True.
     script = Script()
     with pytest.raises(errors.UnsupportedFeature) as caught:
-        mint(mode, lemon(), script, PortalRequest("1", flow=flow))
+        mint(mode, lemon(), script, PortalRequest("1", flow=flow), strict=True)
     assert caught.value.feature == "flow"
+    assert caught.value.field == "flow"
     assert script.sent == []
+
+
+def test_the_adapter_itself_refuses_a_flow_without_a_page() -> None:
+    # The backstop behind the feature policy: the exchange never opens a guessed page.
+    with pytest.raises(errors.UnsupportedFeature):
+        next(lemon().exchange(PortalRequest("1", flow=Flow(Action.CANCEL_SUBSCRIPTION, "1"))))
 
 
 @both_modes
