@@ -84,52 +84,54 @@ _SUBSCRIPTION_LINKS: dict[Action, str] = {
 }
 
 
-@attrs.frozen
+# The wire shapes are decoded once and read: never compared or printed, so attrs is not asked
+# for __repr__ or __eq__ (compiling them is most of each class's import cost; issue 17).
+@attrs.frozen(repr=False, eq=False)
 class _CustomerUrls:
     customer_portal: str | None
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _CustomerAttributes:
     urls: _CustomerUrls
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _Customer:
     id: str
     attributes: _CustomerAttributes
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _CustomerDocument:
     data: _Customer
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _SubscriptionUrls:
     update_payment_method: str
     customer_portal: str
     customer_portal_update_subscription: str | None = None
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _SubscriptionAttributes:
     customer_id: int
     urls: _SubscriptionUrls
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _Subscription:
     id: str
     attributes: _SubscriptionAttributes
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _SubscriptionDocument:
     data: _Subscription
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _ErrorObject:
     """One JSON:API error object; every member is optional in the spec. Its ``status``
     repeats the HTTP status, which is what portalkit goes by."""
@@ -139,7 +141,7 @@ class _ErrorObject:
     detail: str | None = None
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _ErrorDocument:
     errors: list[_ErrorObject] = attrs.field(factory=list)
 

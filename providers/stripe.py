@@ -271,7 +271,9 @@ _CREATABLE: dict[str, Any] = {
 # -- the wire shapes ------------------------------------------------------------------------
 
 
-@attrs.frozen
+# The wire shapes are decoded once and read: never compared or printed, so attrs is not asked
+# for __repr__ or __eq__ (compiling them is most of each class's import cost; issue 17).
+@attrs.frozen(repr=False, eq=False)
 class _Session:
     id: str
     url: str
@@ -281,7 +283,7 @@ class _Session:
     flow: dict[str, Any] | None = None
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _Configuration:
     id: str
     is_default: bool = False
@@ -289,13 +291,13 @@ class _Configuration:
     metadata: dict[str, Any] | None = None
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _ConfigurationPage:
     data: list[dict[str, Any]]
     has_more: bool = False
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _Error:
     type: str | None = None
     code: str | None = None
@@ -303,7 +305,7 @@ class _Error:
     message: str | None = None
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _ErrorEnvelope:
     error: _Error = _Error()
 
@@ -900,7 +902,7 @@ class Stripe:
         return error
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _Options:
     """What a request's Stripe options and the adapter's settings decide together."""
 
