@@ -341,7 +341,9 @@ def _encode(params: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, 
         name = f"{prefix}[{key}]" if prefix else str(key)
         if value is None:
             continue
-        if isinstance(value, Mapping):
+        if isinstance(value, str):  # most values: tested first, as the Mapping ABC is slow
+            yield name, str(value)
+        elif isinstance(value, dict | Mapping):
             yield from _encode(value, name)
         elif isinstance(value, list | tuple):
             yield from _encode({str(index): item for index, item in enumerate(value)}, name)
