@@ -8,7 +8,6 @@ sync and async classes differ only in the few lines that actually wait on the ne
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
@@ -34,6 +33,8 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    import asyncio
+
     import anyio
     import tenacity
 
@@ -489,6 +490,10 @@ class AsyncPortal:
         by a fresh one for the new loop (the old one is dropped: closing it needs its own,
         closed, loop). A client the caller passed is theirs to manage: its use from a
         second loop is refused with a ConfigurationError saying what to do."""
+        # Imported here, not with the module: a sync app never needs asyncio (about 10 ms of
+        # import), and in an async one it is already loaded, so this is a dict look-up.
+        import asyncio
+
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # not asyncio (trio): anyio's own rules apply

@@ -267,7 +267,9 @@ class _Attempt:
         span = self.span
         assert span is not None
         context.detach(self._context_token)  # type: ignore[arg-type]
-        if exc is None and self.call.status is not None:
+        # One call into the SDK, none for nothing: each takes the span's lock (about 1.4 µs).
+        if exc is not None:
+            span.set_attributes(_error_attributes(exc))
+        elif self.call.status is not None:
             span.set_attribute("http.response.status_code", self.call.status)
-        span.set_attributes(_error_attributes(exc))
         _end(span, exc)

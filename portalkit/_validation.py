@@ -101,6 +101,10 @@ def instance_of(field: str, value: object, cls: type) -> None:
 def is_loopback_host(host: str) -> bool:
     if host.lower() in _LOOPBACK_NAMES:
         return True
+    if not (host[:1].isdigit() or ":" in host):
+        # Not an IP literal (IPv4 starts with a digit, IPv6 holds a ':'): a host name is
+        # answered without ipaddress raising, about 3 µs on every URL of every link.
+        return False
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:

@@ -137,7 +137,9 @@ def _make_converter() -> cattrs.Converter:
 _converter = LazyConverter(_make_converter)
 
 
-@attrs.frozen
+# The wire shapes are decoded once and read: never compared or printed, so attrs is not asked
+# for __repr__ or __eq__ (compiling them is most of each class's import cost; issue 17).
+@attrs.frozen(repr=False, eq=False)
 class _Session:
     """The portal_session object, the fields portalkit reads (the rest stay in ``raw``)."""
 
@@ -150,12 +152,12 @@ class _Session:
     redirect_url: str | None = None
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _Envelope:
     portal_session: _Session
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _Error:
     """Chargebee's error body, read leniently (``Reply.error_body``): a malformed field still
     yields the rest."""

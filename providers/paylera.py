@@ -56,7 +56,9 @@ _CONFIGURATION_KEYS: dict[Action, str] = {
 }
 
 
-@attrs.frozen
+# The wire shapes are decoded once and read: never compared or printed, so attrs is not asked
+# for __repr__ or __eq__ (compiling them is most of each class's import cost; issue 17).
+@attrs.frozen(repr=False, eq=False)
 class _Session:
     id: str
     url: str
@@ -64,7 +66,7 @@ class _Session:
 
 
 # ASSUMPTION: the error envelope is {"error": {"type", "code", "message"}}.
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _Error:
     type: str | None = None
     code: str | None = None
@@ -72,7 +74,7 @@ class _Error:
     request_id: str | None = None
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _ErrorEnvelope:
     error: _Error = _Error()
 

@@ -77,13 +77,15 @@ def sign(secret: str, *, timestamp: str, method: str, path: str, body: bytes) ->
     return f"v1={digest}"
 
 
-@attrs.frozen
+# The wire shapes are decoded once and read: never compared or printed, so attrs is not asked
+# for __repr__ or __eq__ (compiling them is most of each class's import cost; issue 17).
+@attrs.frozen(repr=False, eq=False)
 class _CreateBody:
     customer_id: str
     return_url: str
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _Session:
     id: str
     customer_id: str
@@ -95,21 +97,21 @@ class _Session:
     arn: str | None = None
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _Envelope:
     data: _Session
 
 
 # ASSUMPTION: the error envelope is {"error": {"code", "message", "requestId"}}; the docs show
 # codes and statuses but not the envelope.
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _Error:
     code: str | None = None
     message: str | None = None
     request_id: str | None = None
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _ErrorEnvelope:
     error: _Error = _Error()
 

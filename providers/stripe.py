@@ -271,7 +271,9 @@ _CREATABLE: dict[str, Any] = {
 # -- the wire shapes ------------------------------------------------------------------------
 
 
-@attrs.frozen
+# The wire shapes are decoded once and read: never compared or printed, so attrs is not asked
+# for __repr__ or __eq__ (compiling them is most of each class's import cost; issue 17).
+@attrs.frozen(repr=False, eq=False)
 class _Session:
     id: str
     url: str
@@ -281,7 +283,7 @@ class _Session:
     flow: dict[str, Any] | None = None
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _Configuration:
     id: str
     is_default: bool = False
@@ -289,13 +291,13 @@ class _Configuration:
     metadata: dict[str, Any] | None = None
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _ConfigurationPage:
     data: list[dict[str, Any]]
     has_more: bool = False
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _Error:
     type: str | None = None
     code: str | None = None
@@ -303,7 +305,7 @@ class _Error:
     message: str | None = None
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _ErrorEnvelope:
     error: _Error = _Error()
 
@@ -339,7 +341,9 @@ def _encode(params: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, 
         name = f"{prefix}[{key}]" if prefix else str(key)
         if value is None:
             continue
-        if isinstance(value, Mapping):
+        if isinstance(value, str):  # most values: tested first, as the Mapping ABC is slow
+            yield name, str(value)
+        elif isinstance(value, dict | Mapping):
             yield from _encode(value, name)
         elif isinstance(value, list | tuple):
             yield from _encode({str(index): item for index, item in enumerate(value)}, name)
@@ -900,7 +904,7 @@ class Stripe:
         return error
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _Options:
     """What a request's Stripe options and the adapter's settings decide together."""
 
