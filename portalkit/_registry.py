@@ -71,7 +71,6 @@ def available_twins() -> list[str]:
 def get_provider_factory(name: str) -> ProviderFactory:
     """The factory registered as ``name``. Raises ``ConfigurationError`` when no installed
     package registers that name, two register it differently, or it cannot be imported."""
-    variable_prefix(name)  # refuses a name that cannot prefix environment variables
     return _load_factory(name, entry_points(group=ENTRY_POINT_GROUP))
 
 
@@ -79,6 +78,7 @@ def _load_factory(name: str, installed: EntryPoints) -> ProviderFactory:
     """``get_provider_factory`` over the group's entry points as one scan found them: reading
     entry points opens every installed distribution's metadata (about 0.05 ms each), so a
     caller that already read the group passes it rather than reading it again."""
+    variable_prefix(name)  # refuses a name that cannot prefix environment variables
     found = {ep.value: ep for ep in installed if ep.name == name}
     if not found:
         raise ConfigurationError(
@@ -123,8 +123,7 @@ def provider_from_env(
     # One read of the group serves both the check of PORTALKIT_PROVIDER's value and the
     # load; it is not kept past this call, so a package installed since is seen next time.
     installed = entry_points(group=ENTRY_POINT_GROUP)
-    name = normalize_provider_name(name) if name is not None else _provider_name(environ, installed)
-    variable_prefix(name)  # refuses a name that cannot prefix environment variables
+    name = _resolved_name(environ, name, installed)
     factory = _load_factory(name, installed)
     env = ProviderEnv(name, environ)
     try:
@@ -161,9 +160,19 @@ def provider_name(environ: Mapping[str, str], name: str | None = None) -> str:
     """``name`` when given, else ``PORTALKIT_PROVIDER``'s value, normalized; raises
     ``ConfigurationError`` when the variable is needed and unset or names no installed
     provider."""
+    return _resolved_name(environ, name, None)
+
+
+def _resolved_name(
+    environ: Mapping[str, str], name: str | None, installed: EntryPoints | None
+) -> str:
+    """``name``, or PORTALKIT_PROVIDER's value checked against the group (read here unless
+    the caller already read it)."""
     if name is not None:
         return normalize_provider_name(name)
-    return _provider_name(environ, entry_points(group=ENTRY_POINT_GROUP))
+    if installed is None:
+        installed = entry_points(group=ENTRY_POINT_GROUP)
+    return _provider_name(environ, installed)
 
 
 def _provider_name(environ: Mapping[str, str], registered: EntryPoints) -> str:
