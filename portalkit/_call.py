@@ -30,7 +30,7 @@ from ._capabilities import apply_feature_policy
 from ._decode import ACCEPT_ENCODING, BoundedDecoder, DecodeFailed, UnsupportedEncoding, encodings
 from ._http import httpx
 from ._link_check import checked_link, host_patterns
-from ._models import Feature, PortalLink, PortalRequest
+from ._models import Feature, PortalLink, PortalRequest, unchecked_copy
 from ._protocol import Exchange, PortalProvider, SessionEndingProvider, one_step
 from ._redact import scrub_error, session_label
 from ._retry import RetryControl, RetryPolicy
@@ -105,7 +105,7 @@ class Call:
             # need it (about 1 ms of import at start-up; a dict look-up from then on).
             import uuid
 
-            request = attrs.evolve(request, idempotency_key=str(uuid.uuid4()))
+            request = unchecked_copy(request, idempotency_key=str(uuid.uuid4()))
         self.request = request
         self._begin()
 
@@ -346,7 +346,7 @@ class Call:
         key = self.request.idempotency_key
         if ignored == link.ignored_fields and key == link.idempotency_key:
             return link  # what evolve() would return, but a copy
-        return attrs.evolve(link, ignored_fields=ignored, idempotency_key=key)
+        return unchecked_copy(link, ignored_fields=ignored, idempotency_key=key)
 
 
 def _unknown_option_names(

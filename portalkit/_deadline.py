@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import contextvars
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -37,14 +36,22 @@ _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 )
 
 
-@contextmanager
-def deadline_at(when: float) -> Iterator[None]:
-    """Hold every network operation in this context to end by ``when`` (monotonic)."""
-    token = _DEADLINE.set(when)
-    try:
-        yield
-    finally:
-        _DEADLINE.reset(token)
+class deadline_at:  # lower case: used as a function, ``with deadline_at(when):``
+    """Hold every network operation in this context to end by ``when`` (monotonic).
+
+    A class, not ``@contextmanager``: it is entered on every attempt, and a generator-based
+    manager costs about 1.5 µs more each time."""
+
+    __slots__ = ("_token", "_when")
+
+    def __init__(self, when: float) -> None:
+        self._when = when
+
+    def __enter__(self) -> None:
+        self._token = _DEADLINE.set(self._when)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _DEADLINE.reset(self._token)
 
 
 def _capped(timeout: float | None, timed_out: type[Exception]) -> float | None:

@@ -138,8 +138,9 @@ _converter = LazyConverter(_make_converter)
 
 
 # The wire shapes are decoded once and read: never compared or printed, so attrs is not asked
-# for __repr__ or __eq__ (compiling them is most of each class's import cost; issue 17).
-@attrs.frozen(repr=False, eq=False)
+# for __repr__ or __eq__, nor for __slots__ (compiling those and building a slotted class a
+# second time are most of each class's import cost; issue 17).
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _Session:
     """The portal_session object, the fields portalkit reads (the rest stay in ``raw``)."""
 
@@ -152,12 +153,12 @@ class _Session:
     redirect_url: str | None = None
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _Envelope:
     portal_session: _Session
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _Error:
     """Chargebee's error body, read leniently (``Reply.error_body``): a malformed field still
     yields the rest."""

@@ -93,53 +93,54 @@ def _has_page(flow: Flow) -> bool:
 
 
 # The wire shapes are decoded once and read: never compared or printed, so attrs is not asked
-# for __repr__ or __eq__ (compiling them is most of each class's import cost; issue 17).
-@attrs.frozen(repr=False, eq=False)
+# for __repr__ or __eq__, nor for __slots__ (compiling those and building a slotted class a
+# second time are most of each class's import cost; issue 17).
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _CustomerUrls:
     customer_portal: str | None
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _CustomerAttributes:
     urls: _CustomerUrls
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _Customer:
     id: str
     attributes: _CustomerAttributes
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _CustomerDocument:
     data: _Customer
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _SubscriptionUrls:
     update_payment_method: str
     customer_portal: str
     customer_portal_update_subscription: str | None = None
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _SubscriptionAttributes:
     customer_id: int
     urls: _SubscriptionUrls
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _Subscription:
     id: str
     attributes: _SubscriptionAttributes
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _SubscriptionDocument:
     data: _Subscription
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _ErrorObject:
     """One JSON:API error object; every member is optional in the spec. Its ``status``
     repeats the HTTP status, which is what portalkit goes by."""
@@ -149,7 +150,7 @@ class _ErrorObject:
     detail: str | None = None
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _ErrorDocument:
     errors: list[_ErrorObject] = attrs.field(factory=list)
 

@@ -74,26 +74,27 @@ _SUBSCRIPTION_LINKS: dict[Action, str] = {
 
 
 # The wire shapes are decoded once and read: never compared or printed, so attrs is not asked
-# for __repr__ or __eq__ (compiling them is most of each class's import cost; issue 17).
-@attrs.frozen(repr=False, eq=False)
+# for __repr__ or __eq__, nor for __slots__ (compiling those and building a slotted class a
+# second time are most of each class's import cost; issue 17).
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _General:
     overview: str
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _SubscriptionUrls:
     id: str
     cancel_subscription: str
     update_subscription_payment_method: str
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _Urls:
     general: _General
     subscriptions: list[_SubscriptionUrls] = attrs.field(factory=list)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _Session:
     id: str
     urls: _Urls
@@ -103,31 +104,31 @@ class _Session:
     customer_id: str | None = None
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _Meta:
     request_id: str | None = None
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _Envelope:
     data: _Session
     meta: _Meta = attrs.field(factory=_Meta)
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _FieldError:
     field: str | None = None
     message: str | None = None
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _Error:
     code: str | None = None
     detail: str | None = None
     errors: list[_FieldError] | None = None
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _ErrorEnvelope:
     error: _Error = _Error()
     meta: _Meta = _Meta()

@@ -57,8 +57,9 @@ _CONFIGURATION_KEYS: dict[Action, str] = {
 
 
 # The wire shapes are decoded once and read: never compared or printed, so attrs is not asked
-# for __repr__ or __eq__ (compiling them is most of each class's import cost; issue 17).
-@attrs.frozen(repr=False, eq=False)
+# for __repr__ or __eq__, nor for __slots__ (compiling those and building a slotted class a
+# second time are most of each class's import cost; issue 17).
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _Session:
     id: str
     url: str
@@ -66,7 +67,7 @@ class _Session:
 
 
 # ASSUMPTION: the error envelope is {"error": {"type", "code", "message"}}.
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _Error:
     type: str | None = None
     code: str | None = None
@@ -74,7 +75,7 @@ class _Error:
     request_id: str | None = None
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _ErrorEnvelope:
     error: _Error = _Error()
 

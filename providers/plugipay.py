@@ -78,14 +78,15 @@ def sign(secret: str, *, timestamp: str, method: str, path: str, body: bytes) ->
 
 
 # The wire shapes are decoded once and read: never compared or printed, so attrs is not asked
-# for __repr__ or __eq__ (compiling them is most of each class's import cost; issue 17).
-@attrs.frozen(repr=False, eq=False)
+# for __repr__ or __eq__, nor for __slots__ (compiling those and building a slotted class a
+# second time are most of each class's import cost; issue 17).
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _CreateBody:
     customer_id: str
     return_url: str
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _Session:
     id: str
     customer_id: str
@@ -97,21 +98,21 @@ class _Session:
     arn: str | None = None
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _Envelope:
     data: _Session
 
 
 # ASSUMPTION: the error envelope is {"error": {"code", "message", "requestId"}}; the docs show
 # codes and statuses but not the envelope.
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _Error:
     code: str | None = None
     message: str | None = None
     request_id: str | None = None
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _ErrorEnvelope:
     error: _Error = _Error()
 

@@ -83,15 +83,16 @@ _MESSAGE_SAFE = re.compile(r"[^\x20-\x7e]")
 
 
 # The wire shapes are decoded once and read: never compared or printed, so attrs is not asked
-# for __repr__ or __eq__ (compiling them is most of each class's import cost; issue 17).
-@attrs.frozen(repr=False, eq=False)
+# for __repr__ or __eq__, nor for __slots__ (compiling those and building a slotted class a
+# second time are most of each class's import cost; issue 17).
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _Customer:
     # Only what the adapter checks; the rest (e-mail included) stays in link.raw.
     id: str
     external_id: str | None = None
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _Session:
     id: str
     created_at: str
@@ -102,7 +103,7 @@ class _Session:
     return_url: str | None = None
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _FieldError:
     """One item of FastAPI's validation list. ``input`` (the value sent) is not read: it
     may be the customer's id or the return URL, and it never reaches a message."""
@@ -112,7 +113,7 @@ class _FieldError:
     type: str | None = None
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _Error:
     """Polar's error body: ``{"error": <name>, "detail": <message>}``, or FastAPI's
     validation answer, whose ``detail`` is a list of field errors."""

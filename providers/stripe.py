@@ -272,8 +272,9 @@ _CREATABLE: dict[str, Any] = {
 
 
 # The wire shapes are decoded once and read: never compared or printed, so attrs is not asked
-# for __repr__ or __eq__ (compiling them is most of each class's import cost; issue 17).
-@attrs.frozen(repr=False, eq=False)
+# for __repr__ or __eq__, nor for __slots__ (compiling those and building a slotted class a
+# second time are most of each class's import cost; issue 17).
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _Session:
     id: str
     url: str
@@ -283,7 +284,7 @@ class _Session:
     flow: dict[str, Any] | None = None
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _Configuration:
     id: str
     is_default: bool = False
@@ -291,13 +292,13 @@ class _Configuration:
     metadata: dict[str, Any] | None = None
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _ConfigurationPage:
     data: list[dict[str, Any]]
     has_more: bool = False
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _Error:
     type: str | None = None
     code: str | None = None
@@ -305,7 +306,7 @@ class _Error:
     message: str | None = None
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _ErrorEnvelope:
     error: _Error = _Error()
 
@@ -904,7 +905,7 @@ class Stripe:
         return error
 
 
-@attrs.frozen(repr=False, eq=False)
+@attrs.frozen(repr=False, eq=False, slots=False)
 class _Options:
     """What a request's Stripe options and the adapter's settings decide together."""
 

@@ -611,8 +611,10 @@ def _configurations(call: Call) -> list[dict[str, Any]]:
 
 
 def _configuration(call: Call, config_id: str) -> dict[str, Any] | None:
-    _configurations(call)  # seeds the default
     found: dict[str, Any] | None = call.store.get_object("configuration", config_id)
+    if found is None and config_id == DEFAULT_CONFIGURATION:
+        _configurations(call)  # seeds the default (not on every create: it copies them all)
+        found = call.store.get_object("configuration", config_id)
     return found
 
 

@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from portalkit import AsyncPortal, Portal, PortalLink, PortalRequest, errors
+from portalkit import AsyncPortal, Portal, PortalLink, PortalRequest, _link_check, errors
 from portalkit._http import httpx
 from portalkit._link_check import MAX_LINK_LENGTH, host_matches
 from portalkit.web import _core
@@ -175,6 +175,27 @@ def test_host_patterns_match_subdomains_only() -> None:
     assert not host_matches("evillemonsqueezy.com", ["*.lemonsqueezy.com"])
     assert host_matches("plugipay.com", ["plugipay.com"])
     assert not host_matches("x.plugipay.com", ["plugipay.com"])
+
+
+def test_url_verdicts_are_kept_per_origin_never_per_url() -> None:
+    # The check is cached (it runs on every link and deep link); only the scheme and the
+    # authority are a cache key, never the path or query, where vendors put the token.
+    _link_check._origin_problem.cache_clear()
+    hosts = ("portal.example.com",)
+    first = "https://portal.example.com/session/tok_secret_1?email=a%40b.example"
+    second = "https://portal.example.com/session/tok_secret_2"
+    assert _link_check.url_problem(first, hosts, loopback_allowed=False) is None
+    assert _link_check.url_problem(second, hosts, loopback_allowed=False) is None
+    info = _link_check._origin_problem.cache_info()
+    assert (info.misses, info.hits, info.currsize) == (1, 1, 1)  # one origin, two URLs
+    assert _link_check.url_problem("javascript:tok_secret_3", hosts, loopback_allowed=False)
+    assert _link_check._origin_problem.cache_info().currsize == 1  # a URL without "//"
+    other = _link_check.url_problem(
+        "https://evil.example/session/tok", hosts, loopback_allowed=False
+    )
+    assert other == (
+        "must be on one of the adapter's portal_hosts or the Portal's custom_portal_hosts"
+    )
 
 
 def test_every_shipped_adapter_declares_its_portal_hosts() -> None:

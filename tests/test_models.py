@@ -389,3 +389,24 @@ def test_flow_parts_that_hold() -> None:
     assert AfterCompletion.redirect("https://a.example/done").url == "https://a.example/done"
     assert AfterCompletion.portal_home().kind is AfterCompletionKind.PORTAL_HOME
     assert Flow(Action.UPDATE_CUSTOMER_DETAILS).action == "update_customer_details"
+
+
+def test_unchecked_copy_is_evolve_without_the_checks() -> None:
+    # Portal's own changes (the generated idempotency key, the ignored-field names) are
+    # copied in without re-running every validator; the result is what evolve() makes.
+    from portalkit._models import unchecked_copy
+
+    request = PortalRequest(
+        "cus_1",
+        return_url="https://app.example/account",
+        subscription_ids=["sub_1"],
+        flow=Flow(Action.CANCEL_SUBSCRIPTION, "sub_1"),
+        provider_options={"stripe": {"x": 1}},
+    )
+    copy = unchecked_copy(request, idempotency_key="key-1")
+    assert copy == attrs.evolve(request, idempotency_key="key-1")
+    assert copy is not request
+    assert request.idempotency_key is None
+    assert type(copy) is PortalRequest
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        copy.idempotency_key = "key-2"  # type: ignore[misc]

@@ -995,3 +995,24 @@ def test_serve_on_a_taken_port_fails_clearly(served: Sandbox) -> None:
     port = int(served.url.rsplit(":", 1)[1])
     with pytest.raises(OSError, match="in use"), Sandbox().serve(port=port):
         pass
+
+
+def test_a_twins_objects_are_copied_in_and_out() -> None:
+    # A twin's objects (Stripe's portal configurations) are deep-copied on every put and
+    # read, so a handler that edits what it read cannot change the stored object.
+    from portalkit.sandbox._store import Store
+
+    store = Store([])
+    value = {"features": {"invoice_history": {"enabled": True}}, "ids": ["a", 1, None, 2.5]}
+    store.put_object("stripe", "configuration", "bpc_1", value)
+    value["features"]["invoice_history"]["enabled"] = False
+    read = store.get_object("stripe", "configuration", "bpc_1")
+    assert read == {"features": {"invoice_history": {"enabled": True}}, "ids": ["a", 1, None, 2.5]}
+    read["ids"].append("b")
+    ((object_id, listed),) = store.objects("stripe", "configuration")
+    assert object_id == "bpc_1"
+    assert listed["ids"] == ["a", 1, None, 2.5]
+    listed["features"].clear()
+    assert store.get_object("stripe", "configuration", "bpc_1") == read | {
+        "ids": ["a", 1, None, 2.5]
+    }

@@ -450,8 +450,17 @@ def ulid(now: float) -> str:
 
 
 def base62(length: int) -> str:
-    """``length`` random base62 characters (from ``secrets``: ids in URLs are credentials)."""
-    return "".join(secrets.choice(_BASE62) for _ in range(length))
+    """``length`` random base62 characters (from ``secrets``: ids in URLs are credentials).
+
+    One draw of enough random bits, written in base 62, instead of ``secrets.choice`` per
+    character (a system call each: a third of a twin's create). Uniform: the number is below
+    62**length, and each base-62 digit of a uniform number in that range is uniform."""
+    value = secrets.randbelow(62**length)
+    digits = []
+    for _ in range(length):
+        value, digit = divmod(value, 62)
+        digits.append(_BASE62[digit])
+    return "".join(digits)
 
 
 def token() -> str:
