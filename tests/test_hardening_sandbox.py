@@ -18,6 +18,7 @@ import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 
 from portalkit import Portal, PortalRequest
@@ -70,6 +71,37 @@ def test_20000_sessions_keep_at_most_the_documented_cap() -> None:
     assert store.session("paddle", "cpls_19999") is not None
     assert store.session_by_link("paddle", "cpl_0") is None  # and its link with it
     assert len(store._links) == _store.MAX_SESSIONS
+
+
+class _CountedTime(datetime):
+    """An expiry time that counts how often the store reads it."""
+
+    reads = 0
+
+    def timestamp(self) -> float:
+        _CountedTime.reads += 1
+        return super().timestamp()
+
+
+def test_past_the_cap_expired_sessions_go_first_without_a_walk_per_create() -> None:
+    store = Store(load_twins())
+    now = datetime.now(UTC)
+    long_ago = now - timedelta(days=3)  # expired, and past SESSION_RETENTION
+    live = _CountedTime.fromtimestamp(now.timestamp(), UTC)
+    _CountedTime.reads = 0
+    for n in range(_store.MAX_SESSIONS):
+        session = _session(n, long_ago if n % 2 else now)
+        store.add_session(attrs.evolve(session, expires_at=live) if n % 2 == 0 else session)
+    store.add_session(_session(_store.MAX_SESSIONS, now))  # the first overflow: a scan
+    assert len(store.sessions("paddle")) == _store.MAX_SESSIONS // 2 + 1
+    assert store.session("paddle", "cpls_1") is None  # expired long ago: gone first
+    assert store.session("paddle", "cpls_0") is not None  # the oldest live one stays
+    for n in range(_store.MAX_SESSIONS + 1, 2 * _store.MAX_SESSIONS):
+        store.add_session(_session(n, now))
+    assert len(store.sessions("paddle")) == _store.MAX_SESSIONS
+    # About one walk per STALE_SCAN_EVERY overflows, not one per create (which would be
+    # tens of millions of reads here).
+    assert _CountedTime.reads <= 10 * _store.MAX_SESSIONS
 
 
 def test_replays_and_cookies_are_capped() -> None:

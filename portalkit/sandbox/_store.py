@@ -40,6 +40,11 @@ SESSION_RETENTION = 24 * 3600.0
 MAX_REPLAYS = 10_000
 #: Portal cookies kept in all.
 MAX_COOKIES = 10_000
+#: Past the session or replay cap, the entries long expired are looked for (a walk over all
+#: of them) on the first overflow and then once every this many; in between the oldest goes.
+#: A walk on every overflow made each create of a long run cost milliseconds (10,000
+#: sessions walked per create), where the cap is meant to keep it cheap.
+STALE_SCAN_EVERY = 1000
 
 Consumed = Literal["ok", "used", "expired", "missing", "forbidden"]
 
@@ -169,6 +174,8 @@ class Store:
         #: Bumped by reset(): requests hanging from before a reset give up too.
         self.generation = 0
         self._offset = 0.0
+        #: Overflows of the session and replay caps so far (see STALE_SCAN_EVERY).
+        self._overflows = {"sessions": 0, "replays": 0}
         self._customers: dict[str, dict[str, list[str]]] = {}
         self._sessions: dict[str, dict[str, Session]] = {}
         self._links: dict[tuple[str, str], str] = {}
@@ -309,12 +316,19 @@ class Store:
             if len(sessions) > MAX_SESSIONS:
                 self._prune_sessions(sessions)
 
+    def _scan_due(self, cap: str) -> bool:
+        """Whether this overflow of ``cap`` walks its entries for expired ones."""
+        self._overflows[cap] += 1
+        return self._overflows[cap] % STALE_SCAN_EVERY == 1 or STALE_SCAN_EVERY == 1
+
     def _prune_sessions(self, sessions: dict[str, Session]) -> None:
-        """Drop sessions long expired, then the oldest, down to MAX_SESSIONS."""
-        cutoff = self.now() - SESSION_RETENTION
-        stale = [sid for sid, s in sessions.items() if s.expires_at.timestamp() < cutoff]
-        for session_id in stale:
-            self._forget_session(sessions, session_id)
+        """Down to MAX_SESSIONS: sessions long expired first when a scan is due, then the
+        oldest."""
+        if self._scan_due("sessions"):
+            cutoff = self.now() - SESSION_RETENTION
+            stale = [sid for sid, s in sessions.items() if s.expires_at.timestamp() < cutoff]
+            for session_id in stale:
+                self._forget_session(sessions, session_id)
         while len(sessions) > MAX_SESSIONS:
             self._forget_session(sessions, next(iter(sessions)))  # insertion order: oldest
 
@@ -368,12 +382,15 @@ class Store:
         with self._lock:
             self._replays[(vendor, key)] = replay
             if len(self._replays) > MAX_REPLAYS:
-                now = self.now()
-                expired = [
-                    k for k, r in self._replays.items() if now - r.stored_at > IDEMPOTENCY_WINDOW
-                ]
-                for stale in expired:
-                    del self._replays[stale]
+                if self._scan_due("replays"):
+                    now = self.now()
+                    expired = [
+                        k
+                        for k, r in self._replays.items()
+                        if now - r.stored_at > IDEMPOTENCY_WINDOW
+                    ]
+                    for stale in expired:
+                        del self._replays[stale]
                 while len(self._replays) > MAX_REPLAYS:
                     del self._replays[next(iter(self._replays))]
 
