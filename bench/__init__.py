@@ -64,7 +64,7 @@ class Settings:
             concurrent_rounds=3,
             import_rounds=20,
             memory_count=3000,
-            sandbox_calls=300,
+            sandbox_calls=1500,  # 300 left the bare endpoint at 6 to 11 CPU ticks a round
             sandbox_rounds=3,
             sandbox_memory=(10_000, 100_000),
         )
