@@ -497,8 +497,9 @@ _ATOMS = (str, int, float, bool, type(None))
 def _copied(value: Any) -> Any:
     """A deep copy of a twin's object. They are JSON-shaped (dicts, lists, strings,
     numbers), which this copies about five times faster than ``copy.deepcopy`` (whose memo
-    of shared references JSON cannot hold): Stripe's twin reads its portal configuration on
-    every create, and the copy was half of the create's time. Anything else is deep-copied."""
+    of shared references JSON cannot hold): a twin that reads one of its objects on every
+    create (a portal configuration) spent half the create in that copy. Anything else is
+    deep-copied."""
     if isinstance(value, dict):
         return {key: _copied(item) for key, item in value.items()}
     if isinstance(value, list):
