@@ -94,9 +94,7 @@ def _is_loopback_url(base_url: str) -> bool:
     return bool(host) and is_loopback_host(host or "")
 
 
-@functools.lru_cache(maxsize=64)
-def _declared_hosts(portal_hosts: tuple[str, ...] | str) -> tuple[str, ...]:
-    return host_patterns(portal_hosts)
+_declared_hosts = functools.lru_cache(maxsize=64)(host_patterns)
 
 
 def _provider_hosts(provider: PortalProvider) -> tuple[str, ...]:

@@ -319,7 +319,7 @@ class Store:
     def _scan_due(self, cap: str) -> bool:
         """Whether this overflow of ``cap`` walks its entries for expired ones."""
         self._overflows[cap] += 1
-        return self._overflows[cap] % STALE_SCAN_EVERY == 1 or STALE_SCAN_EVERY == 1
+        return (self._overflows[cap] - 1) % STALE_SCAN_EVERY == 0  # the first, then every Nth
 
     def _prune_sessions(self, sessions: dict[str, Session]) -> None:
         """Down to MAX_SESSIONS: sessions long expired first when a scan is due, then the
