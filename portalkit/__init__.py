@@ -19,6 +19,8 @@ import logging
 from . import errors
 from ._capabilities import CONFIGURATION_FEATURES, COSMETIC_FEATURES
 from ._env import ProviderEnv
+from ._event_log import Claim, EventLog, InMemoryEventLog
+from ._events import BillingEvent, EventType
 from ._models import (
     Action,
     AfterCompletion,
@@ -44,6 +46,16 @@ from ._registry import (
 )
 from ._retry import RetryPolicy
 from ._router import MigrationRouter, RequestRouter, Route
+from ._signatures import BasicPair
+from ._webhooks import (
+    Delivery,
+    EventMapping,
+    VendorWebhooks,
+    Webhooks,
+    available_webhook_providers,
+    get_vendor_webhooks,
+    verify_delivery,
+)
 
 __version__ = "0.1.0"
 
@@ -60,13 +72,21 @@ __all__ = [
     "AfterCompletionKind",
     "AsyncPortal",
     "AsyncPortalOptions",
+    "BasicPair",
+    "BillingEvent",
+    "Claim",
     "CustomerIdKind",
     "DeepLink",
+    "Delivery",
+    "EventLog",
+    "EventMapping",
+    "EventType",
     "Exchange",
     "Feature",
     "Flow",
     "FlowDiscount",
     "FlowItem",
+    "InMemoryEventLog",
     "MigrationRouter",
     "MultiStepProvider",
     "Portal",
@@ -81,11 +101,16 @@ __all__ = [
     "RetryPolicy",
     "Route",
     "SessionEndingProvider",
+    "VendorWebhooks",
+    "Webhooks",
     "__version__",
     "available_providers",
     "available_twins",
+    "available_webhook_providers",
     "deadline_transport",
     "errors",
     "get_provider_factory",
+    "get_vendor_webhooks",
     "provider_from_env",
+    "verify_delivery",
 ]

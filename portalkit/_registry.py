@@ -78,35 +78,42 @@ def _load_factory(name: str, installed: EntryPoints) -> ProviderFactory:
     """``get_provider_factory`` over the group's entry points as one scan found them: reading
     entry points opens every installed distribution's metadata (about 0.05 ms each), so a
     caller that already read the group passes it rather than reading it again."""
+    factory = load_entry_point(name, installed, kind="provider")
+    if not callable(getattr(factory, "from_env", None)):
+        raise ConfigurationError(
+            f"provider {name!r} has no from_env(env) method, so it cannot"
+            " be configured from environment variables",
+            provider=name,
+        )
+    return cast(ProviderFactory, factory)
+
+
+def load_entry_point(name: str, installed: EntryPoints, *, kind: str) -> object:
+    """The object registered as ``name`` among ``installed`` (one group's entry points).
+    ``ConfigurationError`` when no installed package registers it, two register it
+    differently, or it cannot be imported; ``kind`` names the group in the message."""
     variable_prefix(name)  # refuses a name that cannot prefix environment variables
     found = {ep.value: ep for ep in installed if ep.name == name}
     if not found:
         raise ConfigurationError(
-            f"no provider named {name!r} is installed"
+            f"no {kind} named {name!r} is installed"
             f" (installed: {', '.join(_names(installed)) or 'none'})",
             provider=name,
         )
     if len(found) > 1:
         raise ConfigurationError(
-            f"provider {name!r} is registered differently by more than one installed package:"
+            f"{kind} {name!r} is registered differently by more than one installed package:"
             f" {', '.join(sorted(found))}",
             provider=name,
         )
     (entry_point,) = found.values()
     try:
-        factory = entry_point.load()
+        return entry_point.load()
     except Exception as exc:  # a broken plug-in must not look like a missing one
         raise ConfigurationError(
-            f"provider {name!r} ({entry_point.value}) failed to import: {type(exc).__name__}",
+            f"{kind} {name!r} ({entry_point.value}) failed to import: {type(exc).__name__}",
             provider=name,
         ) from exc
-    if not callable(getattr(factory, "from_env", None)):
-        raise ConfigurationError(
-            f"provider {name!r} ({entry_point.value}) has no from_env(env) method, so it cannot"
-            " be configured from environment variables",
-            provider=name,
-        )
-    return cast(ProviderFactory, factory)
 
 
 def provider_from_env(
@@ -176,7 +183,11 @@ def _resolved_name(
 
 
 def _provider_name(environ: Mapping[str, str], registered: EntryPoints) -> str:
-    names = _names(registered)
+    return provider_name_in(environ, _names(registered))
+
+
+def provider_name_in(environ: Mapping[str, str], names: list[str]) -> str:
+    """``PORTALKIT_PROVIDER``'s value, normalized, which must be one of ``names``."""
     installed = ", ".join(names) or "none installed"
     value = normalize_provider_name(environ.get(PROVIDER_VARIABLE, ""))
     if not value:

@@ -17,6 +17,7 @@ Every failure that reaches a caller of ``Portal.create_link`` is one of these::
     ├── ProviderUnavailable          5xx, 408, transport failures, once retries are spent
     │   └── InvalidResponse          a body portalkit cannot read: malformed, truncated, too large
     ├── DeepLinkNotFound             PortalLink.deep_link: no such link was minted
+    ├── WebhookRejected              a webhook delivery failed verification (``reason``)
     └── ConfigurationError           portalkit is set up wrong: a missing or malformed
         │                            environment variable, an unknown provider name, a
         │                            route to a provider the router does not have
@@ -26,11 +27,13 @@ Every failure that reaches a caller of ``Portal.create_link`` is one of these::
 
 Each error carries the provider name, the HTTP status (None when no response came back),
 the vendor's own error code and message, and the vendor's request id, so support tickets can
-quote them. Messages never contain API keys, signatures or portal URLs.
+quote them. Messages never contain API keys, signatures or portal URLs; a
+``WebhookRejected`` never holds the webhook secret, the signature or the body.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import TypedDict, Unpack
 
 __all__ = [
@@ -49,7 +52,9 @@ __all__ = [
     "PortalError",
     "ProviderUnavailable",
     "RateLimited",
+    "RejectionReason",
     "UnsupportedFeature",
+    "WebhookRejected",
     "error_class_for_status",
 ]
 
@@ -217,6 +222,38 @@ class InvalidResponse(ProviderUnavailable):
 
 class DeepLinkNotFound(PortalError, LookupError):
     """``PortalLink.deep_link`` was asked for an (action, subscription) the vendor did not mint."""
+
+
+class RejectionReason(StrEnum):
+    """Why a webhook delivery was refused: a closed set, the same for every vendor."""
+
+    #: The vendor's signature header (or, for a vendor that signs nothing, its credentials)
+    #: is absent.
+    MISSING_SIGNATURE = "missing_signature"
+    #: No signature in the delivery matches the body under any configured secret.
+    SIGNATURE_MISMATCH = "signature_mismatch"
+    #: The signed timestamp is further in the past (or the future) than the tolerance.
+    TIMESTAMP_OUT_OF_TOLERANCE = "timestamp_out_of_tolerance"
+    #: The signature header cannot be read, or the body is not the vendor's JSON event.
+    MALFORMED = "malformed"
+    #: The body is larger than the limit; it was not read.
+    TOO_LARGE = "too_large"
+    #: A vendor that authenticates its deliveries with credentials sent the wrong ones.
+    WRONG_CREDENTIALS = "wrong_credentials"
+
+
+class WebhookRejected(PortalError):
+    """A webhook delivery was refused before the app saw it: answer it 400 and do nothing.
+
+    ``reason`` says why (``RejectionReason``). The message names the provider and the rule
+    that failed; it never holds the secret, the signature, the credentials or the body.
+    """
+
+    def __init__(
+        self, message: str, *, reason: RejectionReason, **context: Unpack[ErrorContext]
+    ) -> None:
+        super().__init__(message, **context)
+        self.reason = reason
 
 
 class ConfigurationError(PortalError):
