@@ -18,6 +18,13 @@ from ._capabilities import COSMETIC_FEATURES
 from ._features import FEATURES
 from ._models import Feature
 from ._registry import ENTRY_POINT_GROUP
+from ._webhook_docs import (
+    OVERVIEW,
+    block_name,
+    builtin_vendor_webhooks,
+    render_events,
+    render_overview,
+)
 
 MATRIX = "matrix"
 
@@ -108,6 +115,13 @@ def generated_pages(docs: Path) -> dict[Path, str]:
     for name, features in providers.items():
         page = docs / "providers" / f"{name}.md"
         pages[page] = with_block(_read(page), name, render_provider(name, features))
+    webhooks = builtin_vendor_webhooks()
+    for name, vendor in webhooks.items():
+        page = docs / "providers" / f"{name}.md"
+        text = pages.get(page, _read(page))
+        pages[page] = with_block(text, block_name(name), render_events(vendor))
+    overview = docs / "webhooks.md"
+    pages[overview] = with_block(_read(overview), OVERVIEW, render_overview(webhooks))
     return pages
 
 

@@ -7,8 +7,12 @@
                    [--base-url URL]         mint one real link with credentials from the
                                             environment and print it, once, to stdout
                                             (NAME defaults to $PORTALKIT_PROVIDER)
+    portalkit webhook verify [--provider NAME] [--at UNIX_TIME] < delivery
+                                            check a saved webhook delivery with the secret
+                                            from the environment; print the event as JSON
 
-Exit status: 0 on success, 1 when the vendor (or the demo) failed, 2 for a usage error, a
+Exit status: 0 on success, 1 when the vendor (or the demo) failed or a webhook delivery was
+rejected, 2 for a usage error, a
 missing or malformed setting, or a request that is invalid before anything is sent.
 
 A portal URL is a bearer credential: only ``link`` prints one, to stdout, once. Everything
@@ -36,6 +40,7 @@ from ._models import PortalLink, PortalRequest
 from ._portal import Portal
 from ._redact import REDACTED, redact_url
 from ._registry import provider_from_env, provider_name
+from ._webhook_cli import add_parser as add_webhook_parser
 
 if TYPE_CHECKING:
     from .sandbox import Sandbox
@@ -114,6 +119,8 @@ def _parser() -> argparse.ArgumentParser:
         "(overrides <PROVIDER>_BASE_URL)",
     )
     link.set_defaults(handler=_link)
+
+    add_webhook_parser(commands)
     return parser
 
 
