@@ -4,8 +4,9 @@ Each ``Feature`` gets one of three answers from each provider: honoured, dropped
 hint, listed in ``link.ignored_fields``; refused under ``strict=True``) or refused
 (``UnsupportedFeature``, before anything is sent). ``scripts/gen_capabilities.py`` writes
 the full matrix into docs/capabilities.md and each vendor's own list into
-docs/providers/<name>.md, between generated-block markers; tests/test_capability_docs.py
-fails when a page and the code disagree.
+docs/providers/<name>.md, between generated-block markers, with the webhook tables of
+``_webhook_docs`` (each vendor's event table, and the overview in docs/webhooks.md);
+tests/test_capability_docs.py fails when a page and the code disagree.
 """
 
 from __future__ import annotations

@@ -32,13 +32,15 @@ names = set(zipfile.ZipFile(wheel).namelist())
 for required in (
     "portalkit/__init__.py", "portalkit/py.typed", "portalkit/providers/paddle.py",
     "portalkit/sandbox/__init__.py", "portalkit/web/starlette.py", "portalkit/testing.py",
+    "portalkit/providers/paddle_webhooks.py", "portalkit/sql_event_log.py",
 ):
     assert required in names, f"the wheel lacks {required}"
 assert not any(n.startswith(("tests/", "providers/", "bench/")) for n in names), "stray files"
 info = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
 entry_points = zipfile.ZipFile(wheel).read(info).decode()
 for line in ("portalkit = portalkit.cli:main", "portalkit = portalkit.testing",
-             "paddle = portalkit.providers.paddle:Paddle"):
+             "paddle = portalkit.providers.paddle:Paddle",
+             "paddle = portalkit.providers.paddle_webhooks:WEBHOOKS"):
     assert line in entry_points, f"the wheel lacks the entry point {line!r}"
 members = tarfile.open(sdist).getnames()
 for required in ("README.md", "pyproject.toml", "providers/paddle.py", "portalkit/py.typed"):

@@ -36,6 +36,27 @@ def test_every_adapter_is_registered_and_importable() -> None:
         assert module in sys.modules
 
 
+def test_every_vendor_receives_webhooks_as_installed() -> None:
+    vendors = portalkit.available_webhook_providers()
+    assert vendors == available_providers()
+    body = b'{"not": "an event of any vendor"}'
+    for vendor in vendors:
+        scheme = portalkit.get_vendor_webhooks(vendor).signature
+        secret = (
+            "whsec_smoke_secret_1234"
+            if "webhook_secret" in scheme.fields
+            else portalkit.BasicPair("smoke", "secret-1234")
+        )
+        hooks = portalkit.Webhooks(vendor, secrets=[secret])
+        # A signed body of the wrong shape: verified, then refused as malformed.
+        try:
+            hooks.parse(hooks.sign(body, delivery_id="msg_smoke"), body)
+        except portalkit.errors.WebhookRejected as rejected:
+            assert rejected.reason.value == "malformed", (vendor, rejected.reason)
+        else:
+            raise AssertionError(f"{vendor} accepted a body that is not its event")
+
+
 def test_the_plugin_mints_through_the_sandbox(portal_sandbox, portal_for) -> None:  # type: ignore[no-untyped-def]
     for vendor in available_providers():
         customer = portal_sandbox.customers(vendor)[0]

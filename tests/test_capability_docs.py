@@ -42,6 +42,7 @@ def test_the_docs_pages_match_the_adapters() -> None:
     # The matrix, and each shipped vendor's own page (a new vendor's docs/providers/<vendor>.md).
     assert set(pages) == {
         DOCS / "capabilities.md",
+        DOCS / "webhooks.md",  # the webhook overview (portalkit/_webhook_docs.py)
         *(DOCS / "providers" / f"{name}.md" for name in builtin_provider_features()),
     }
     assert {DOCS / "providers" / f"{name}.md" for name in BUILTIN} <= set(pages)
