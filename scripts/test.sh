@@ -23,6 +23,21 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+# The event log's test (tests/test_event_log.py) starts its own PostgreSQL server from
+# Debian's binaries (/usr/lib/postgresql/<version>/bin); nothing is started here. Install
+# them when missing and we may; else say how.
+if ! compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "== apt-get install postgresql (for the event log's test)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
+  else
+    echo "error: the event log's test needs Debian's PostgreSQL in /usr/lib/postgresql;" \
+      "install it first: sudo apt-get update && sudo apt-get install -y postgresql" >&2
+    exit 1
+  fi
+fi
+
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -14,8 +14,28 @@ be protected against cross-site request forgery by the app: Django's CSRF middle
 as usual; with Flask or Starlette use the app's CSRF protection (a token, or a SameSite
 session cookie plus an Origin check).
 
+Each also offers ``webhook_view(hooks, handler, event_log=...)``, the other direction: it
+reads the vendor's POST as raw bytes (the usual cause of a failed signature is a body the
+framework parsed first), refuses a body over ``hooks.max_body_bytes`` unread, verifies it
+with ``hooks`` (a ``portalkit.Webhooks``) and calls the app's ``handler`` with the
+``BillingEvent``, once per event::
+
+    400  the delivery is refused (bad or missing signature, stale, malformed, too large);
+         the body says nothing more, the log names the provider and the reason only
+    200  the handler returned, or the event was handled already (a duplicate: not again)
+    409  another worker is handling this event right now: the vendor retries later
+    500  the handler raised: the event is released, and the vendor's retry runs it again
+    405  anything but POST (``Allow: POST``)
+
+``event_log`` is where handled events are kept: by default an ``InMemoryEventLog`` per view
+(one process); ``portalkit.sql_event_log.SqlEventLog`` (the ``sql`` extra) for an app on
+several processes or hosts, which share its database; None for no deduplication. The
+webhook views are exempt from CSRF checks where the framework makes them (Django); with
+Flask-WTF, exempt the view (``csrf.exempt(view)``).
+
 This package itself imports no framework: it holds the shared rules (``refusal_for``,
-``SECURITY_HEADERS``) for anyone wiring portalkit into another framework.
+``SECURITY_HEADERS``; ``receive`` and ``WebhookAnswer`` for webhooks) for anyone wiring
+portalkit into another framework.
 """
 
 from ._core import (
@@ -25,5 +45,14 @@ from ._core import (
     Refusal,
     refusal_for,
 )
+from ._webhook import WebhookAnswer, receive
 
-__all__ = ["ALLOWED_METHOD", "REDIRECT_STATUS", "SECURITY_HEADERS", "Refusal", "refusal_for"]
+__all__ = [
+    "ALLOWED_METHOD",
+    "REDIRECT_STATUS",
+    "SECURITY_HEADERS",
+    "Refusal",
+    "WebhookAnswer",
+    "receive",
+    "refusal_for",
+]

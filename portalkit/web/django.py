@@ -17,6 +17,25 @@ reads them from ``request.resolver_match``, and may raise ``PermissionDenied`` o
 as any view code may. The views are not CSRF-exempt: Django's
 ``CsrfViewMiddleware`` checks the POST as it checks any other, so the button's form needs
 ``{% csrf_token %}`` (and a ``fetch`` to the JSON view the ``X-CSRFToken`` header).
+
+The vendor's webhooks, verified and handled once (see ``portalkit.web._webhook`` for the
+answers)::
+
+    from portalkit.web.django import webhook_view
+
+    def on_event(event: BillingEvent) -> None:
+        billing.apply(event)                                # the app's own work
+
+    urlpatterns = [
+        path("webhooks/billing/", webhook_view(Webhooks.from_env(), on_event,
+                                               event_log=SqlEventLog(url))),
+    ]
+
+The webhook view is CSRF-exempt (``csrf_exempt``): the vendor sends no token, and its
+signature is the proof of origin. It reads the raw body with ``request.read`` (nothing when
+``CONTENT_LENGTH`` is already over ``hooks.max_body_bytes``, never more than one byte past
+it), not ``request.body``, which ``DATA_UPLOAD_MAX_MEMORY_SIZE`` caps with an error of its
+own. Under ASGI, Django itself receives the whole body before any view runs.
 """
 
 from __future__ import annotations
@@ -24,9 +43,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 
+from .._event_log import EventLog
 from .._models import PortalLink, PortalRequest
 from .._portal import Portal
+from .._webhooks import Webhooks
 from ._core import (
     METHOD_NOT_ALLOWED,
     REDIRECT_STATUS,
@@ -39,8 +61,22 @@ from ._core import (
     refusal_headers,
     require_sync_portal,
 )
+from ._webhook import (
+    PER_VIEW,
+    WRONG_METHOD,
+    EventLogChoice,
+    Handler,
+    WebhookAnswer,
+    check_view,
+    declared_too_large,
+    event_log_for,
+    is_delivery_method,
+    read_capped,
+    receive,
+    too_large,
+)
 
-__all__ = ["ToRequest", "json_view", "redirect_view"]
+__all__ = ["ToRequest", "json_view", "redirect_view", "webhook_view"]
 
 #: The app's function from its request to the PortalRequest for the signed-in customer.
 ToRequest = Callable[[HttpRequest], PortalRequest]
@@ -89,3 +125,41 @@ def _mint(portal: Portal, to_request: ToRequest, request: HttpRequest) -> Portal
     if not is_mint_method(request.method or ""):
         return METHOD_NOT_ALLOWED
     return mint(portal, lambda: to_request(request))
+
+
+def webhook_view(
+    hooks: Webhooks, handler: Handler, *, event_log: EventLogChoice = PER_VIEW
+) -> View:
+    """A CSRF-exempt view that verifies each POSTed delivery and hands its ``BillingEvent``
+    to ``handler``, once per event under ``event_log`` (default: in this process's memory;
+    ``SqlEventLog`` for several processes or hosts; None: no deduplication)."""
+    check_view(hooks, handler, event_log, "django")
+    log = event_log_for(event_log)
+
+    def billing_webhook(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        answer = _receive(hooks, handler, log, request)
+        return HttpResponse(
+            answer.text,
+            status=answer.status,
+            headers=dict(answer.headers),
+            content_type="text/plain; charset=utf-8",
+        )
+
+    # The vendor's POST carries no CSRF token; its signature is what proves where it came from.
+    view: View = csrf_exempt(billing_webhook)
+    return view
+
+
+def _receive(
+    hooks: Webhooks, handler: Handler, log: EventLog | None, request: HttpRequest
+) -> WebhookAnswer:
+    # Checked here too, not only by the URLconf: Django routes every method to a view.
+    if not is_delivery_method(request.method or ""):
+        return WRONG_METHOD
+    limit = hooks.max_body_bytes
+    if declared_too_large(request.META.get("CONTENT_LENGTH"), limit):
+        return too_large(hooks)
+    body = read_capped(request.read, limit)
+    if body is None:
+        return too_large(hooks)
+    return receive(hooks, request.headers, body, handler, log)

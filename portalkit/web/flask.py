@@ -17,6 +17,25 @@ who is not signed in. The views are named ``portal_redirect`` and ``portal_json`
 ``endpoint=`` to ``add_url_rule`` when mounting one twice. Flask has no CSRF protection of
 its own: protect the POST with the app's (Flask-WTF's ``CSRFProtect``, or a SameSite
 session cookie plus an Origin check).
+
+The vendor's webhooks, verified and handled once (see ``portalkit.web._webhook`` for the
+answers)::
+
+    from portalkit.web.flask import webhook_view
+
+    def on_event(event: BillingEvent) -> None:
+        billing.apply(event)                                # the app's own work
+
+    view = webhook_view(Webhooks.from_env(), on_event, event_log=SqlEventLog(url))
+    app.add_url_rule("/webhooks/billing", view_func=view, methods=["POST"])
+    csrf.exempt(view)                                       # with Flask-WTF's CSRFProtect
+
+The view reads the raw body from ``request.stream`` (never more than one byte past
+``hooks.max_body_bytes``, and nothing when ``Content-Length`` is already over it), so no
+code may read ``request.data`` or ``request.form`` before it. Flask checks no CSRF token by
+itself, but Flask-WTF's ``CSRFProtect`` refuses the vendor's POST, which carries none:
+exempt the view as above. It is named ``billing_webhook``; pass ``endpoint=`` when mounting
+one per vendor.
 """
 
 from __future__ import annotations
@@ -25,8 +44,10 @@ from collections.abc import Callable
 
 import flask
 
+from .._event_log import EventLog
 from .._models import PortalLink, PortalRequest
 from .._portal import Portal
+from .._webhooks import Webhooks
 from ._core import (
     METHOD_NOT_ALLOWED,
     REDIRECT_STATUS,
@@ -39,8 +60,22 @@ from ._core import (
     refusal_headers,
     require_sync_portal,
 )
+from ._webhook import (
+    PER_VIEW,
+    WRONG_METHOD,
+    EventLogChoice,
+    Handler,
+    WebhookAnswer,
+    check_view,
+    declared_too_large,
+    event_log_for,
+    is_delivery_method,
+    read_capped,
+    receive,
+    too_large,
+)
 
-__all__ = ["ToRequest", "json_view", "redirect_view"]
+__all__ = ["ToRequest", "json_view", "redirect_view", "webhook_view"]
 
 #: The app's function from its request to the PortalRequest for the signed-in customer.
 ToRequest = Callable[[flask.Request], PortalRequest]
@@ -90,3 +125,35 @@ def _mint(portal: Portal, to_request: ToRequest) -> PortalLink | Refusal:
     if not is_mint_method(request.method):
         return METHOD_NOT_ALLOWED
     return mint(portal, lambda: to_request(request))
+
+
+def webhook_view(
+    hooks: Webhooks, handler: Handler, *, event_log: EventLogChoice = PER_VIEW
+) -> View:
+    """A view that verifies each POSTed delivery and hands its ``BillingEvent`` to
+    ``handler``, once per event under ``event_log`` (default: in this process's memory;
+    ``SqlEventLog`` for several processes or hosts; None: no deduplication)."""
+    check_view(hooks, handler, event_log, "flask")
+    log = event_log_for(event_log)
+
+    def billing_webhook(**url_values: object) -> flask.Response:
+        answer = _receive(hooks, handler, log, flask.request)
+        return flask.Response(
+            answer.text, answer.status, dict(answer.headers), mimetype="text/plain"
+        )
+
+    return billing_webhook
+
+
+def _receive(
+    hooks: Webhooks, handler: Handler, log: EventLog | None, request: flask.Request
+) -> WebhookAnswer:
+    if not is_delivery_method(request.method):
+        return WRONG_METHOD
+    limit = hooks.max_body_bytes
+    if declared_too_large(request.content_length, limit):
+        return too_large(hooks)
+    body = read_capped(request.stream.read, limit)
+    if body is None:
+        return too_large(hooks)
+    return receive(hooks, dict(request.headers.items()), body, handler, log)

@@ -19,6 +19,27 @@
 query a database; an ``async def`` one is awaited. For a visitor who is not signed in it
 raises ``HTTPException(401)``. Protect the POST against cross-site request forgery in the
 app: Starlette has no CSRF protection of its own.
+
+The vendor's webhooks, verified and handled once (see ``portalkit.web._webhook`` for the
+answers)::
+
+    from portalkit.web.starlette import webhook_view
+
+    async def on_event(event: BillingEvent) -> None:        # or a plain def
+        await billing.apply(event)                          # the app's own work
+
+    hooks = Webhooks.from_env()
+    app = Starlette(routes=[
+        Route("/webhooks/billing", webhook_view(hooks, on_event, event_log=SqlEventLog(url)),
+              methods=["POST"]),
+    ])
+    # FastAPI: app.add_api_route("/webhooks/billing", webhook_view(hooks, on_event),
+    #                            methods=["POST"])
+
+A plain ``def`` handler runs in the thread pool, an ``async def`` one is awaited; the event
+log's calls run in the thread pool too (a SQL log blocks). The body is read from
+``request.stream()`` and reading stops once it is past ``hooks.max_body_bytes``. Mount the
+webhook route outside any CSRF middleware the app adds: the vendor sends no token.
 """
 
 from __future__ import annotations
@@ -26,12 +47,16 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable
 
+import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
+from .._event_log import EventLog
+from .._events import BillingEvent
 from .._models import PortalLink, PortalRequest
 from .._portal import AsyncPortal, Portal
+from .._webhooks import Webhooks
 from ..errors import PortalError
 from ._core import (
     METHOD_NOT_ALLOWED,
@@ -45,12 +70,31 @@ from ._core import (
     refusal_headers,
     refuse,
 )
+from ._webhook import (
+    PER_VIEW,
+    WRONG_METHOD,
+    EventLogChoice,
+    WebhookAnswer,
+    begin,
+    check_view,
+    declared_too_large,
+    event_log_for,
+    failed,
+    finished,
+    is_delivery_method,
+    release_quietly,
+    too_large,
+    verify,
+)
 
-__all__ = ["ToRequest", "json_view", "redirect_view"]
+__all__ = ["ToRequest", "WebhookHandler", "json_view", "redirect_view", "webhook_view"]
 
 #: The app's function from its request to the PortalRequest for the signed-in customer.
 ToRequest = Callable[[Request], PortalRequest | Awaitable[PortalRequest]]
 Endpoint = Callable[[Request], Awaitable[Response]]
+#: The app's function that acts on one verified event, ``def`` or ``async def``: it returns
+#: when the event is handled and raises when it is not (the vendor then retries).
+WebhookHandler = Callable[[BillingEvent], Awaitable[object] | object]
 
 
 def redirect_view(portal: Portal | AsyncPortal, to_request: ToRequest) -> Endpoint:
@@ -124,3 +168,71 @@ def _is_async(function: object) -> bool:
 
 def _text_refusal(refusal: Refusal) -> Response:
     return PlainTextResponse(refusal.message, refusal.status, headers=refusal_headers(refusal))
+
+
+def webhook_view(
+    hooks: Webhooks, handler: WebhookHandler, *, event_log: EventLogChoice = PER_VIEW
+) -> Endpoint:
+    """An endpoint that verifies each POSTed delivery and hands its ``BillingEvent`` to
+    ``handler``, once per event under ``event_log`` (default: in this process's memory;
+    ``SqlEventLog`` for several processes or hosts; None: no deduplication)."""
+    check_view(hooks, handler, event_log, "starlette", awaits=True)
+    log = event_log_for(event_log)
+
+    async def billing_webhook(request: Request) -> Response:
+        answer = await _receive(hooks, handler, log, request)
+        return PlainTextResponse(answer.text, answer.status, headers=answer.headers)
+
+    return billing_webhook
+
+
+async def _receive(
+    hooks: Webhooks, handler: WebhookHandler, log: EventLog | None, request: Request
+) -> WebhookAnswer:
+    # Checked here too, not only by the route, as the portal views do.
+    if not is_delivery_method(request.method):
+        return WRONG_METHOD
+    limit = hooks.max_body_bytes
+    if declared_too_large(request.headers.get("content-length"), limit):
+        return too_large(hooks)
+    body = await _read_capped(request, limit)
+    if body is None:
+        return too_large(hooks)
+    event = verify(hooks, request.headers, body)
+    if isinstance(event, WebhookAnswer):
+        return event
+    answer = await run_in_threadpool(begin, log, event)
+    if answer is not None:
+        return answer
+    try:
+        await _call(handler, event)
+    except Exception as error:
+        return await run_in_threadpool(failed, log, event, error)
+    except BaseException:
+        # Cancelled (the vendor hung up): free the event for its retry, shielded so the
+        # release itself is not cancelled, then let the cancellation through.
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(release_quietly, log, event)
+        raise
+    return await run_in_threadpool(finished, log, event)
+
+
+async def _read_capped(request: Request, limit: int) -> bytes | None:
+    """The raw body, or None once it is past ``limit``: the rest is never received. (An
+    ASGI server hands the body over in its own chunks, so the last one taken may hold more
+    than the one byte past the limit that tells an over-long body.)"""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+async def _call(handler: WebhookHandler, event: BillingEvent) -> None:
+    if _is_async(handler):
+        result = handler(event)
+    else:
+        result = await run_in_threadpool(handler, event)
+    if inspect.isawaitable(result):  # e.g. a functools.partial of an async function
+        await result
