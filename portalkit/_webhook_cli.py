@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from typing import BinaryIO
 
@@ -30,6 +31,7 @@ EXIT_REJECTED = 1
 EXIT_USAGE = 2
 # Headers are small; a saved delivery whose head runs past this is not one.
 _MAX_HEAD_BYTES = 64 * 1024
+_REQUEST_LINE = re.compile(r"[A-Z]+ \S+ HTTP/\d(?:\.\d)?")  # POST /hooks HTTP/1.1
 
 
 class SavedDeliveryError(ValueError):
@@ -45,8 +47,8 @@ def read_saved_delivery(data: bytes) -> tuple[dict[str, str], bytes]:
     else:
         raise SavedDeliveryError("no empty line between the headers and the body")
     lines = head.decode("latin-1").splitlines()
-    if lines and ":" not in lines[0].split(" ", 1)[0] and " " in lines[0]:
-        lines = lines[1:]  # the request line: POST /path HTTP/1.1
+    if lines and _REQUEST_LINE.fullmatch(lines[0]):
+        lines = lines[1:]
     headers: dict[str, str] = {}
     for number, line in enumerate(lines, start=1):
         name, colon, value = line.partition(":")
