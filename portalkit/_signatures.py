@@ -144,8 +144,8 @@ class HmacSignature:
     - ``tolerance`` (seconds into the past) and ``future_tolerance`` (into the future; None:
       the vendor's own verifier does not look) bound the timestamp.
     - ``keys``: the HMAC keys a secret gives (a vendor may accept more than one form).
-    - ``strict_keys``: a key in the header other than the signature's and the timestamp's is
-      malformed (the vendor's verifier refuses it).
+    - ``strict_keys``: a key in the header other than the signature's and the timestamp's, or
+      an item with a second ``assign``, is malformed (the vendor's verifier refuses it).
     """
 
     header: str
@@ -276,6 +276,9 @@ class HmacSignature:
             key, found, text = item.partition(self.assign)
             if not found:  # the vendors' verifiers skip an item that is not key=value
                 continue
+            if self.strict_keys and self.assign in text:
+                # "h1=a=b": a strict vendor's parser cannot split it and refuses the header.
+                raise self._malformed(provider)
             if key == self.signature_key:
                 signatures.append(text)
             elif key == self.timestamp_key:
