@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
+import functools
 import hmac
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +33,7 @@ USERNAME_FIELD = "webhook_username"
 PASSWORD_FIELD = "webhook_password"  # noqa: S105 -- a field name
 
 _INTEGER = re.compile(r"-?\d{1,18}")
+_lower = functools.lru_cache(maxsize=256)(str.lower)  # header names, read once each
 
 
 @attrs.frozen
@@ -120,6 +121,14 @@ def rejected(provider: str, reason: RejectionReason, rule: str) -> WebhookReject
     return WebhookRejected(f"{provider} webhook rejected: {rule}", reason=reason, provider=provider)
 
 
+@functools.lru_cache(maxsize=64)
+def _split_template(signed: str) -> tuple[str, str]:
+    """What is signed before and after the body (``"{timestamp}."`` and ``""``), read once
+    per template."""
+    before, _, after = signed.partition("{body}")
+    return before, after
+
+
 def utf8_key(secret: str) -> tuple[bytes, ...]:
     """The secret's UTF-8 bytes as the HMAC key (Stripe, Paddle, Lemon Squeezy)."""
     return (secret.encode("utf-8"),)
@@ -192,7 +201,7 @@ class HmacSignature:
         tolerance: float | None,
         provider: str,
     ) -> Signed:
-        value = headers.get(self.header.lower())
+        value = headers.get(_lower(self.header))
         if not value:
             raise rejected(provider, RejectionReason.MISSING_SIGNATURE, f"no {self.header} header")
         timestamp_text, signatures = self._read_header(value, provider)
@@ -235,8 +244,9 @@ class HmacSignature:
     ) -> dict[str, str]:
         assert isinstance(secret, str), "a signing secret"
         key = self.keys(secret)[0]
-        digest = hmac.new(key, self._message(body, timestamp, delivery_id), hashlib.sha256)
-        signature = self._encode(digest.digest())
+        signature = self._encode(
+            hmac.digest(key, self._message(body, timestamp, delivery_id), "sha256")
+        )
         headers: dict[str, str] = {}
         if self.id_header is not None:
             headers[self.id_header] = delivery_id or ""
@@ -262,7 +272,9 @@ class HmacSignature:
                 else "any time ahead"
             )
             window = f"timestamp accepted up to {past} and {future}"
-        return f"`{self.header}`: HMAC-SHA256 ({self.encoding}) of `{self.signed}`; {window}"
+        others = [name for name in (self.id_header, self.timestamp_header) if name]
+        where = f"`{self.header}`" + "".join(f" with `{name}`" for name in others)
+        return f"{where}: HMAC-SHA256 ({self.encoding}) of `{self.signed}`; {window}"
 
     def _read_header(self, value: str, provider: str) -> tuple[str | None, list[str]]:
         if self.items is None:
@@ -300,7 +312,9 @@ class HmacSignature:
         return int(text)
 
     def _message(self, body: bytes, timestamp: int | None, delivery_id: str | None) -> bytes:
-        before, _, after = self.signed.partition("{body}")
+        before, after = _split_template(self.signed)
+        if not before and not after:
+            return body
         values = {"timestamp": timestamp, "id": delivery_id}
         return (
             before.format(**values).encode("utf-8") + body + after.format(**values).encode("utf-8")
@@ -326,7 +340,8 @@ class HmacSignature:
         for secret in secrets:
             assert isinstance(secret, str)
             for key in self.keys(secret):
-                digest = hmac.new(key, message, hashlib.sha256).digest()
+                # hmac.digest: the one-shot C path, without an HMAC object per key (~1.5 µs).
+                digest = hmac.digest(key, message, "sha256")
                 expected = digest.hex().encode("ascii") if self.encoding == "hex" else digest
                 for candidate in given:
                     # No early exit: every candidate is compared, so the time taken does not
