@@ -273,7 +273,9 @@ class HmacSignature:
             )
             window = f"timestamp accepted up to {past} and {future}"
         others = [name for name in (self.id_header, self.timestamp_header) if name]
-        where = f"`{self.header}`" + "".join(f" with `{name}`" for name in others)
+        where = f"`{self.header}`"
+        if others:
+            where += " with " + " and ".join(f"`{name}`" for name in others)
         return f"{where}: HMAC-SHA256 ({self.encoding}) of `{self.signed}`; {window}"
 
     def _read_header(self, value: str, provider: str) -> tuple[str | None, list[str]]:
