@@ -50,6 +50,7 @@ from starlette.responses import Response
 
 from .._validation import is_loopback_host
 from ._store import Consumed, Replay, Session, TwinStore, utc
+from ._twin_events import Change, SubscriptionState, TwinWebhooks
 
 if TYPE_CHECKING:
     from ._pages import Pages
@@ -58,6 +59,7 @@ __all__ = [
     "KEY_KINDS",
     "ApiRoute",
     "Call",
+    "Change",
     "Consumed",
     "IdFormat",
     "Invalid",
@@ -66,8 +68,10 @@ __all__ = [
     "Pages",
     "Reply",
     "Session",
+    "SubscriptionState",
     "Twin",
     "TwinStore",
+    "TwinWebhooks",
     "base62",
     "bearer_token",
     "fingerprint",
@@ -274,6 +278,9 @@ class Twin:
     #: after)? False for a vendor whose signed links work any number of times until they
     #: expire; its pages then check the link on every visit (``Pages.portal``).
     single_use_links: bool = True
+    #: The vendor's webhooks (``TwinWebhooks``): its secret, how it signs, the events each
+    #: portal action or ``Sandbox.trigger`` sends. None: the twin sends no webhooks.
+    webhooks: TwinWebhooks | None = None
 
     def error(self, call: Call, status: int, message: str | None = None) -> Reply:
         """The vendor's error envelope for ``status`` (what ``Fault.status`` answers)."""
