@@ -226,6 +226,54 @@ def _make_camel_case_converter() -> cattrs.Converter:
     return converter
 
 
+def json_converter(*, camel_case: bool = False) -> LazyConverter:
+    """A converter that takes JSON as JSON: a ``str``, ``int`` or ``bool`` field accepts only
+    that JSON type (cattrs' defaults call ``int()`` and ``bool()``: ``"17"`` would be an int
+    and ``"false"`` true), and a wire class only a JSON object (an all-optional class would
+    otherwise take a string or a list as an empty object). For the vendors' webhook events,
+    whose every field decides what the app is told. ``camel_case``: the classes appear
+    camelCase on the wire, as ``camel_case_converter``'s do."""
+    return LazyConverter(lambda: _make_json_converter(camel_case))
+
+
+def _strict_int(value: object, _: type) -> int:
+    if type(value) is not int:
+        raise TypeError("expected an integer")
+    return value
+
+
+def _strict_bool(value: object, _: type) -> bool:
+    if type(value) is not bool:
+        raise TypeError("expected a boolean")
+    return value
+
+
+def _make_json_converter(camel_case: bool) -> cattrs.Converter:
+    from cattrs.gen import make_dict_structure_fn, override
+
+    converter = _make_wire_converter()
+    converter.register_structure_hook(int, _strict_int)
+    converter.register_structure_hook(bool, _strict_bool)
+
+    def structure_hook(cls: type) -> Callable[[Any, Any], Any]:
+        renames: dict[str, Any] = (
+            {a.name: override(rename=snake_to_camel(a.name)) for a in attrs.fields(cls)}
+            if camel_case
+            else {}
+        )
+        structure: Callable[[Any, Any], Any] = make_dict_structure_fn(cls, converter, **renames)
+
+        def only_objects(value: Any, type_: Any) -> Any:
+            if not isinstance(value, Mapping):
+                raise TypeError("expected an object")
+            return structure(value, type_)
+
+        return only_objects
+
+    converter.register_structure_hook_factory(attrs.has, structure_hook)
+    return converter
+
+
 _CODE_SAFE = re.compile(r"[^\x20-\x7e]")
 
 

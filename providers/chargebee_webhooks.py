@@ -38,10 +38,10 @@ import attrs
 from portalkit._events import BillingEvent, EventType
 from portalkit._signatures import BasicCredentials
 from portalkit._webhooks import Delivery, EventMapping, VendorWebhooks
-from portalkit._wire import LazyConverter, wire_converter
+from portalkit._wire import json_converter
 
 if TYPE_CHECKING:
-    import cattrs
+    pass
 
 DOCS_URL = "https://apidocs.chargebee.com/docs/api/events"
 
@@ -103,20 +103,8 @@ class _Event:
     content: _Content
 
 
-def _strict_int(value: object, _: type) -> int:
-    # cattrs' default calls int(): "17" and true would pass as times.
-    if type(value) is not int:
-        raise TypeError("expected an integer")
-    return value
-
-
-def _make_converter() -> cattrs.Converter:
-    converter = wire_converter().converter
-    converter.register_structure_hook(int, _strict_int)
-    return converter
-
-
-_converter = LazyConverter(_make_converter)
+# Strict JSON types: a "false" is not true, a "17" is not a time (portalkit._wire).
+_converter = json_converter()
 
 
 def read_event(payload: dict[str, Any], delivery: Delivery) -> BillingEvent:

@@ -45,10 +45,10 @@ import attrs
 from portalkit._events import BillingEvent, EventType
 from portalkit._signatures import HmacSignature
 from portalkit._webhooks import Delivery, EventMapping, VendorWebhooks
-from portalkit._wire import LazyConverter, wire_converter
+from portalkit._wire import json_converter
 
 if TYPE_CHECKING:
-    import cattrs
+    pass
 
 DOCS_URL = "https://developer.paddle.com/webhooks/signature-verification"
 
@@ -132,11 +132,8 @@ class _PaymentMethod:
     customer_id: str
 
 
-def _make_converter() -> cattrs.Converter:
-    return wire_converter().converter  # a converter of its own, strict about strings
-
-
-_converter = LazyConverter(_make_converter)
+# Strict JSON types: a "false" is not true, a "17" is not a time (portalkit._wire).
+_converter = json_converter()
 
 
 def read_event(payload: dict[str, Any], delivery: Delivery) -> BillingEvent:

@@ -37,10 +37,10 @@ import attrs
 from portalkit._events import BillingEvent, EventType
 from portalkit._signatures import HmacSignature
 from portalkit._webhooks import Delivery, EventMapping, VendorWebhooks
-from portalkit._wire import LazyConverter, camel_case_converter
+from portalkit._wire import json_converter
 
 if TYPE_CHECKING:
-    import cattrs
+    pass
 
 #: Where Plugipay documents its webhooks: its "Webhooks" page, whose address portalkit does
 #: not know (the portal-sessions page only links to it), so no link is invented.
@@ -85,7 +85,7 @@ _SUBSCRIPTION_EVENTS = "subscription."
 
 # The wire shapes are decoded once and read: never compared or printed, so attrs is not asked
 # for __repr__ or __eq__, nor for __slots__ (as in the adapters; issue 17). Field names are
-# snake_case here and camelCase on the wire (camel_case_converter).
+# snake_case here and camelCase on the wire (json_converter(camel_case=True)).
 @attrs.frozen(repr=False, eq=False, slots=False)
 class _Object:
     id: str  # every Plugipay resource has one (ps_, cus_, sub_...)
@@ -108,20 +108,8 @@ class _Event:
     data: _Data
 
 
-def _strict_bool(value: object, _: type) -> bool:
-    # cattrs' default calls bool(): the string "false" would be true.
-    if type(value) is not bool:
-        raise TypeError("expected a boolean")
-    return value
-
-
-def _make_converter() -> cattrs.Converter:
-    converter = camel_case_converter().converter
-    converter.register_structure_hook(bool, _strict_bool)
-    return converter
-
-
-_converter = LazyConverter(_make_converter)
+# Strict JSON types: a "false" is not true, a "17" is not a time (portalkit._wire).
+_converter = json_converter(camel_case=True)
 
 
 def read_event(payload: dict[str, Any], delivery: Delivery) -> BillingEvent:

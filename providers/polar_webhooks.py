@@ -47,10 +47,10 @@ import attrs
 from portalkit._events import BillingEvent, EventType
 from portalkit._signatures import HmacSignature
 from portalkit._webhooks import Delivery, EventMapping, VendorWebhooks
-from portalkit._wire import LazyConverter, wire_converter
+from portalkit._wire import json_converter
 
 if TYPE_CHECKING:
-    import cattrs
+    pass
 
 DOCS_URL = "https://docs.polar.sh/integrate/webhooks/delivery"
 
@@ -138,20 +138,8 @@ class _Subscription:
     ended_at: str | None = None
 
 
-def _strict_bool(value: object, _: type) -> bool:
-    # cattrs' default calls bool(): the string "false" would read as True.
-    if not isinstance(value, bool):
-        raise TypeError("expected a boolean")
-    return value
-
-
-def _make_converter() -> cattrs.Converter:
-    converter = wire_converter().converter  # a converter of its own, strict about strings
-    converter.register_structure_hook(bool, _strict_bool)
-    return converter
-
-
-_converter = LazyConverter(_make_converter)
+# Strict JSON types: a "false" is not true, a "17" is not a time (portalkit._wire).
+_converter = json_converter()
 
 
 def read_event(payload: dict[str, Any], delivery: Delivery) -> BillingEvent:
