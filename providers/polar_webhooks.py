@@ -99,14 +99,14 @@ EVENTS: tuple[EventMapping, ...] = (
     EventMapping(
         SUBSCRIPTION_CANCELED,
         EventType.SUBSCRIPTION_CANCEL_SCHEDULED,
-        "data.cancel_at_period_end is true (still active): ends_at is data.ends_at, else"
-        " data.current_period_end",
+        "data.cancel_at_period_end is true and it has not ended (status not canceled, no"
+        " ended_at): ends_at is data.ends_at, else data.current_period_end",
     ),
     EventMapping(
         SUBSCRIPTION_CANCELED,
         EventType.SUBSCRIPTION_CANCELED,
-        "data.cancel_at_period_end is false: revoked at once (subscription.revoked follows);"
-        " ends_at is data.ended_at",
+        "otherwise: revoked at once, or a scheduled cancellation come due (subscription.revoked"
+        " follows); ends_at is data.ended_at",
     ),
     EventMapping(SUBSCRIPTION_UNCANCELED, EventType.SUBSCRIPTION_UNCANCELED),
     EventMapping(SUBSCRIPTION_REVOKED, EventType.SUBSCRIPTION_CANCELED),
@@ -133,6 +133,7 @@ class _Subscription:
     id: str
     customer_id: str
     cancel_at_period_end: bool
+    status: str | None = None
     current_period_end: str | None = None
     ends_at: str | None = None
     ended_at: str | None = None
@@ -187,7 +188,11 @@ def _subscription_event(
         return EventType.SUBSCRIPTION_UPDATED, None
     if vendor_type == SUBSCRIPTION_UNCANCELED:
         return EventType.SUBSCRIPTION_UNCANCELED, None
-    if vendor_type == SUBSCRIPTION_CANCELED and subscription.cancel_at_period_end:
+    # When a scheduled cancellation comes due, Polar sends subscription.canceled again, with
+    # cancel_at_period_end still true but the subscription ended (status canceled, ended_at
+    # set; Polar's server, subscription/service.py): that one is the end, not a schedule.
+    has_ended = subscription.status == "canceled" or subscription.ended_at is not None
+    if vendor_type == SUBSCRIPTION_CANCELED and subscription.cancel_at_period_end and not has_ended:
         if subscription.ends_at is not None:
             return EventType.SUBSCRIPTION_CANCEL_SCHEDULED, delivery.iso_time(
                 subscription.ends_at, "data.ends_at"
