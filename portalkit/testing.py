@@ -34,6 +34,22 @@ Fixtures:
     sandbox's for the length of the test, so code that builds its ``Portal`` with
     ``Portal.from_env()`` talks to the sandbox; returns what it set. Choose the vendor with
     ``monkeypatch.setenv("PORTALKIT_PROVIDER", "paddle")``.
+``portal_webhooks``
+    The sandbox's webhooks, for a test of the app's own webhook handler
+    (``PortalWebhooks``): ``serve(app)`` puts an ASGI app on 127.0.0.1 for the test,
+    ``forward(vendor, url)`` sends the vendor's events there, ``env(vendor)`` is what
+    ``Webhooks.from_env`` needs to verify them, ``trigger(vendor, EventType...)`` changes a
+    subscription and sends the vendor's events, ``script(vendor, *DeliveryFault...)``
+    disturbs the next deliveries, ``wait(vendor, count)`` blocks until they are over, and
+    ``events(vendor)`` reads what was delivered into ``BillingEvent``s::
+
+        def test_cancel_is_recorded(portal_webhooks):
+            hooks = Webhooks.from_env(portal_webhooks.env("stripe"))
+            url = portal_webhooks.serve(create_app(hooks))  # the app's own webhook view
+            portal_webhooks.forward("stripe", url + "/webhooks")
+            portal_webhooks.trigger("stripe", EventType.SUBSCRIPTION_CANCEL_SCHEDULED)
+            (delivery,) = portal_webhooks.wait("stripe")
+            assert delivery.delivered
 
 Loading the plugin imports nothing beyond pytest and portalkit's core: the sandbox
 (starlette, uvicorn: the ``sandbox`` extra) is imported when a test first asks for one of
@@ -43,6 +59,7 @@ these fixtures, and a missing extra fails that test with the install command, no
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
@@ -52,22 +69,32 @@ from ._registry import available_twins
 from ._retry import RetryPolicy
 
 if TYPE_CHECKING:
-    from .sandbox import Fault, Sandbox
+    from starlette.types import ASGIApp
+
+    from ._events import BillingEvent, EventType
+    from .sandbox import AppliedChange, DeliveryFault, Fault, Sandbox, WebhookDelivery
 
     #: The names of the vendors the sandbox emulates (the registered twins), sorted.
     VENDORS: tuple[str, ...]
+    #: The names of the vendors whose twins send webhooks, in the same order.
+    WEBHOOK_VENDORS: tuple[str, ...]
 
 __all__ = [
+    "FAST_DELIVERY_BACKOFF",
     "FAST_RETRY",
     "VENDORS",
+    "WEBHOOK_VENDORS",
+    "DeliveryFault",
     "Fault",
     "KeyKind",
     "PortalFactory",
+    "PortalWebhooks",
     "Sandbox",
     "portal_by_vendor",
     "portal_for",
     "portal_sandbox",
     "portal_sandbox_env",
+    "portal_webhooks",
     "sandbox_portals",
 ]
 
@@ -82,19 +109,28 @@ PortalFactory = Callable[..., Portal]
 
 
 def __getattr__(name: str) -> Any:
-    """``Fault`` and ``Sandbox`` from portalkit.sandbox, imported on first use, so that
-    loading this plugin stays cheap and works without the sandbox extra; ``VENDORS``, the
-    registered twins' names (``portalkit.sandbox`` entry points), read on use."""
+    """``Fault``, ``DeliveryFault`` and ``Sandbox`` from portalkit.sandbox, imported on first
+    use, so that loading this plugin stays cheap and works without the sandbox extra;
+    ``VENDORS``, the registered twins' names (``portalkit.sandbox`` entry points), read on
+    use; ``WEBHOOK_VENDORS``, those whose twins send webhooks (loading the twins)."""
     if name == "Fault":
         from .sandbox import Fault
 
         return Fault
+    if name == "DeliveryFault":
+        from .sandbox import DeliveryFault
+
+        return DeliveryFault
     if name == "Sandbox":
         from .sandbox import Sandbox
 
         return Sandbox
     if name == "VENDORS":  # read from the registry (entry points), never restated here
         return tuple(available_twins())
+    if name == "WEBHOOK_VENDORS":  # the twins themselves say whether they send webhooks
+        from .sandbox import load_twins
+
+        return tuple(twin.name for twin in load_twins() if twin.webhooks is not None)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -115,9 +151,17 @@ def _sandbox_class() -> type[Sandbox]:
     pytest.fail(f"{INSTALL_HINT} ({reason})", pytrace=False)
 
 
+#: The backoff between webhook delivery attempts in the plugin's sandbox (seconds, doubling
+#: at each of the 5 attempts): a test of a refused delivery waits 0.15 s in all, not 0.75 s.
+FAST_DELIVERY_BACKOFF = 0.01
+
+
 @pytest.fixture(scope="session")
 def _portalkit_sandbox_server() -> Iterator[Sandbox]:
-    sandbox = _sandbox_class()()
+    sandbox_class = _sandbox_class()  # fails the test with the install hint, when missing
+    from .sandbox import DeliveryPolicy
+
+    sandbox = sandbox_class(delivery_policy=DeliveryPolicy(backoff=FAST_DELIVERY_BACKOFF))
     with sandbox.serve(host="127.0.0.1", port=0):
         yield sandbox
 
@@ -126,9 +170,16 @@ def _portalkit_sandbox_server() -> Iterator[Sandbox]:
 def portal_sandbox(_portalkit_sandbox_server: Sandbox) -> Iterator[Sandbox]:
     """The running sandbox, in its seeded state (see the module docstring)."""
     sandbox = _portalkit_sandbox_server
-    sandbox.reset()
+    _clean(sandbox)
     yield sandbox
-    sandbox.reset()  # also releases requests left hanging on a scripted fault
+    _clean(sandbox)  # also releases requests left hanging on a scripted fault
+
+
+def _clean(sandbox: Sandbox) -> None:
+    sandbox.reset()
+    # Webhook endpoints outlive a reset (they are wiring); a test's are its own.
+    for vendor in sandbox.vendors:
+        sandbox.remove_webhook_endpoint(vendor)
 
 
 @pytest.fixture
@@ -169,3 +220,95 @@ def portal_sandbox_env(portal_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch)
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     return variables
+
+
+class PortalWebhooks:
+    """The ``portal_webhooks`` fixture: the running sandbox's webhooks, for a test of the
+    app's own webhook handler against every vendor's twin. Everything it starts or registers
+    ends with the test."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self._servers = ExitStack()
+
+    def serve(self, app: ASGIApp) -> str:
+        """Serve the ASGI ``app`` (Starlette, FastAPI, ...) on 127.0.0.1 and a free port until
+        the test ends, so the sandbox can POST to it; returns its root URL
+        (``http://127.0.0.1:<port>``). (``portalkit.sandbox.serve_app`` outside pytest.)"""
+        from .sandbox import serve_app
+
+        return self._servers.enter_context(serve_app(app))
+
+    def forward(self, vendor: str, url: str) -> None:
+        """Send the vendor's events to ``url`` (the app's webhook endpoint) for this test."""
+        self.sandbox.add_webhook_endpoint(vendor, url)
+
+    def env(self, vendor: str) -> dict[str, str]:
+        """``{"PORTALKIT_PROVIDER": vendor, "<VENDOR>_WEBHOOK_SECRET": ...}``: what
+        ``portalkit.Webhooks.from_env`` needs to verify the vendor twin's deliveries."""
+        return self.sandbox.webhook_env(vendor)
+
+    def trigger(
+        self,
+        vendor: str,
+        change: EventType | str,
+        *,
+        customer_id: str | None = None,
+        subscription_id: str | None = None,
+    ) -> AppliedChange:
+        """Change a subscription (``Sandbox.trigger``) and send the vendor's events for it:
+        ``trigger("paddle", EventType.SUBSCRIPTION_CANCELED)``. Returns at once; ``wait``."""
+        return self.sandbox.trigger(
+            vendor, change, customer_id=customer_id, subscription_id=subscription_id
+        )
+
+    def script(self, vendor: str, *faults: DeliveryFault) -> None:
+        """Disturb the vendor's next deliveries, one fault per event:
+        ``DeliveryFault.duplicate()``, ``.out_of_order()``, ``.late()``, ``.bad_signature()``."""
+        self.sandbox.script_deliveries(vendor, *faults)
+
+    def wait(self, vendor: str, count: int = 1, timeout: float = 5.0) -> list[WebhookDelivery]:
+        """Block until ``count`` of the vendor's deliveries in this test are over (answered
+        2xx, or refused at every attempt); then all of them, oldest first, each with its
+        attempts (``status_code``, ``error``)."""
+        return self.sandbox.wait_for_deliveries(vendor, count, timeout)
+
+    def deliveries(self, vendor: str) -> list[WebhookDelivery]:
+        """The vendor's deliveries so far, finished or not."""
+        return self.sandbox.deliveries(vendor)
+
+    def events(self, vendor: str) -> list[BillingEvent]:
+        """What was delivered, read by portalkit as a correct receiver reads it
+        (``Webhooks.from_env(env(vendor))``, at the time each was sent): one
+        ``BillingEvent`` per delivery that verifies, in the order sent -- a duplicate twice,
+        a late or badly signed one not at all."""
+        from . import Webhooks
+        from .errors import WebhookRejected
+
+        hooks = Webhooks.from_env(self.env(vendor))
+        events = []
+        for delivery in self.sandbox.deliveries(vendor):
+            if not delivery.attempts:
+                continue
+            attempt = delivery.attempts[-1]
+            try:
+                event = hooks.parse(attempt.headers, delivery.body, now=attempt.at.timestamp())
+            except WebhookRejected:
+                continue
+            events.append(event)
+        return events
+
+    def close(self) -> None:
+        for vendor in self.sandbox.vendors:
+            self.sandbox.remove_webhook_endpoint(vendor)
+        self._servers.close()
+
+
+@pytest.fixture
+def portal_webhooks(portal_sandbox: Sandbox) -> Iterator[PortalWebhooks]:
+    """The sandbox's webhooks for this test: ``serve``, ``forward``, ``env``, ``trigger``,
+    ``script``, ``wait``, ``events`` (see ``PortalWebhooks``). Endpoints, servers and
+    deliveries end with the test."""
+    webhooks = PortalWebhooks(portal_sandbox)
+    yield webhooks
+    webhooks.close()

@@ -34,6 +34,9 @@ single-use bearer token, to be opened within an hour. ``forward_url`` naming the
 edit-subscription permalink (``/portal/permalink/subscriptions/{id}/edit`` on the site's
 portal) opens the portal at that subscription's "update_subscription" page. After a logout
 the link answers 410 even if it was never used.
+
+Webhooks (section ``# -- webhooks --``): Chargebee's events for each portal action, with HTTP
+Basic credentials as Chargebee sends them.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ import base64
 import binascii
 import re
 import uuid
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -52,13 +56,16 @@ from starlette.responses import Response
 from portalkit.sandbox.twin import (
     ApiRoute,
     Call,
+    Change,
     IdFormat,
     Invalid,
     PageRoute,
     Pages,
     Reply,
     Session,
+    SubscriptionState,
     Twin,
+    TwinWebhooks,
     base62,
     fingerprint,
     form_object,
@@ -347,6 +354,228 @@ async def open_link(request: Request, pages: Pages) -> Response:
     return pages.open(request, session.id, secret, action, subscription_id)
 
 
+# -- webhooks --------------------------------------------------------------------------------
+# Chargebee's docs: https://apidocs.chargebee.com/docs/api/events (the event object: ``id``
+# ``ev_...``, ``occurred_at`` in Unix seconds, ``source``, ``object``, ``api_version``,
+# ``event_type``, ``webhook_status``, ``content`` holding the resources as they are now, never
+# their previous values), each event's page (a subscription event's content is the
+# ``subscription`` and its ``customer``; a payment source event's the ``customer`` and the
+# ``payment_source``), .../subscriptions (``status`` ``non_renewing`` while a cancellation is
+# scheduled, ``cancelled_at`` the date it takes effect, ``resource_version`` in milliseconds)
+# and the webhook settings: nothing is signed, the user name and password configured with the
+# webhook URL arrive as HTTP Basic. Field names and enums as chargebee-python's models name
+# them (``SubscriptionResponse``, ``CustomerResponse``, ``PaymentSourceResponse``,
+# ``EventResponse``; its test checks every field sent is one of theirs). Ids on a test site:
+# ``ev___test__...``, ``pm___test__...``.
+
+#: The sandbox webhook's Basic credentials, ``"user:password"``.
+WEBHOOK_USERNAME = "portalkit-sandbox"
+WEBHOOK_PASSWORD = "sandbox-chargebee-webhook-password"  # noqa: S105 -- the sandbox's, public
+WEBHOOK_SECRET = f"{WEBHOOK_USERNAME}:{WEBHOOK_PASSWORD}"
+#: Item prices (Product Catalog 2.0) a subscription can be on, with their monthly price in
+#: cents.
+PLANS = {"portalkit-basic-USD-Monthly": 900, "portalkit-pro-USD-Monthly": 2900}
+GATEWAY_ACCOUNT = "gw___test__portalkitGateway1"
+#: The event each change sends. A change of plan is ``subscription_changed``, which Chargebee
+#: sends for any change made through "update subscription" (a plan, a quantity, an add-on).
+#: A new card is a new payment source (its own id): ``payment_source_added``.
+EVENT_TYPES = {
+    Change.SUBSCRIPTION_CANCEL_SCHEDULED: "subscription_cancellation_scheduled",
+    Change.SUBSCRIPTION_UNCANCELED: "subscription_scheduled_cancellation_removed",
+    Change.SUBSCRIPTION_CANCELED: "subscription_cancelled",
+    Change.SUBSCRIPTION_PLAN_CHANGED: "subscription_changed",
+    Change.SUBSCRIPTION_UPDATED: "subscription_changed",
+    Change.PAYMENT_METHOD_UPDATED: "payment_source_added",
+}
+
+
+def webhook_headers(
+    body: bytes, payload: Mapping[str, Any], secret: str, timestamp: int, delivery_id: str
+) -> dict[str, str]:
+    """HTTP Basic with the webhook's ``"user:password"`` (another secret: other credentials);
+    nothing is signed, so neither the body nor the timestamp is in the headers."""
+    username, _, password = secret.partition(":")
+    credentials = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {credentials}", "Content-Type": "application/json"}
+
+
+def webhook_events(
+    change: Change, before: SubscriptionState, after: SubscriptionState, now: float
+) -> list[dict[str, Any]]:
+    """The one event Chargebee sends for ``change``, from the portal (``source``)."""
+    event_type = EVENT_TYPES.get(change)
+    if event_type is None:
+        return []
+    content: dict[str, Any] = {"subscription": _subscription(after), "customer": _customer(after)}
+    if change is Change.PAYMENT_METHOD_UPDATED:
+        content = {"customer": _customer(after), "payment_source": _payment_source(after, now)}
+    return [
+        {
+            "id": f"ev___test__{base62(16)}",
+            "occurred_at": int(now),
+            "source": "portal",
+            "object": "event",
+            "api_version": "v2",
+            "event_type": event_type,
+            "webhook_status": "scheduled",
+            "content": content,
+        }
+    ]
+
+
+def _version(state: SubscriptionState) -> int:
+    """``resource_version``: milliseconds of the last change, that grows at every change even
+    within one second (the state's ``version`` in the milliseconds)."""
+    return int(state.updated_at) * 1000 + state.version % 1000
+
+
+def _subscription(state: SubscriptionState) -> dict[str, Any]:
+    price = PLANS.get(state.plan, 0)
+    subscription: dict[str, Any] = {
+        "id": state.id,
+        "billing_period": 1,
+        "billing_period_unit": "month",
+        "customer_id": state.customer_id,
+        "status": "active",
+        "current_term_start": int(state.current_period_start),
+        "current_term_end": int(state.current_period_end),
+        "next_billing_at": int(state.current_period_end),
+        "created_at": int(state.created_at),
+        "started_at": int(state.created_at),
+        "activated_at": int(state.created_at),
+        "updated_at": int(state.updated_at),
+        "has_scheduled_changes": False,
+        "channel": "web",
+        "resource_version": _version(state),
+        "deleted": False,
+        "object": "subscription",
+        "currency_code": "USD",
+        "subscription_items": [
+            {
+                "item_price_id": state.plan,
+                "item_type": "plan",
+                "quantity": 1,
+                "unit_price": price,
+                "amount": price,
+                "free_quantity": 0,
+                "object": "subscription_item",
+            }
+        ],
+        "due_invoices_count": 0,
+        "mrr": price,
+        "exchange_rate": 1.0,
+        "base_currency_code": "USD",
+    }
+    if state.status == "canceled":
+        # Ended: no term, no next billing; cancelled_at is when it ended.
+        for field in ("current_term_start", "current_term_end", "next_billing_at"):
+            del subscription[field]
+        ended = state.ended_at if state.ended_at is not None else state.updated_at
+        subscription.update(status="cancelled", cancelled_at=int(ended), mrr=0)
+    elif state.cancel_at_period_end:
+        # Scheduled: cancelled_at is when it will take effect (the term's end).
+        del subscription["next_billing_at"]
+        asked = state.canceled_at if state.canceled_at is not None else state.updated_at
+        subscription.update(
+            status="non_renewing",
+            cancelled_at=int(state.current_period_end),
+            cancel_schedule_created_at=int(asked),
+            remaining_billing_cycles=0,
+        )
+    return subscription
+
+
+def _customer(state: SubscriptionState) -> dict[str, Any]:
+    return {
+        "id": state.customer_id,
+        "first_name": "Sandbox",
+        "last_name": "Customer",
+        "email": f"{state.customer_id}@example.com",
+        "auto_collection": "on",
+        "net_term_days": 0,
+        "allow_direct_debit": False,
+        "created_at": int(state.created_at),
+        "taxability": "taxable",
+        "updated_at": int(state.updated_at),
+        "locale": "en",
+        "pii_cleared": "active",
+        "channel": "web",
+        "resource_version": _version(state),
+        "deleted": False,
+        "object": "customer",
+        "card_status": "valid",
+        "primary_payment_source_id": state.payment_method,
+        "payment_method": {
+            "object": "payment_method",
+            "type": "card",
+            "reference_id": _reference(state),
+            "gateway": "chargebee",
+            "gateway_account_id": GATEWAY_ACCOUNT,
+            "status": "valid",
+        },
+        "promotional_credits": 0,
+        "refundable_credits": 0,
+        "excess_payments": 0,
+        "unbilled_charges": 0,
+        "preferred_currency_code": "USD",
+    }
+
+
+def _payment_source(state: SubscriptionState, now: float) -> dict[str, Any]:
+    return {
+        "id": state.payment_method,
+        "updated_at": int(now),
+        "resource_version": _version(state),
+        "deleted": False,
+        "object": "payment_source",
+        "customer_id": state.customer_id,
+        "type": "card",
+        "reference_id": _reference(state),
+        "status": "valid",
+        "gateway": "chargebee",
+        "gateway_account_id": GATEWAY_ACCOUNT,
+        "created_at": int(now),
+        "issuing_country": "US",
+        "card": {
+            "first_name": "Sandbox",
+            "last_name": "Customer",
+            "iin": "424242",
+            "last4": "4242",
+            "brand": "visa",
+            "funding_type": "credit",
+            "expiry_month": 12,
+            "expiry_year": 2030,
+            "masked_number": "************4242",
+            "object": "card",
+        },
+    }
+
+
+def _reference(state: SubscriptionState) -> str:
+    """The gateway's token for the payment source (``tok_...``)."""
+    return "tok_" + state.payment_method.removeprefix("pm_")
+
+
+WEBHOOKS = TwinWebhooks(
+    secret=WEBHOOK_SECRET,
+    env={
+        "CHARGEBEE_WEBHOOK_USERNAME": WEBHOOK_USERNAME,
+        "CHARGEBEE_WEBHOOK_PASSWORD": WEBHOOK_PASSWORD,
+    },
+    sign=webhook_headers,
+    events=webhook_events,
+    changes=frozenset(EVENT_TYPES),
+    action_changes={
+        # The portal's default: cancel at the end of the term.
+        "cancel_subscription": Change.SUBSCRIPTION_CANCEL_SCHEDULED,
+        "update_payment_method": Change.PAYMENT_METHOD_UPDATED,
+        "update_subscription": Change.SUBSCRIPTION_PLAN_CHANGED,
+    },
+    plans=tuple(PLANS),
+    payment_method_id=lambda now: f"pm___test__{base62(16)}",
+)
+
+
 TWIN = Twin(
     name="chargebee",
     title="Chargebee",
@@ -394,4 +623,5 @@ TWIN = Twin(
     ),
     preopened_labels={"update_subscription": "Edit subscription"},
     url_secrets=(r"/portal/access/(?P<token>[^\"'\s/?#]+)",),
+    webhooks=WEBHOOKS,
 )

@@ -25,6 +25,11 @@ pages under ``/lemonsqueezy/<store>``)::
 
 ``signature`` is a hex HMAC-SHA256, with a secret of the twin's own, over the path and the
 query before it (Lemon Squeezy's own scheme is not documented: this is the twin's).
+
+A subscription read renders the subscription's state in the sandbox
+(``TwinStore.subscription_state``): a cancellation, a new plan or card made in the portal or
+by ``Sandbox.trigger`` shows there, as in the webhook Lemon Squeezy sends for it (section
+``# -- webhooks --``: events, signature and sandbox secret).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import re
 import secrets
 import threading
 import uuid
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -45,13 +51,16 @@ from starlette.responses import HTMLResponse, Response
 from portalkit.sandbox.twin import (
     ApiRoute,
     Call,
+    Change,
     IdFormat,
     Invalid,
     PageRoute,
     Pages,
     Reply,
     Session,
+    SubscriptionState,
     Twin,
+    TwinWebhooks,
     bearer_token,
     ulid,
     utc,
@@ -143,52 +152,93 @@ def retrieve_customer(call: Call) -> Reply:
 
 
 def retrieve_subscription(call: Call) -> Reply:
+    """The subscription as its state is now (a cancellation, a new plan or card made in the
+    portal or by ``Sandbox.trigger`` shows here), with links signed afresh."""
     remaining = _authenticate(call)
     subscription_id = call.path_params["id"]
     owner = _owner(call, subscription_id) if NUMERIC_ID.fullmatch(subscription_id) else None
     if owner is None:
         raise Invalid(404, "not_found", "The requested resource could not be found.")
-    expires = int(call.now) + TTL
-    root = f"/lemonsqueezy/{STORE}"
-    urls = {
+    urls = _urls(call.base_url, f"/lemonsqueezy/{STORE}", subscription_id, owner, call.now)
+    attributes = subscription_attributes(call.store.subscription_state(subscription_id), urls)
+    return _document(
+        call, "subscriptions", subscription_id, attributes, SUBSCRIPTION_RELATIONS, remaining
+    )
+
+
+#: A subscription's JSON:API relationships.
+SUBSCRIPTION_RELATIONS = ("store", "customer", "order", "order-item", "product", "variant")
+
+
+def _urls(base_url: str, root: str, subscription_id: str, owner: str, now: float) -> dict[str, str]:
+    """A subscription's signed links (valid ``TTL`` from ``now``) under ``base_url + root``."""
+    expires = int(now) + TTL
+    return {
         "update_payment_method": _signed(
-            call.base_url, f"{root}/subscription/{subscription_id}/payment-details", expires
+            base_url, f"{root}/subscription/{subscription_id}/payment-details", expires
         ),
-        "customer_portal": _signed(call.base_url, f"{root}/billing", expires, user=owner),
+        "customer_portal": _signed(base_url, f"{root}/billing", expires, user=owner),
         "customer_portal_update_subscription": _signed(
-            call.base_url, f"{root}/billing/{subscription_id}/update", expires, user=owner
+            base_url, f"{root}/billing/{subscription_id}/update", expires, user=owner
         ),
     }
-    attributes = {
+
+
+def subscription_attributes(state: SubscriptionState, urls: dict[str, str]) -> dict[str, Any]:
+    """The subscription object's attributes (API reference, "The subscription object"), as a
+    read answers them and a webhook carries them. ``status``: ``active``; ``cancelled`` in
+    the grace period a cancellation leaves (``cancelled`` true, ``ends_at`` the period's end);
+    ``expired`` once it ended. ``renews_at`` is the period's end whatever the status."""
+    status = _status(state)
+    ends_at: float | None = None
+    if status == "cancelled":
+        ends_at = state.current_period_end
+    elif status == "expired":
+        ends_at = state.ended_at if state.ended_at is not None else state.updated_at
+    variant = int(state.plan) if NUMERIC_ID.fullmatch(state.plan) else 1
+    last_four = state.payment_method if LAST_FOUR.fullmatch(state.payment_method) else "4242"
+    return {
         "store_id": STORE_ID,
-        "customer_id": int(owner),
-        "order_id": int(subscription_id),
-        "order_item_id": int(subscription_id),
+        "customer_id": int(state.customer_id),
+        "order_id": int(state.id),
+        "order_item_id": int(state.id),
         "product_id": 1,
-        "variant_id": 1,
+        "variant_id": variant,
         "product_name": "Sandbox Plan",
-        "variant_name": "Monthly",
-        "user_name": f"Sandbox Customer {owner}",
-        "user_email": f"customer{owner}@example.com",
-        "status": "active",
-        "status_formatted": "Active",
-        "card_brand": "visa",
-        "card_last_four": "4242",
+        "variant_name": VARIANTS.get(state.plan, "Monthly"),
+        "user_name": f"Sandbox Customer {state.customer_id}",
+        "user_email": f"customer{state.customer_id}@example.com",
+        "status": status,
+        "status_formatted": status.title(),
+        "card_brand": CARD_BRANDS[(int(last_four) - 4242) % len(CARD_BRANDS)],  # 4242: visa
+        "card_last_four": last_four,
         "payment_processor": "stripe",
         "pause": None,
-        "cancelled": False,
+        "cancelled": status != "active",
         "trial_ends_at": None,
-        "billing_anchor": 1,
-        "first_subscription_item": None,
+        "billing_anchor": utc(state.created_at).day,
+        "first_subscription_item": {
+            "id": int(state.id),
+            "subscription_id": int(state.id),
+            "price_id": variant,
+            "quantity": 1,
+            "is_usage_based": False,
+            "created_at": _timestamp(state.created_at),
+            "updated_at": _timestamp(state.updated_at),
+        },
         "urls": urls,
-        "renews_at": _timestamp(call.now + 30 * 86400),
-        "ends_at": None,
-        "created_at": _timestamp(0),
-        "updated_at": _timestamp(0),
+        "renews_at": _timestamp(state.current_period_end),
+        "ends_at": None if ends_at is None else _timestamp(ends_at),
+        "created_at": _timestamp(state.created_at),
+        "updated_at": _timestamp(state.updated_at),
         "test_mode": True,
     }
-    relations = ("store", "customer", "order", "order-item", "product", "variant")
-    return _document(call, "subscriptions", subscription_id, attributes, relations, remaining)
+
+
+def _status(state: SubscriptionState) -> str:
+    if state.status == "canceled":
+        return "expired"
+    return "cancelled" if state.cancel_at_period_end else "active"
 
 
 def _authenticate(call: Call) -> int:
@@ -230,8 +280,22 @@ def _document(
     relations: tuple[str, ...],
     remaining: int,
 ) -> Reply:
+    data = _resource(kind, id_, attributes, relations)
+    payload = {"jsonapi": {"version": "1.0"}, "links": data["links"], "data": data}
+    headers = {
+        "Content-Type": JSON_API,
+        "X-Ratelimit-Limit": str(RATE_LIMIT),
+        "X-Ratelimit-Remaining": str(remaining),
+    }
+    return Reply(200, payload, headers)
+
+
+def _resource(
+    kind: str, id_: str, attributes: dict[str, Any], relations: tuple[str, ...]
+) -> dict[str, Any]:
+    """A JSON:API resource object (a read's ``data``, a webhook's ``data``)."""
     self_link = f"{API}/{kind}/{id_}"
-    data = {
+    return {
         "type": kind,
         "id": id_,
         "attributes": attributes,
@@ -246,13 +310,6 @@ def _document(
         },
         "links": {"self": self_link},
     }
-    payload = {"jsonapi": {"version": "1.0"}, "links": {"self": self_link}, "data": data}
-    headers = {
-        "Content-Type": JSON_API,
-        "X-Ratelimit-Limit": str(RATE_LIMIT),
-        "X-Ratelimit-Remaining": str(remaining),
-    }
-    return Reply(200, payload, headers)
 
 
 def _issued(call: Call, customer_id: str, url: str, expires: int) -> Session:
@@ -404,6 +461,92 @@ async def update_subscription(request: Request, pages: Pages) -> Response:
     return _open(request, pages, customer_id, "update_subscription", subscription_id)
 
 
+# -- webhooks --------------------------------------------------------------------------------
+# Lemon Squeezy's docs: help/webhooks (one POST per event, ``Content-Type: application/json``,
+# the event's name in ``X-Event-Name``), help/webhooks/signing-requests (``X-Signature``: the
+# hex HMAC-SHA256 of the raw body, keyed with the signing secret you typed, 6 to 40
+# characters; nothing else is signed, there is no timestamp, so a late delivery is the same
+# delivery), help/webhooks/event-types (subscription_cancelled: "the subscription enters a
+# grace period until the next billing date"; subscription_resumed; subscription_expired;
+# subscription_updated, the catch-all), the developer guide "Staying in sync with webhooks"
+# (the envelope: ``meta`` {``event_name``, ``test_mode``, ``webhook_id``, and ``custom_data``
+# only when the checkout passed some}, ``data`` the resource) and the API reference's
+# "The subscription object" (``data``: the same resource a read answers, see
+# ``subscription_attributes``). Lemon Squeezy has no event for a plan change or a new card:
+# both are subscription_updated.
+#
+# The links in a webhook are on the store's real host (``https://<store>.lemonsqueezy.com``):
+# an event is built without a request, so without the sandbox's address. Read the
+# subscription through the API for links that open in the sandbox.
+
+#: The signing secret the sandbox's webhook was made with (one you choose, 6 to 40 characters).
+WEBHOOK_SECRET = "portalkit-sandbox-signing-secret"  # noqa: S105 -- the sandbox's, public
+#: The sandbox store's webhook (``meta.webhook_id`` names the webhook, not the event).
+WEBHOOK_ID = "5f2b0f0e-1c55-4c1a-9d0e-7a3f6b8c2d41"
+#: The variants (of product 1, "Sandbox Plan") a subscription can be on: id -> name.
+VARIANTS = {"1": "Monthly", "2": "Pro Monthly"}
+#: Lemon Squeezy shows a card by its brand and last four only, so the twin's payment method
+#: id *is* the last four: a new one each time (from 4242 on), of one of these brands.
+CARD_BRANDS = ("visa", "mastercard", "amex", "discover")
+_card_numbers = itertools.count(4242)
+LAST_FOUR = re.compile(r"\d{4}")
+#: The event each change sends.
+EVENT_NAMES = {
+    Change.SUBSCRIPTION_CANCEL_SCHEDULED: "subscription_cancelled",
+    Change.SUBSCRIPTION_UNCANCELED: "subscription_resumed",
+    Change.SUBSCRIPTION_CANCELED: "subscription_expired",
+    Change.SUBSCRIPTION_PLAN_CHANGED: "subscription_updated",
+    Change.PAYMENT_METHOD_UPDATED: "subscription_updated",
+    Change.SUBSCRIPTION_UPDATED: "subscription_updated",
+}
+
+
+def webhook_headers(
+    body: bytes, payload: Mapping[str, Any], secret: str, timestamp: int, delivery_id: str
+) -> dict[str, str]:
+    """``X-Signature``: the hex HMAC-SHA256 of the raw body; ``X-Event-Name``, unsigned."""
+    signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {
+        "Content-Type": "application/json",
+        "X-Event-Name": str(payload["meta"]["event_name"]),
+        "X-Signature": signature,
+    }
+
+
+def webhook_events(
+    change: Change, before: SubscriptionState, after: SubscriptionState, now: float
+) -> list[dict[str, Any]]:
+    """The one event Lemon Squeezy sends for ``change``: the subscription as it is now."""
+    event_name = EVENT_NAMES.get(change)
+    if event_name is None:
+        return []
+    urls = _urls(f"https://{STORE}.lemonsqueezy.com", "", after.id, after.customer_id, now)
+    attributes = subscription_attributes(after, urls)
+    return [
+        {
+            "meta": {"test_mode": True, "event_name": event_name, "webhook_id": WEBHOOK_ID},
+            "data": _resource("subscriptions", after.id, attributes, SUBSCRIPTION_RELATIONS),
+        }
+    ]
+
+
+WEBHOOKS = TwinWebhooks(
+    secret=WEBHOOK_SECRET,
+    env={"LEMONSQUEEZY_WEBHOOK_SECRET": WEBHOOK_SECRET},
+    sign=webhook_headers,
+    events=webhook_events,
+    changes=frozenset(EVENT_NAMES),
+    action_changes={
+        # Lemon Squeezy's portal cancels at the end of the period (the grace period).
+        "cancel_subscription": Change.SUBSCRIPTION_CANCEL_SCHEDULED,
+        "update_payment_method": Change.PAYMENT_METHOD_UPDATED,
+        "update_subscription": Change.SUBSCRIPTION_PLAN_CHANGED,
+    },
+    plans=tuple(VARIANTS),
+    payment_method_id=lambda now: f"{next(_card_numbers) % 10_000:04d}",
+)
+
+
 TWIN = Twin(
     name="lemonsqueezy",
     title="Lemon Squeezy",
@@ -444,4 +587,5 @@ TWIN = Twin(
     },
     url_secrets=(r"[?&]signature=(?P<token>[^&#\s\"']+)",),
     single_use_links=False,
+    webhooks=WEBHOOKS,
 )

@@ -18,24 +18,31 @@ URLs: ``{sandbox}/paddle/cpl_<id>?action=overview&token=pga_<token>``, and per s
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import uuid
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+import attrs
 from starlette.requests import Request
 from starlette.responses import Response
 
 from portalkit.sandbox.twin import (
     ApiRoute,
     Call,
+    Change,
     IdFormat,
     Invalid,
     PageRoute,
     Pages,
     Reply,
     Session,
+    SubscriptionState,
     Twin,
+    TwinWebhooks,
     bearer_token,
     iso_seconds,
     json_object,
@@ -205,6 +212,215 @@ async def open_link(request: Request, pages: Pages) -> Response:
     return pages.open(request, session.id, token_, shown, subscription_id)
 
 
+# -- webhooks --------------------------------------------------------------------------------
+#
+# Restated from Paddle's docs, never from portalkit's receiver: "Verify webhook signatures"
+# (developer.paddle.com/webhooks/signature-verification), the event reference
+# (webhooks/subscriptions/subscription-updated, subscription-canceled,
+# webhooks/payment-methods/payment-method-saved), the "Subscription canceled scenario"
+# (webhooks/scenarios/subscription-canceled), and the entities' shapes as paddle-python-sdk's
+# ``paddle_billing.Notifications.Entities`` read them.
+#
+#     Paddle-Signature: ts=<unix>;h1=<hex HMAC-SHA256 of "{ts}:{raw body}">
+#     {"event_id": "evt_01...", "event_type": "subscription.updated",
+#      "occurred_at": "2024-04-12T10:49:39.038915Z", "notification_id": "ntf_01...",
+#      "data": {<the entity as it is now>}}
+#
+# What the portal's actions send: "cancel" schedules a cancellation at the end of the billing
+# period (``subscription.updated`` with ``scheduled_change: {action: "cancel", effective_at,
+# resume_at: null}``); withdrawing it is a ``subscription.updated`` with
+# ``scheduled_change: null``; the end is ``subscription.canceled`` (status ``canceled``,
+# ``canceled_at``). A payment method update sends ``payment_method.saved``: UNCONFIRMED which
+# events Paddle's portal sends for it (it also runs a zero-value transaction; its
+# ``transaction.*`` events are not emulated). Paddle's portal does not change plans: a plan
+# change (``Sandbox.trigger`` only, as made through Paddle's API) is a ``subscription.updated``
+# with the new price in ``items``.
+
+#: The notification destination's secret key, in Paddle's format (``pdl_ntfset_<ulid>_<key>``).
+WEBHOOK_SECRET = "pdl_ntfset_01hzseed000000000000000001_PortalkitSandboxNotificationKey1"  # noqa: S105 -- a fixed sandbox secret
+SIGNATURE_HEADER = "Paddle-Signature"
+
+
+@attrs.frozen
+class Price:
+    """A catalog price a subscription can be on (Paddle's price entity, abridged)."""
+
+    id: str
+    product_id: str
+    name: str
+    amount: str  # Paddle writes amounts as strings of the lowest denomination
+
+
+PRICES = (
+    Price("pri_01hzseed00000000000000pr01", "pro_01hzseed00000000000000pd01", "Monthly", "3000"),
+    Price(
+        "pri_01hzseed00000000000000pr02", "pro_01hzseed00000000000000pd02", "Monthly (Team)", "9000"
+    ),
+)
+_PRICES = {price.id: price for price in PRICES}
+#: When the sandbox's catalog prices were created (a fixed moment, as in Paddle's examples).
+CATALOG_CREATED = 1_704_067_200.0  # 2024-01-01T00:00:00Z
+
+
+def _iso_micro(seconds: float) -> str:
+    """Paddle's timestamps in notifications: RFC 3339, microseconds, ``Z``."""
+    return utc(seconds).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def sign_webhook(
+    body: bytes, payload: Mapping[str, Any], secret: str, timestamp: int, delivery_id: str
+) -> dict[str, str]:
+    """``Paddle-Signature: ts=...;h1=...``: HMAC-SHA256 keyed with the secret key's UTF-8
+    bytes over ``"{ts}:{raw body}"``, hex. Paddle sends no delivery id header."""
+    signed = f"{timestamp}:".encode() + body
+    digest = hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
+    return {SIGNATURE_HEADER: f"ts={timestamp};h1={digest}"}
+
+
+def webhook_events(
+    change: Change, before: SubscriptionState, after: SubscriptionState, now: float
+) -> list[dict[str, Any]]:
+    """The notifications Paddle sends for ``change``, in order."""
+    if change == Change.PAYMENT_METHOD_UPDATED:
+        return [_envelope("payment_method.saved", _payment_method(after, now), now)]
+    if change == Change.SUBSCRIPTION_CANCELED:
+        return [_envelope("subscription.canceled", _subscription(after), now)]
+    # A cancellation scheduled or withdrawn, a plan change, any other update: Paddle sends the
+    # entity as it is now and no previous values.
+    return [_envelope("subscription.updated", _subscription(after), now)]
+
+
+def _envelope(event_type: str, data: dict[str, Any], now: float) -> dict[str, Any]:
+    """Paddle's notification envelope, in the order Paddle writes its fields."""
+    return {
+        "event_id": f"evt_{_lower_ulid(now)}",
+        "event_type": event_type,
+        "occurred_at": _iso_micro(now),
+        "notification_id": f"ntf_{_lower_ulid(now)}",
+        "data": data,
+    }
+
+
+def _address_id(customer_id: str) -> str:
+    """The customer's (only) address: the sandbox keeps one per customer."""
+    return f"add_{customer_id.removeprefix('ctm_')}"
+
+
+def _subscription(state: SubscriptionState) -> dict[str, Any]:
+    """Paddle's subscription entity (notification shape: no ``management_urls``)."""
+    ended = state.status == "canceled"
+    scheduled = state.cancel_at_period_end and not ended
+    next_billed = None if ended or scheduled else _iso_micro(state.current_period_end)
+    return {
+        "id": state.id,
+        "status": state.status,
+        "customer_id": state.customer_id,
+        "address_id": _address_id(state.customer_id),
+        "business_id": None,
+        "currency_code": "USD",
+        "created_at": _iso_micro(state.created_at),
+        "updated_at": _iso_micro(state.updated_at),
+        "started_at": _iso_micro(state.created_at),
+        "first_billed_at": _iso_micro(state.created_at),
+        "next_billed_at": next_billed,
+        "paused_at": None,
+        # Paddle's canceled_at is when the subscription became canceled, not when it was asked.
+        "canceled_at": _iso_micro(state.ended_at or state.updated_at) if ended else None,
+        "collection_mode": "automatic",
+        "billing_details": None,
+        "current_billing_period": None
+        if ended
+        else {
+            "starts_at": _iso_micro(state.current_period_start),
+            "ends_at": _iso_micro(state.current_period_end),
+        },
+        "billing_cycle": {"interval": "month", "frequency": 1},
+        "scheduled_change": {
+            "action": "cancel",
+            "effective_at": _iso_micro(state.current_period_end),
+            "resume_at": None,
+        }
+        if scheduled
+        else None,
+        "items": [_item(state, next_billed)],
+        "custom_data": None,
+        "discount": None,
+        "import_meta": None,
+        "consent_requirements": [],
+    }
+
+
+def _item(state: SubscriptionState, next_billed: str | None) -> dict[str, Any]:
+    price = _PRICES.get(state.plan) or Price(state.plan, PRICES[0].product_id, "Monthly", "3000")
+    return {
+        "status": "active",  # as in Paddle's subscription.canceled example, too
+        "quantity": 1,
+        "recurring": True,
+        "created_at": _iso_micro(state.created_at),
+        "updated_at": _iso_micro(state.updated_at),
+        "previously_billed_at": _iso_micro(state.current_period_start),
+        "next_billed_at": next_billed,
+        "trial_dates": None,
+        "price": {
+            "id": price.id,
+            "product_id": price.product_id,
+            "type": "standard",
+            "description": price.name,
+            "name": price.name,
+            "tax_mode": "account_setting",
+            "billing_cycle": {"interval": "month", "frequency": 1},
+            "trial_period": None,
+            "unit_price": {"amount": price.amount, "currency_code": "USD"},
+            "unit_price_overrides": [],
+            "custom_data": None,
+            "status": "active",
+            "quantity": {"minimum": 1, "maximum": 1},
+            "import_meta": None,
+            "created_at": _iso_micro(CATALOG_CREATED),
+            "updated_at": _iso_micro(CATALOG_CREATED),
+        },
+    }
+
+
+def _payment_method(state: SubscriptionState, now: float) -> dict[str, Any]:
+    """Paddle's saved payment method entity: the card the customer just saved for the
+    subscription (``origin: "subscription"``)."""
+    return {
+        "id": state.payment_method,
+        "customer_id": state.customer_id,
+        "address_id": _address_id(state.customer_id),
+        "type": "card",
+        "origin": "subscription",
+        "saved_at": _iso_micro(now),
+        "updated_at": _iso_micro(now),
+    }
+
+
+WEBHOOKS = TwinWebhooks(
+    secret=WEBHOOK_SECRET,
+    env={"PADDLE_WEBHOOK_SECRET": WEBHOOK_SECRET},
+    sign=sign_webhook,
+    events=webhook_events,
+    changes=frozenset(
+        {
+            Change.SUBSCRIPTION_CANCEL_SCHEDULED,
+            Change.SUBSCRIPTION_UNCANCELED,
+            Change.SUBSCRIPTION_CANCELED,
+            Change.SUBSCRIPTION_PLAN_CHANGED,
+            Change.SUBSCRIPTION_UPDATED,
+            Change.PAYMENT_METHOD_UPDATED,
+        }
+    ),
+    # The portal cancels at the end of the billing period; no plan change in Paddle's portal.
+    action_changes={
+        "cancel_subscription": Change.SUBSCRIPTION_CANCEL_SCHEDULED,
+        "update_payment_method": Change.PAYMENT_METHOD_UPDATED,
+    },
+    plans=tuple(price.id for price in PRICES),
+    payment_method_id=lambda now: f"paymtd_{_lower_ulid(now)}",
+)
+
+
 TWIN = Twin(
     name="paddle",
     title="Paddle",
@@ -237,4 +453,5 @@ TWIN = Twin(
         "cancel_subscription": "Cancel subscription",
         "update_subscription_payment_method": "Update payment method",
     },
+    webhooks=WEBHOOKS,
 )

@@ -14,27 +14,38 @@ permission (403 ``permission_error`` / ``insufficient_permissions``), the body (
 Error envelope (the adapter's assumption): ``{"error": {"type", "code", "message", "param",
 "request_id"}}``. The page documents none of the codes: they are sandbox choices, listed in
 docs/sandbox.md.
+
+Webhooks (``TWIN.webhooks``, the section "webhooks" below): the events the page lists for
+what the customer does in the portal, signed with ``Paylera-Signature``. Paylera documents
+neither the scheme nor the payloads: both are the conventional shape portalkit assumed (see
+that section).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from portalkit import EventType
 from portalkit.sandbox.twin import (
     ApiRoute,
     Call,
+    Change,
     IdFormat,
     Invalid,
     PageRoute,
     Pages,
     Reply,
     Session,
+    SubscriptionState,
     Twin,
+    TwinWebhooks,
     base62,
     bearer_token,
     fingerprint,
@@ -214,6 +225,219 @@ async def open_link(request: Request, pages: Pages) -> Response:
     return pages.open(request, request.path_params["session_id"])
 
 
+# -- webhooks --------------------------------------------------------------------------------
+# Paylera's "Customer portal" page ("What you'll get back") lists the events a portal action
+# emits and nothing more: no signature scheme, no envelope, no example. Both sides of the
+# sandbox are therefore portalkit's assumption of an undocumented shape, restated here (not
+# imported) as the adapter's docs declare it (docs/providers/paylera.md, "Webhooks"; the
+# example deliveries in tests/webhook_events/paylera/):
+#
+# - ``Paylera-Signature: t=<unix>,v1=<hex>``: the hex HMAC-SHA256 of ``"{t}.{raw body}"``
+#   keyed with the secret's UTF-8 bytes (the conventional scheme, Stripe's).
+# - ``{"id": "evt_...", "object": "event", "type", "created" (unix), "livemode": false,
+#   "data": {"object", "previous_attributes"}}``: a Stripe-like envelope in Paylera's own
+#   naming (``customer_id``, as its session request names the customer); the old values in
+#   ``previous_attributes`` on ``subscription.updated`` only.
+# - What each action emits, per the page: "Customer cancelled" ``subscription.canceled`` (the
+#   page lets a customer un-cancel "before period end", so a portal cancellation runs to the
+#   period's end: ``cancel_at_period_end``), "Customer un-cancelled before period end"
+#   ``subscription.reactivated``, "Plan changed" ``subscription.updated`` (the old plan in
+#   ``previous_attributes.plan``), "Customer added a method"
+#   ``customer.payment_method_attached``, "Customer closed the portal"
+#   ``portal.session.completed`` with "a summary of actions taken" (assumed: ``actions``,
+#   each ``{type, object_id}``). The end of a subscription is ``subscription.canceled`` again,
+#   now ``status: "canceled"`` with ``ended_at``.
+
+#: The sandbox endpoint's signing secret (Paylera shows no format; its keys' style).
+WEBHOOK_SECRET = "whsec_sandbox_paylera_webhooks"  # noqa: S105 -- a fixed sandbox secret
+SIGNATURE_HEADER = "Paylera-Signature"
+
+SUBSCRIPTION_UPDATED = "subscription.updated"
+SUBSCRIPTION_CANCELED = "subscription.canceled"
+SUBSCRIPTION_REACTIVATED = "subscription.reactivated"
+PAYMENT_METHOD_ATTACHED = "customer.payment_method_attached"
+PORTAL_SESSION_COMPLETED = "portal.session.completed"
+
+#: The sandbox's plans: a new subscription is on the first; a plan change moves to the next.
+PLANS = ("plan_pro_monthly", "plan_team_monthly")
+#: Each plan's monthly price, in cents (EUR).
+_PLAN_AMOUNTS = {"plan_pro_monthly": 4900, "plan_team_monthly": 9900}
+#: The metadata key a bare update changes (see ``_bare_update``).
+UPDATE_MARKER = "portalkit_sandbox_update"
+
+
+def sign_webhook(
+    body: bytes, payload: Mapping[str, Any], secret: str, timestamp: int, delivery_id: str
+) -> dict[str, str]:
+    """``Paylera-Signature: t=<timestamp>,v1=<hex>`` (assumed, as above); no delivery id is
+    sent (the event's ``id`` is the one to dedupe on)."""
+    signed = f"{timestamp}.".encode() + body
+    digest = hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
+    return {SIGNATURE_HEADER: f"t={timestamp},v1={digest}"}
+
+
+def event_id(now: float) -> str:
+    """``evt_`` and 16 characters (the shape of the assumed examples' ids)."""
+    return f"evt_{base62(16)}"
+
+
+def payment_method_id(now: float) -> str:
+    return f"pm_{base62(12)}"
+
+
+def _plan_object(plan: str) -> dict[str, Any]:
+    return {
+        "id": plan,
+        "object": "plan",
+        "interval": "month",
+        "amount": _PLAN_AMOUNTS.get(plan, 4900),
+        "currency": "eur",
+    }
+
+
+def subscription_object(state: SubscriptionState) -> dict[str, Any]:
+    """A subscription in the assumed shape. Once it has ended nothing is pending any more:
+    ``cancel_at_period_end`` is false (as in the example of a cancellation at once)."""
+    ended = state.status == "canceled"
+    return {
+        "id": state.id,
+        "object": "subscription",
+        "customer_id": state.customer_id,
+        "status": state.status,
+        "plan": _plan_object(state.plan),
+        "quantity": 1,
+        "cancel_at_period_end": state.cancel_at_period_end and not ended,
+        "canceled_at": _unix(state.canceled_at),
+        "ended_at": _unix(state.ended_at),
+        "current_period_start": int(state.current_period_start),
+        "current_period_end": int(state.current_period_end),
+        "created": int(state.created_at),
+        "metadata": {},
+    }
+
+
+def payment_method_object(state: SubscriptionState) -> dict[str, Any]:
+    """The card the customer added (a test card)."""
+    return {
+        "id": state.payment_method,
+        "object": "payment_method",
+        "customer_id": state.customer_id,
+        "type": "card",
+        "card": {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030},
+    }
+
+
+def _unix(value: float | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _event(
+    event_type: str, obj: dict[str, Any], now: float, previous: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    data: dict[str, Any] = {"object": obj}
+    if previous is not None:
+        data["previous_attributes"] = previous
+    return {
+        "id": event_id(now),
+        "object": "event",
+        "type": event_type,
+        "created": int(now),
+        "livemode": False,
+        "data": data,
+    }
+
+
+def webhook_events(
+    change: Change, before: SubscriptionState, after: SubscriptionState, now: float
+) -> list[dict[str, Any]]:
+    """The assumed events for ``change`` (one each, as the page lists one per action)."""
+    obj = subscription_object(after)
+    if change in (EventType.SUBSCRIPTION_CANCEL_SCHEDULED, EventType.SUBSCRIPTION_CANCELED):
+        # One event for both: the object tells a period-end cancellation from an ended one.
+        return [_event(SUBSCRIPTION_CANCELED, obj, now)]
+    if change is EventType.SUBSCRIPTION_UNCANCELED:
+        return [_event(SUBSCRIPTION_REACTIVATED, obj, now)]
+    if change is EventType.PAYMENT_METHOD_UPDATED:
+        return [_event(PAYMENT_METHOD_ATTACHED, payment_method_object(after), now)]
+    if change is EventType.PORTAL_SESSION_COMPLETED:
+        return [_event(PORTAL_SESSION_COMPLETED, _portal_session(before, after, now), now)]
+    if change is EventType.SUBSCRIPTION_PLAN_CHANGED:
+        return [_event(SUBSCRIPTION_UPDATED, obj, now, {"plan": _plan_object(before.plan)})]
+    marked, previous = _bare_update(obj, after)
+    return [_event(SUBSCRIPTION_UPDATED, marked, now, previous)]
+
+
+def _bare_update(
+    obj: dict[str, Any], state: SubscriptionState
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A bare update (``Sandbox.trigger(..., SUBSCRIPTION_UPDATED)``) changes nothing the
+    sandbox's state holds: it shows as a metadata edit (this event only), so that
+    ``previous_attributes`` still names what changed."""
+    return {**obj, "metadata": {UPDATE_MARKER: str(state.version)}}, {"metadata": {}}
+
+
+def _portal_session(
+    before: SubscriptionState, after: SubscriptionState, now: float
+) -> dict[str, Any]:
+    """``portal.session.completed``'s object: the "summary of actions taken" is what changed
+    from ``before`` (the subscription when the session began) to ``after``. The builder is
+    not told which session it was: the id is a fresh ``ps_`` id.
+
+    Not in ``changes``: leaving the portal changes no subscription, and the sandbox's
+    subscriptions go through subscription changes only (``trigger`` refuses it). The event is
+    rendered here for the sandbox to send when the customer leaves the portal."""
+    return {
+        "id": f"ps_{base62(32)}",
+        "object": "portal.session",
+        "customer_id": after.customer_id,
+        "return_url": None,
+        "completed_at": int(now),
+        "actions": _actions_taken(before, after),
+    }
+
+
+def _actions_taken(before: SubscriptionState, after: SubscriptionState) -> list[dict[str, str]]:
+    actions = []
+    if after.payment_method != before.payment_method:
+        actions.append({"type": PAYMENT_METHOD_ATTACHED, "object_id": after.payment_method})
+    if after.plan != before.plan:
+        actions.append({"type": SUBSCRIPTION_UPDATED, "object_id": after.id})
+    ends_before = before.cancel_at_period_end or before.status == "canceled"
+    ends_after = after.cancel_at_period_end or after.status == "canceled"
+    if ends_after != ends_before:
+        kind = SUBSCRIPTION_CANCELED if ends_after else SUBSCRIPTION_REACTIVATED
+        actions.append({"type": kind, "object_id": after.id})
+    return actions
+
+
+WEBHOOKS = TwinWebhooks(
+    secret=WEBHOOK_SECRET,
+    env={"PAYLERA_WEBHOOK_SECRET": WEBHOOK_SECRET},
+    sign=sign_webhook,
+    events=webhook_events,
+    changes=frozenset(
+        {
+            EventType.SUBSCRIPTION_CANCEL_SCHEDULED,
+            EventType.SUBSCRIPTION_UNCANCELED,
+            EventType.SUBSCRIPTION_CANCELED,
+            EventType.SUBSCRIPTION_PLAN_CHANGED,
+            EventType.SUBSCRIPTION_UPDATED,
+            EventType.PAYMENT_METHOD_UPDATED,
+        }
+    ),
+    # The portal's actions that change a subscription ("Upgrade or downgrade", "Cancel
+    # subscription", "Manage payment methods"); invoices, tax ids and the billing address
+    # change none (the address and tax ids send customer.updated, no billing event).
+    action_changes={
+        "update_subscription": EventType.SUBSCRIPTION_PLAN_CHANGED,
+        "cancel_subscription": EventType.SUBSCRIPTION_CANCEL_SCHEDULED,
+        "update_payment_method": EventType.PAYMENT_METHOD_UPDATED,
+    },
+    plans=PLANS,
+    payment_method_id=payment_method_id,
+)
+
+
 TWIN = Twin(
     name="paylera",
     title="Paylera",
@@ -248,4 +472,5 @@ TWIN = Twin(
         ("update_billing_address", "Update billing address"),
     ),
     allowed_actions=allowed_actions,
+    webhooks=WEBHOOKS,
 )

@@ -14,6 +14,8 @@ error envelope; docs/providers/plugipay.md lists both): the signature is
 ``v1=<hex HMAC-SHA256(secret, timestamp \\n METHOD \\n path \\n hex SHA-256(body))>`` in
 ``X-Plugipay-Signature``, with ``X-Plugipay-Key-Id`` and ``X-Plugipay-Timestamp`` (Unix
 seconds, 5 minutes' tolerance); errors are ``{"error": {"code", "message", "requestId"}}``.
+
+Webhooks (section ``# -- webhooks --``): ASSUMED too, as portalkit's receiver assumes them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -29,13 +32,16 @@ from starlette.responses import Response
 from portalkit.sandbox.twin import (
     ApiRoute,
     Call,
+    Change,
     IdFormat,
     Invalid,
     PageRoute,
     Pages,
     Reply,
     Session,
+    SubscriptionState,
     Twin,
+    TwinWebhooks,
     fingerprint,
     idempotent,
     iso_millis,
@@ -221,6 +227,121 @@ async def exchange(request: Request, pages: Pages) -> Response:
     return await pages.exchange(request, request.path_params["session_id"])
 
 
+# -- webhooks --------------------------------------------------------------------------------
+# Plugipay's REST page (Portal sessions -> "Events") names the events a portal action fires,
+# "subscription.cancelled, payment_method.attached, invoice.paid, and so on", and points to a
+# "Webhooks" page the docs portalkit has do not include: no signature scheme, envelope or
+# payload is documented. So the twin, like portalkit's receiver, ASSUMES them: both sides are
+# portalkit's assumption of an undocumented scheme, written independently (nothing here is
+# imported from the receiver), so they agree only if each restates the same assumption:
+#
+#   X-Plugipay-Timestamp: <unix seconds>
+#   X-Plugipay-Signature: v1=<hex HMAC-SHA256 of "{timestamp}.{raw body}">
+#   {"id": "evt_<ULID>", "type": "subscription.cancelled", "createdAt": "<ISO 8601, ms>",
+#    "data": {"object": {... the resource, camelCase as Plugipay's API writes it ...}}}
+#
+# Only the two events the docs name that a portal action causes are sent: a scheduled
+# cancellation and an ended subscription are both ``subscription.cancelled`` (told apart by
+# ``cancelAtPeriodEnd``), a new card is ``payment_method.attached``. Plugipay names no event for
+# a withdrawn cancellation or a plan change: those are not in ``changes`` (trigger refuses
+# them), and the portal's "Change plan" applies no change.
+
+#: The sandbox webhook's signing secret (Plugipay documents no format for it).
+WEBHOOK_SECRET = "sandbox-plugipay-webhook-secret"  # noqa: S105 -- the sandbox's, public
+#: The plans a subscription can be on (ids ``plan_<ULID>``, as the assumed payloads show).
+PLANS = ("plan_01HZSEED000000000000000P01", "plan_01HZSEED000000000000000P02")
+_CANCELLED = "subscription.cancelled"
+_ATTACHED = "payment_method.attached"
+
+
+def webhook_headers(
+    body: bytes, payload: Mapping[str, Any], secret: str, timestamp: int, delivery_id: str
+) -> dict[str, str]:
+    """The ASSUMED scheme: ``v1=`` and the hex HMAC-SHA256 of ``"{timestamp}.{raw body}"``,
+    keyed with the secret's UTF-8 bytes; the timestamp in a header of its own."""
+    signed = str(timestamp).encode() + b"." + body
+    signature = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return {
+        "Content-Type": "application/json",
+        "X-Plugipay-Timestamp": str(timestamp),
+        "X-Plugipay-Signature": f"v1={signature}",
+    }
+
+
+def webhook_events(
+    change: Change, before: SubscriptionState, after: SubscriptionState, now: float
+) -> list[dict[str, Any]]:
+    """The events Plugipay (by assumption) sends for ``change``."""
+    if change is Change.PAYMENT_METHOD_UPDATED:
+        return [_event(_ATTACHED, _payment_method(after, now), now)]
+    if change in (Change.SUBSCRIPTION_CANCEL_SCHEDULED, Change.SUBSCRIPTION_CANCELED):
+        return [_event(_CANCELLED, _subscription(after), now)]
+    return []
+
+
+def _event(kind: str, obj: dict[str, Any], now: float) -> dict[str, Any]:
+    return {
+        "id": f"evt_{ulid(now)}",
+        "type": kind,
+        "createdAt": iso_millis(now),
+        "data": {"object": obj},
+    }
+
+
+def _subscription(state: SubscriptionState) -> dict[str, Any]:
+    """A subscription as the assumed payloads write it. An ended subscription says
+    ``cancelAtPeriodEnd: false`` (nothing is scheduled any more): how the receiver tells
+    "ended" from "will end"."""
+    ended = state.status == "canceled"
+    return {
+        "id": state.id,
+        "arn": f"arn:plugipay:{ACCOUNT}:subscription/{state.id}",
+        "accountId": ACCOUNT,
+        "customerId": state.customer_id,
+        "status": "cancelled" if ended else "active",
+        "planId": state.plan,
+        "currentPeriodStart": iso_millis(state.current_period_start),
+        "currentPeriodEnd": iso_millis(state.current_period_end),
+        "cancelAtPeriodEnd": state.cancel_at_period_end and not ended,
+        "cancelledAt": None if state.canceled_at is None else iso_millis(state.canceled_at),
+        "createdAt": iso_millis(state.created_at),
+    }
+
+
+def _payment_method(state: SubscriptionState, now: float) -> dict[str, Any]:
+    return {
+        "id": state.payment_method,
+        "arn": f"arn:plugipay:{ACCOUNT}:payment-method/{state.payment_method}",
+        "accountId": ACCOUNT,
+        "customerId": state.customer_id,
+        "type": "card",
+        "card": {"brand": "visa", "last4": "4242", "expMonth": 12, "expYear": 2030},
+        "createdAt": iso_millis(now),
+    }
+
+
+WEBHOOKS = TwinWebhooks(
+    secret=WEBHOOK_SECRET,
+    env={"PLUGIPAY_WEBHOOK_SECRET": WEBHOOK_SECRET},
+    sign=webhook_headers,
+    events=webhook_events,
+    changes=frozenset(
+        {
+            Change.SUBSCRIPTION_CANCEL_SCHEDULED,
+            Change.SUBSCRIPTION_CANCELED,
+            Change.PAYMENT_METHOD_UPDATED,
+        }
+    ),
+    action_changes={
+        # The portal cancels at the end of the period (the assumed payloads' portal case).
+        "cancel_subscription": Change.SUBSCRIPTION_CANCEL_SCHEDULED,
+        "update_payment_method": Change.PAYMENT_METHOD_UPDATED,
+    },
+    plans=PLANS,
+    payment_method_id=lambda now: f"pm_{ulid(now)}",
+)
+
+
 TWIN = Twin(
     name="plugipay",
     title="Plugipay",
@@ -253,4 +374,5 @@ TWIN = Twin(
         ("view_invoices", "View invoices"),
     ),
     secret_headers=frozenset({"x-plugipay-key-id", "x-plugipay-signature"}),
+    webhooks=WEBHOOKS,
 )

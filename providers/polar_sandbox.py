@@ -59,6 +59,8 @@ from portalkit.sandbox.twin import (
     utc,
 )
 
+from .polar_twin_webhooks import twin_webhooks
+
 PATH = "/v1/customer-sessions/"
 #: Polar's customer sessions live one hour.
 TTL = 60 * 60
@@ -506,4 +508,6 @@ TWIN = Twin(
     # data, not a credential: the recording tools scrub every e-mail address, plain or
     # percent-encoded (docs/cassettes.md).
     url_secrets=(r"[?&]customer_session_token=(?P<token>[^&#\s\"']+)",),
+    # -- webhooks -- (Polar's events and signature: polar_twin_webhooks.py)
+    webhooks=twin_webhooks(lambda customer_id: _customer_object(customer_record(customer_id))),
 )

@@ -31,6 +31,11 @@ credential (Stripe's ``/p/session/test_...``, without the ``session`` segment, s
 docs/providers/stripe.md). A flow opens the portal at the flow; confirming it carries out
 the flow's ``after_completion``: redirect to its URL, the confirmation message, or the
 portal's home page (Stripe's default).
+
+Webhooks (``TWIN.webhooks``, built in providers/stripe_twin_webhooks.py): what the customer
+does in the portal sends Stripe's events (``customer.subscription.updated``/``.deleted``,
+``payment_method.attached``, ``customer.updated``), signed with ``Stripe-Signature``, so
+``stripe.Webhook.construct_event`` verifies them as it does Stripe's.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from portalkit.providers.stripe_twin_webhooks import twin_webhooks
 from portalkit.sandbox.twin import (
     ApiRoute,
     Call,
@@ -1156,4 +1162,6 @@ TWIN = Twin(
     },
     secret_headers=frozenset(),
     url_secrets=(r"/stripe/p/(?P<token>[^\"'\s/?#&]+)",),
+    # Stripe's events for what the customer does in the portal: providers/stripe_twin_webhooks.py.
+    webhooks=twin_webhooks(SEEDED_PRODUCT, SEEDED_PRICES),
 )

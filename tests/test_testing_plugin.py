@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from portalkit import available_twins
+from portalkit.sandbox import load_twins
 
 pytest_plugins = ["pytester"]
 
@@ -116,6 +117,59 @@ def test_an_application_test_suite_uses_the_fixtures(pytester: pytest.Pytester) 
     result.stdout.fnmatch_lines(["*ProviderUnavailable*503*"])
 
 
+def test_portal_webhooks_leaves_nothing_to_the_next_test(pytester: pytest.Pytester) -> None:
+    """What one test forwards, serves and sends ends with it; ``events`` reads only what
+    verifies; the plugin's deliveries retry without slow waits."""
+    pytester.makepyfile(
+        test_webhooks="""
+        import time
+        import pytest
+        from starlette.applications import Starlette
+        from starlette.responses import PlainTextResponse
+        from starlette.routing import Route
+        from portalkit import EventType, Webhooks
+        from portalkit.testing import WEBHOOK_VENDORS, DeliveryFault
+
+        vendor = WEBHOOK_VENDORS[0]
+        seen = {}
+
+        async def refuse(request):
+            return PlainTextResponse("no", 503)
+
+        def test_sends_to_an_app_that_refuses(portal_webhooks, portal_sandbox):
+            url = portal_webhooks.serve(Starlette(routes=[Route("/x", refuse, methods=["POST"])]))
+            seen["url"] = url
+            portal_webhooks.forward(vendor, url + "/x")
+            assert portal_sandbox.webhook_endpoints(vendor) == [url + "/x"]
+            portal_webhooks.script(vendor, DeliveryFault.late(), DeliveryFault.duplicate())
+            started = time.monotonic()
+            applied = portal_webhooks.trigger(vendor, EventType.SUBSCRIPTION_CANCEL_SCHEDULED)
+            deliveries = portal_webhooks.wait(vendor, count=len(applied.events))
+            assert time.monotonic() - started < 0.75  # faster than DeliveryPolicy()'s waits
+            assert [a.status_code for a in deliveries[0].attempts] == [503] * 5
+            hooks = Webhooks.from_env(portal_webhooks.env(vendor))
+            signature = hooks.vendor.signature
+            late_refused = signature.has_timestamp and (signature.tolerance or 1e9) < 3600
+            events = portal_webhooks.events(vendor)
+            assert len(events) == len(portal_webhooks.deliveries(vendor)) - late_refused
+
+        def test_finds_none_of_it(portal_webhooks, portal_sandbox):
+            assert portal_sandbox.webhook_endpoints(vendor) == []
+            assert portal_webhooks.deliveries(vendor) == []
+            assert portal_sandbox.subscription(vendor, next(
+                s for c in portal_sandbox.customers(vendor)
+                for s in portal_sandbox.subscriptions(vendor, c)
+            )).version == 1
+            import socket
+            from urllib.parse import urlsplit
+            with pytest.raises(ConnectionRefusedError):  # the app's server stopped
+                socket.create_connection(("127.0.0.1", urlsplit(seen["url"]).port), timeout=2)
+        """
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
 def test_loading_the_plugin_leaves_the_sandbox_unimported() -> None:
     code = textwrap.dedent(
         """
@@ -167,18 +221,27 @@ def _example_files(page: Path) -> dict[str, str]:
     return {name.removesuffix(".py"): code for name, code in blocks}
 
 
-def test_the_example_in_docs_testing_md_passes(pytester: pytest.Pytester) -> None:
+def test_the_examples_in_docs_testing_md_pass(pytester: pytest.Pytester) -> None:
     files = _example_files(DOCS / "testing.md")
-    assert set(files) == {"billing", "test_billing"}
+    assert set(files) == {"billing", "test_billing", "subscriptions", "test_subscriptions"}
     pytester.makepyfile(**files)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
-    # One redirect test per registered twin, and four that are not parametrized.
-    result.assert_outcomes(passed=len(available_twins()) + 4)
+    # One redirect test per registered twin, and four that are not parametrized; four webhook
+    # tests per twin that sends webhooks.
+    webhook_vendors = [twin.name for twin in load_twins() if twin.webhooks is not None]
+    assert webhook_vendors
+    result.assert_outcomes(passed=len(available_twins()) + 4 + 4 * len(webhook_vendors))
 
 
 def test_the_fixtures_share_one_prefix() -> None:
     import portalkit.testing as plugin
 
     fixtures = [name for name in plugin.__all__ if name.islower() and name != "sandbox_portals"]
-    assert fixtures == ["portal_by_vendor", "portal_for", "portal_sandbox", "portal_sandbox_env"]
+    assert fixtures == [
+        "portal_by_vendor",
+        "portal_for",
+        "portal_sandbox",
+        "portal_sandbox_env",
+        "portal_webhooks",
+    ]
     assert all(name.startswith("portal_") for name in fixtures)

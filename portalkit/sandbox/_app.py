@@ -1,6 +1,6 @@
 """The sandbox's ASGI application: every twin's API routes at their real paths and its
-hosted portal pages, and the ``/_sandbox`` control endpoints, under the wire layer that adds
-the security headers and exposes the connection to faults."""
+hosted portal pages, and the ``/_sandbox`` control endpoints (webhooks' included), under the
+wire layer that adds the security headers and exposes the connection to faults."""
 
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ._changes import Changes
 from ._connection import WireLayer
 from ._control import Control
+from ._deliveries import Deliveries
 from ._pages import PortalPages
 from ._route import api_route
 from ._store import Store
+from ._webhook_control import WebhookControl
 from .twin import Twin
 
 #: Request bodies larger than this are refused (413) before any route reads them.
@@ -27,7 +30,13 @@ async def _too_deep(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": "the body is JSON nested too deeply"}, 400)
 
 
-def build_app(twins: Sequence[Twin], store: Store, wall_clock: Callable[[], float]) -> WireLayer:
+def build_app(
+    twins: Sequence[Twin],
+    store: Store,
+    wall_clock: Callable[[], float],
+    changes: Changes,
+    deliveries: Deliveries,
+) -> WireLayer:
     routes: list[Route] = []
     owner: dict[tuple[str, str], str] = {}
     for twin in twins:
@@ -37,7 +46,11 @@ def build_app(twins: Sequence[Twin], store: Store, wall_clock: Callable[[], floa
             if taken != twin.name:
                 raise ValueError(f"sandbox twins {taken!r} and {twin.name!r} both serve {route}")
             routes.append(api_route(twin, route, store, wall_clock))
-    routes += [*Control(twins, store).routes(), *PortalPages(twins, store).routes()]
+    routes += [
+        *Control(twins, store).routes(),
+        *WebhookControl(twins, store, changes, deliveries).routes(),
+        *PortalPages(twins, store, changes).routes(),
+    ]
     app = Starlette(
         routes=routes,
         max_body_size=MAX_BODY_BYTES,

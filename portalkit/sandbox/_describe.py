@@ -1,8 +1,10 @@
 """What a user needs to point an app at the sandbox: its URL, and per twin its routes,
-credentials and customers, as JSON (``GET /_sandbox``) and as text (``Sandbox.describe()``,
-which the ``portalkit sandbox`` command prints).
+credentials and customers (and, for a twin that sends webhooks, the variables that verify
+them), as JSON (``GET /_sandbox``) and as text (``Sandbox.describe()``, which the ``portalkit
+sandbox`` command prints).
 
-The credentials are the sandbox's own fixed, fake keys: showing them is the point.
+The credentials and webhook secrets are the sandbox's own fixed, fake ones: showing them is
+the point.
 """
 
 from __future__ import annotations
@@ -39,10 +41,18 @@ def overview(twins: Sequence[Twin], store: Store, url: str | None) -> dict[str, 
                     cid: store.subscriptions(twin.name, cid) for cid in store.customers(twin.name)
                 },
                 "pending_faults": [f.to_json() for f in store.pending_faults(twin.name)],
+                "webhooks": None if twin.webhooks is None else webhook_env(twin),
             }
             for twin in twins
         },
     }
+
+
+def webhook_env(twin: Twin) -> dict[str, str]:
+    """The variables ``portalkit.Webhooks.from_env`` needs to verify the twin's deliveries."""
+    if twin.webhooks is None:
+        raise ValueError(f"{twin.name}: the twin sends no webhooks (Twin.webhooks is None)")
+    return {"PORTALKIT_PROVIDER": twin.name, **twin.webhooks.env}
 
 
 def describe(twins: Sequence[Twin], store: Store, url: str | None) -> str:
@@ -57,6 +67,9 @@ def describe(twins: Sequence[Twin], store: Store, url: str | None) -> str:
         for kind, label in _KEY_LABELS:
             shown = "  ".join(f"{k}={v}" for k, v in twin.credentials[kind].items())
             lines.append(f"  {label + ':':<20}{shown}")
+        if twin.webhooks is not None:
+            shown = "  ".join(f"{k}={v}" for k, v in twin.webhooks.env.items())
+            lines.append(f"  {'webhooks:':<20}{shown}")
         for cid in store.customers(twin.name):
             subs = store.subscriptions(twin.name, cid)
             lines.append(

@@ -8,13 +8,18 @@ becomes a link.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from ._store import Session
+import attrs
+
+from ._store import Session, utc
 
 if TYPE_CHECKING:
+    from ._changes import PortalAction
+    from ._twin_events import SubscriptionState
     from .twin import Twin
 
 #: Pages run one same-origin script (the fragment-token exchange) and nothing else.
@@ -40,10 +45,20 @@ def _safe_link(url: str) -> str | None:
     return url if scheme in ("http", "https") else None
 
 
+@attrs.frozen
+class SubscriptionRow:
+    """One subscription on the portal page: its id, and for a twin that sends webhooks its
+    state and the buttons the page offers for it."""
+
+    id: str
+    state: SubscriptionState | None = None
+    actions: Sequence[PortalAction] = ()
+
+
 def portal_page(
     twin: Twin,
     session: Session,
-    subscriptions: list[str],
+    subscriptions: Sequence[SubscriptionRow],
     action: str | None = None,
     subscription_id: str | None = None,
 ) -> str:
@@ -76,11 +91,7 @@ def portal_page(
         for a, label in twin.allowed_actions(session, twin.actions)
     )
     parts.append('</ul>\n<h2>Subscriptions</h2>\n<ul id="subscriptions">\n')
-    parts.extend(
-        f'<li id="subscription-{escape(sub)}" data-subscription-id="{escape(sub)}">'
-        f"{escape(sub)}</li>\n"
-        for sub in subscriptions
-    )
+    parts.extend(_subscription(twin.name, row) for row in subscriptions)
     parts.append("</ul>\n")
     back = _safe_link(session.return_url) if session.return_url else None
     if back is not None:
@@ -91,6 +102,45 @@ def portal_page(
     return _document(
         f"{vendor} customer portal (portalkit sandbox)", "".join(parts), session.locale or "en"
     )
+
+
+def _subscription(vendor: str, row: SubscriptionRow) -> str:
+    sub = escape(row.id, quote=True)
+    parts = [f'<li id="subscription-{sub}" data-subscription-id="{sub}">{sub}']
+    state = row.state
+    if state is not None:
+        status, text = _status(state)
+        parts += [
+            f' <span id="subscription-status-{sub}" data-status="{status}">{escape(text)}</span>',
+            f' <span id="subscription-plan-{sub}" data-plan="{escape(state.plan, quote=True)}">'
+            f"Plan: {escape(state.plan)}</span>",
+            f' <span id="subscription-payment-method-{sub}" '
+            f'data-payment-method="{escape(state.payment_method, quote=True)}">'
+            f"Payment method: {escape(state.payment_method)}</span>",
+        ]
+    # Plain forms: the cookie is scoped to /{vendor}/session, so a POST to .../session/act
+    # carries it, and the page needs no script (its CSP allows forms to itself only).
+    for offered in row.actions:
+        action = escape(offered.id, quote=True)
+        parts.append(
+            f'\n<form id="act-{action}-{sub}" method="post" '
+            f'action="/{escape(vendor, quote=True)}/session/act">'
+            f'<input type="hidden" name="action" value="{action}">'
+            f'<input type="hidden" name="subscription_id" value="{sub}">'
+            f'<button type="submit" data-action="{action}" data-subscription-id="{sub}">'
+            f"{escape(offered.label)}</button></form>"
+        )
+    parts.append("</li>\n")
+    return "".join(parts)
+
+
+def _status(state: SubscriptionState) -> tuple[str, str]:
+    """(``data-status``, the words): active, cancel_scheduled ("Ends on ..."), canceled."""
+    if state.status == "canceled":
+        return "canceled", "Canceled"
+    if state.cancel_at_period_end:
+        return "cancel_scheduled", f"Ends on {utc(state.current_period_end):%Y-%m-%d}"
+    return "active", "Active"
 
 
 def exchange_page(title: str, session_path: str) -> str:

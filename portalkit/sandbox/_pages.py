@@ -11,6 +11,11 @@ A vendor whose token rides in the URL fragment (which the browser never sends) a
 link with ``Pages.exchange_page``: a small page whose script POSTs the token to
 ``<link>/exchange`` (``Pages.exchange``: 204 + cookie), then opens ``/{vendor}/session``.
 ``portalkit demo`` follows that same convention when it opens a link like a browser.
+
+For a twin that sends webhooks, the portal page shows each subscription's state and a button
+per action the session allows that changes it (``TwinWebhooks.action_changes``): a form that
+POSTs ``action`` and ``subscription_id`` to ``/{vendor}/session/act`` (the cookie's path covers
+it), which applies the change, queues the vendor's events and answers 303 back to the page.
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from . import _html as html
+from ._changes import Changes, portal_actions
 from ._store import Consumed, PortalCookie, Session, Store, TwinStore
 
 if TYPE_CHECKING:
@@ -76,7 +83,7 @@ class Pages:
         session = self.store.session(session_id)
         if outcome != "ok" or session is None:
             return self.refused(outcome)
-        response = self.portal(session, action, subscription_id)
+        response = self._render(session, action, subscription_id)
         self._set_cookie(
             response, PortalCookie(self.twin.name, session_id, action, subscription_id)
         )
@@ -113,12 +120,35 @@ class Pages:
     def portal(
         self, session: Session, action: str | None = None, subscription_id: str | None = None
     ) -> HTMLResponse:
+        """The portal page for ``session``, as a twin's page handler answers it. For a twin
+        whose links are reusable views (``Twin.single_use_links`` False) it also sets the
+        portal cookie, holding ``session``: the page's buttons POST to ``/{vendor}/session/act``
+        with it, and ``/{vendor}/session`` shows the view again until the link expires."""
+        response = self._render(session, action, subscription_id)
+        if not self.twin.single_use_links:
+            cookie = PortalCookie(self.twin.name, session.id, action, subscription_id, session)
+            self._set_cookie(response, cookie)
+        return response
+
+    def _render(
+        self, session: Session, action: str | None = None, subscription_id: str | None = None
+    ) -> HTMLResponse:
         """The portal page for ``session`` (what the cookie opens)."""
         try:
             subscriptions = self.store.subscriptions(session.customer_id)
         except KeyError:
             subscriptions = []
-        return _page(html.portal_page(self.twin, session, subscriptions, action, subscription_id))
+        rows = [self._row(session, sub) for sub in subscriptions]
+        return _page(html.portal_page(self.twin, session, rows, action, subscription_id))
+
+    def _row(self, session: Session, subscription_id: str) -> html.SubscriptionRow:
+        if self.twin.webhooks is None:
+            return html.SubscriptionRow(subscription_id)
+        state = self.store.subscription_state(subscription_id)
+        allowed = self.twin.allowed_actions(session, self.twin.actions)
+        return html.SubscriptionRow(
+            subscription_id, state, portal_actions(self.twin, allowed, state)
+        )
 
     def _set_cookie(self, response: Response, cookie: PortalCookie) -> None:
         response.set_cookie(
@@ -131,16 +161,23 @@ class Pages:
 
 
 class PortalPages:
-    """Every twin's page routes, its ``/{vendor}/session`` page, and the exchange script."""
+    """Every twin's page routes, its ``/{vendor}/session`` page (and, for a twin that sends
+    webhooks, its ``/{vendor}/session/act``), and the exchange script."""
 
-    def __init__(self, twins: Sequence[Twin], store: Store) -> None:
+    def __init__(self, twins: Sequence[Twin], store: Store, changes: Changes) -> None:
         self.store = store
+        self.changes = changes
         self.pages = {twin.name: Pages(twin, store) for twin in twins}
 
     def routes(self) -> list[Route]:
         routes = [
             Route(f"/{name}/session", self._session_page(pages), methods=["GET"])
             for name, pages in self.pages.items()
+        ]
+        routes += [
+            Route(f"/{name}/session/act", self._act(pages), methods=["POST"])
+            for name, pages in self.pages.items()
+            if pages.twin.webhooks is not None
         ]
         for pages in self.pages.values():
             routes += [self._route(pages, page) for page in pages.twin.pages]
@@ -154,24 +191,87 @@ class PortalPages:
 
         return Route(page.path, endpoint, methods=[page.method])
 
+    def _signed_in(self, request: Request, pages: Pages) -> tuple[PortalCookie, Session] | None:
+        cookie = self.store.cookie(request.cookies.get(COOKIE))
+        if cookie is None or cookie.vendor != pages.twin.name:
+            return None
+        if cookie.session is not None:  # a reusable link's view: good until the link expires
+            expired = cookie.session.expired(pages.store.now())
+            return None if expired else (cookie, cookie.session)
+        session = pages.store.session(cookie.session_id)
+        return None if session is None else (cookie, session)
+
     def _session_page(self, pages: Pages) -> Callable[[Request], Awaitable[Response]]:
         async def session_page(request: Request) -> Response:
-            cookie = self.store.cookie(request.cookies.get(COOKIE))
-            vendor = pages.twin.name
-            session = pages.store.session(cookie.session_id) if cookie else None
-            if cookie is None or session is None or cookie.vendor != vendor:
-                return _page(
-                    html.error_page(
-                        "no-session", "Not signed in", "Open the portal through a portal link."
-                    ),
-                    401,
-                )
-            return pages.portal(session, cookie.action, cookie.subscription_id)
+            signed_in = self._signed_in(request, pages)
+            if signed_in is None:
+                return _not_signed_in()
+            cookie, session = signed_in
+            return pages._render(session, cookie.action, cookie.subscription_id)
 
         return session_page
 
+    def _act(self, pages: Pages) -> Callable[[Request], Awaitable[Response]]:
+        async def act(request: Request) -> Response:
+            signed_in = self._signed_in(request, pages)
+            if signed_in is None:
+                return _not_signed_in()
+            if not _same_origin(request):
+                # The cookie is SameSite=Lax, but another port of 127.0.0.1 is the same site:
+                # a page of another local app must not press the customer's buttons.
+                return _page(
+                    html.error_page("cross-origin", "Refused", "Use the portal's own buttons."),
+                    403,
+                )
+            fields = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+            action, subscription_id = fields.get("action"), fields.get("subscription_id")
+            if not action or not subscription_id:
+                return _page(
+                    html.error_page(
+                        "bad-action", "Bad request", "Send action and subscription_id."
+                    ),
+                    400,
+                )
+            session = signed_in[1]
+            try:
+                self.changes.act(pages.twin, session, action, subscription_id)
+            except KeyError:
+                return _page(
+                    html.error_page("not-found", "No such subscription", "Check the page."),
+                    404,
+                )
+            except ValueError as exc:  # a button for a change no longer possible
+                return _page(html.error_page("action-refused", "Not possible", str(exc)), 409)
+            # Post/Redirect/Get: the page then shows the new state, and a reload re-sends
+            # nothing.
+            return RedirectResponse(f"/{pages.twin.name}/session", status_code=303)
+
+        return act
+
     async def exchange_script(self, request: Request) -> Response:
         return Response(html.EXCHANGE_SCRIPT, media_type="text/javascript")
+
+
+def _not_signed_in() -> HTMLResponse:
+    return _page(
+        html.error_page("no-session", "Not signed in", "Open the portal through a portal link."),
+        401,
+    )
+
+
+def _same_origin(request: Request) -> bool:
+    """Whether a POST comes from the portal's own page. A browser says so in
+    ``Sec-Fetch-Site`` (``same-site`` from another port of 127.0.0.1); its ``Origin`` is
+    ``null`` here, as every sandbox page is served with ``Referrer-Policy: no-referrer``, so a
+    real origin is compared only when it is sent. A client that sends neither (httpx, curl) is
+    no browser a page could drive."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site == "same-origin"
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return True
+    return origin == f"{request.url.scheme}://{request.headers.get('host', '')}"
 
 
 _STATUS: dict[Consumed, int] = {

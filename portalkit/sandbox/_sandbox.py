@@ -7,6 +7,10 @@
 
 State (customers, sessions, faults, clock) lives in memory from construction; ``serve()``
 only puts it on a socket, and ``app`` is the same state as an ASGI application.
+
+A twin that declares webhooks also sends them: ``add_webhook_endpoint`` says where,
+``trigger`` (or a button on the portal page) changes a subscription and queues the vendor's
+events, ``deliveries`` and ``wait_for_deliveries`` show what was sent and answered.
 """
 
 from __future__ import annotations
@@ -22,10 +26,15 @@ from .._env import ProviderEnv
 from .._protocol import PortalProvider
 from .._registry import get_provider_factory
 from ._app import build_app
-from ._describe import describe
+from ._changes import AppliedChange, Changes
+from ._deliveries import Deliveries, DeliveryPolicy
+from ._delivery_faults import DeliveryFault
+from ._delivery_log import WebhookDelivery
+from ._describe import describe, webhook_env
 from ._faults import Fault
 from ._server import ServerThread
 from ._store import ReceivedRequest, Session, Store, utc
+from ._twin_events import Change, SubscriptionState
 from ._twins import load_twins
 from .twin import KEY_KINDS, KeyKind, Twin
 
@@ -35,16 +44,27 @@ class Sandbox:
 
     ``clock`` is the real clock the sandbox starts from (seconds since the epoch);
     ``advance()`` moves sandbox time past it. ``twins`` are the vendors it emulates (default:
-    every twin registered in the ``portalkit.sandbox`` entry-point group). Thread-safe: a
-    test thread may script faults while the server thread answers requests.
+    every twin registered in the ``portalkit.sandbox`` entry-point group). ``delivery_policy``
+    is how webhook deliveries are retried (default: 5 attempts, 0.05 s doubling, 5 s
+    timeout). Thread-safe: a test thread may script faults while the server thread answers
+    requests.
     """
 
     def __init__(
-        self, *, clock: Callable[[], float] = time.time, twins: Sequence[Twin] | None = None
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        twins: Sequence[Twin] | None = None,
+        delivery_policy: DeliveryPolicy | None = None,
     ) -> None:
         self._twins = {twin.name: twin for twin in (load_twins() if twins is None else twins)}
-        self._store = Store(list(self._twins.values()), clock)
-        self._app = build_app(list(self._twins.values()), self._store, clock)
+        listed = list(self._twins.values())
+        self._store = Store(listed, clock)
+        # Signatures carry the real clock, as the receiving app checks them against its own.
+        self._deliveries = Deliveries(listed, clock, delivery_policy)
+        self._store.on_reset(self._deliveries.reset)
+        self._changes = Changes(listed, self._store, self._deliveries)
+        self._app = build_app(listed, self._store, clock, self._changes, self._deliveries)
         self._server: ServerThread | None = None
         self._url: str | None = None
 
@@ -75,6 +95,8 @@ class Sandbox:
         finally:
             self._store.stopping.set()
             server.stop()
+            # Deliveries still being retried end with the server: no thread outlives it.
+            self._deliveries.stop()
             self._server = None
             self._url = None
 
@@ -188,8 +210,86 @@ class Sandbox:
 
     def reset(self) -> None:
         """Back to the seeded state: sessions, request log, faults and clock offset cleared;
-        requests hanging on a fault are released."""
+        requests hanging on a fault are released; subscriptions' states, the delivery log,
+        scripted delivery faults and deliveries not yet sent are dropped (webhook endpoints
+        stay registered: see ``remove_webhook_endpoint``)."""
         self._store.reset()
+
+    # -- webhooks ------------------------------------------------------------------------
+
+    def webhook_env(self, vendor: str) -> dict[str, str]:
+        """What ``portalkit.Webhooks.from_env`` needs to verify the twin's deliveries:
+        ``{"PORTALKIT_PROVIDER": vendor, "STRIPE_WEBHOOK_SECRET": ...}`` (sandbox secrets).
+        ValueError for a twin that sends no webhooks."""
+        return webhook_env(self.twin(vendor))
+
+    def add_webhook_endpoint(self, vendor: str, url: str) -> None:
+        """Send the vendor's events to ``url`` (an http(s) URL of the app under test), besides
+        any endpoint already added. Endpoints outlive ``reset()``."""
+        self._deliveries.add_endpoint(self._vendor(vendor), url)
+
+    def remove_webhook_endpoint(self, vendor: str, url: str | None = None) -> None:
+        """Stop sending to ``url`` (None: to every endpoint of the vendor)."""
+        self._deliveries.remove_endpoint(self._vendor(vendor), url)
+
+    def webhook_endpoints(self, vendor: str) -> list[str]:
+        """Where the vendor's events go, in the order added."""
+        return self._deliveries.endpoints(self._vendor(vendor))
+
+    def trigger(
+        self,
+        vendor: str,
+        change: Change | str,
+        *,
+        customer_id: str | None = None,
+        subscription_id: str | None = None,
+    ) -> AppliedChange:
+        """Change a subscription as the customer would in the vendor's portal, and send the
+        vendor's events for it to every endpoint (like ``stripe trigger``). ``change`` is an
+        ``EventType`` the twin has events for (``TwinWebhooks.changes``). With no
+        ``subscription_id``, the customer's first subscription; with no customer either, the
+        first customer's that has one.
+
+        ValueError for a twin without webhooks, a change it has no events for, a subscription
+        of another customer, or an impossible change (cancelling an ended subscription,
+        withdrawing a cancellation never scheduled); KeyError for an unknown customer or
+        subscription. Returns at once: the deliveries go from a background thread
+        (``wait_for_deliveries``)."""
+        return self._changes.trigger(
+            self._vendor(vendor), change, customer_id=customer_id, subscription_id=subscription_id
+        )
+
+    def subscription(self, vendor: str, subscription_id: str) -> SubscriptionState:
+        """The subscription's state as triggers and the portal's buttons left it (active, ten
+        days into a thirty-day period, on the twin's first plan until changed). KeyError for
+        an unknown subscription."""
+        return self._store.subscription_state(self._vendor(vendor), subscription_id)
+
+    def script_deliveries(self, vendor: str, *faults: DeliveryFault) -> None:
+        """Queue delivery faults for the vendor's next events, one each, in order (an
+        ``out_of_order`` takes two events), after any already queued."""
+        for fault in faults:
+            if not isinstance(fault, DeliveryFault):
+                raise TypeError(
+                    f"script_deliveries() takes DeliveryFault values, not {type(fault).__name__}"
+                )
+        name = self._vendor(vendor)
+        self._changes.hooks(name)
+        self._deliveries.queue_faults(name, faults)
+
+    def deliveries(self, vendor: str) -> list[WebhookDelivery]:
+        """The vendor's webhook deliveries so far, in the order they were queued (one per
+        event and endpoint; a scripted duplicate twice), each with its attempts."""
+        return self._deliveries.log.deliveries(self._vendor(vendor))
+
+    def wait_for_deliveries(
+        self, vendor: str, count: int, timeout: float = 5.0
+    ) -> list[WebhookDelivery]:
+        """Block until ``count`` of the vendor's deliveries are finished (delivered, or given
+        up after the last attempt), then return all of them. TimeoutError saying how many
+        finished."""
+        name = self._vendor(vendor)
+        return self._deliveries.log.wait(name, count, timeout, lambda: self._deliveries.held(name))
 
     def describe(self) -> str:
         """URL, credentials and seeded customers, for a person to read."""

@@ -13,6 +13,9 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Literal
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -26,7 +29,13 @@ GRACEFUL_SHUTDOWN = 2
 
 
 class ServerThread:
-    def __init__(self, app: ASGIApp, host: str, port: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        host: str,
+        port: int,
+        lifespan: Literal["auto", "on", "off"] = "off",
+    ) -> None:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         # proto=IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted connections only
         # when the listening socket says TCP; without it every answer waits ~40 ms for Nagle.
@@ -41,7 +50,7 @@ class ServerThread:
             app,
             log_config=None,
             access_log=False,
-            lifespan="off",
+            lifespan=lifespan,
             ws="none",
             http="h11",
             loop="asyncio",
@@ -77,3 +86,18 @@ class ServerThread:
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
+
+
+@contextmanager
+def serve_app(app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve an ASGI app -- the app under test, whose webhook endpoint the sandbox must reach
+    over a real socket -- on ``host``:``port`` (0: a free port) in a background thread until
+    the block ends; yields its root URL (``http://127.0.0.1:<port>``). Its lifespan events run
+    (a FastAPI app's startup), as under uvicorn."""
+    server = ServerThread(app, host, port, lifespan="auto")
+    server.start()
+    shown = f"[{server.host}]" if ":" in server.host else server.host
+    try:
+        yield f"http://{shown}:{server.port}"
+    finally:
+        server.stop()

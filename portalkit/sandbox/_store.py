@@ -1,5 +1,5 @@
 """The sandbox's state: customers, minted sessions, idempotency replays, the request log,
-scripted faults, portal cookies and the sandbox clock.
+scripted faults, portal cookies, subscriptions' states and the sandbox clock.
 
 Shared by the server thread (the routes) and the test thread (the ``Sandbox`` methods), so
 every access goes through one lock. Records handed out are frozen snapshots.
@@ -23,6 +23,8 @@ import attrs
 
 from .._redact import redact_url
 from ._faults import Fault
+from ._subscriptions import new_state, transition
+from ._twin_events import Change, SubscriptionState, TwinWebhooks
 
 #: How long an idempotency key is remembered (sandbox time), as vendors commonly do.
 IDEMPOTENCY_WINDOW = 24 * 3600.0
@@ -134,6 +136,9 @@ class PortalCookie:
     session_id: str
     action: str | None
     subscription_id: str | None
+    #: The session itself, for a twin whose reusable links are views that mint no stored
+    #: session (``Twin.single_use_links`` False): the cookie is then all there is of it.
+    session: Session | None = None
 
 
 class _IdFormat(Protocol):
@@ -154,6 +159,8 @@ class Seeded(Protocol):
     def customer_id(self) -> _IdFormat: ...
     @property
     def subscription_id(self) -> _IdFormat: ...
+    @property
+    def webhooks(self) -> TwinWebhooks | None: ...
 
 
 def _check_format(vendor: str, what: str, value: object, pattern: re.Pattern[str]) -> None:
@@ -184,7 +191,15 @@ class Store:
         self._faults: dict[str, deque[Fault]] = {}
         self._cookies: dict[str, PortalCookie] = {}
         self._objects: dict[tuple[str, str], dict[str, Any]] = {}
+        self._states: dict[tuple[str, str], SubscriptionState] = {}
+        #: Called after every reset(): state kept beside the store (webhook deliveries) goes too.
+        self._reset_listeners: list[Callable[[], None]] = []
         self.reset()
+
+    def on_reset(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after each reset (``Sandbox.reset()`` and ``POST
+        /_sandbox/reset`` alike)."""
+        self._reset_listeners.append(listener)
 
     def reset(self) -> None:
         with self._lock:
@@ -201,6 +216,9 @@ class Store:
             self._faults = {vendor: deque() for vendor in self.vendors}
             self._cookies = {}
             self._objects = {}
+            self._states = {}
+        for listener in self._reset_listeners:
+            listener()
 
     # -- clock ---------------------------------------------------------------------------
 
@@ -270,6 +288,51 @@ class Store:
             if subscription_id not in customers[customer_id]:
                 customers[customer_id].append(subscription_id)
         return subscription_id
+
+    def owner(self, vendor: str, subscription_id: str) -> str:
+        """The customer who holds ``subscription_id``; KeyError for an unknown subscription."""
+        with self._lock:
+            for customer_id, subs in self._customers[vendor].items():
+                if subscription_id in subs:
+                    return customer_id
+        raise KeyError(f"{vendor}: no subscription {subscription_id!r} in the sandbox")
+
+    # -- subscriptions' states -------------------------------------------------------------
+
+    def subscription_state(self, vendor: str, subscription_id: str) -> SubscriptionState:
+        """The subscription's state, made on first use (active, ten days into its period, on
+        the twin's first plan). KeyError for an unknown subscription; ValueError for a twin
+        that declares no webhooks (its subscriptions have no state to show)."""
+        with self._lock:
+            return self._state(vendor, subscription_id)
+
+    def apply(
+        self, vendor: str, subscription_id: str, change: Change, now: float | None = None
+    ) -> tuple[SubscriptionState, SubscriptionState]:
+        """Apply ``change`` at sandbox time ``now`` (default: now), atomically: (before,
+        after). ValueError (naming why) for an impossible change, which changes nothing."""
+        with self._lock:
+            before = self._state(vendor, subscription_id)
+            after = transition(
+                before, change, self._hooks(vendor), self.now() if now is None else now
+            )
+            self._states[(vendor, subscription_id)] = after
+            return before, after
+
+    def _state(self, vendor: str, subscription_id: str) -> SubscriptionState:
+        state = self._states.get((vendor, subscription_id))
+        if state is None:
+            hooks = self._hooks(vendor)
+            customer_id = self.owner(vendor, subscription_id)
+            state = new_state(hooks, subscription_id, customer_id, self.now())
+            self._states[(vendor, subscription_id)] = state
+        return state
+
+    def _hooks(self, vendor: str) -> TwinWebhooks:
+        hooks = self._twins[vendor].webhooks
+        if hooks is None:
+            raise ValueError(f"{vendor}: the twin sends no webhooks (Twin.webhooks is None)")
+        return hooks
 
     # -- request log and faults ------------------------------------------------------------
 
@@ -449,6 +512,12 @@ class TwinStore:
     def subscriptions(self, customer_id: str) -> list[str]:
         """The customer's subscriptions; KeyError for an unknown customer."""
         return self._store.subscriptions(self.vendor, customer_id)
+
+    def subscription_state(self, subscription_id: str) -> SubscriptionState:
+        """The subscription's state as the portal's actions and ``Sandbox.trigger`` left it
+        (made on first use): what a twin's subscription read renders. KeyError for an unknown
+        subscription; ValueError when the twin declares no webhooks."""
+        return self._store.subscription_state(self.vendor, subscription_id)
 
     def add_session(self, session: Session) -> None:
         """Keep a minted session (its ``vendor`` must be this twin's)."""

@@ -1,0 +1,295 @@
+"""The Lemon Squeezy twin's webhooks, read by portalkit's receiver; and its subscription read,
+which renders the same state the webhooks carry.
+
+Lemon Squeezy has no official Python SDK, so the signature is checked against the docs'
+scheme computed here by hand (the hex HMAC-SHA256 of the raw body), and the payload against
+portalkit's receiver and the subscription object's documented fields.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from starlette.datastructures import Headers
+
+from portalkit import EventType, Webhooks, errors
+from portalkit.errors import RejectionReason
+from portalkit.providers import lemonsqueezy_sandbox
+from portalkit.providers.lemonsqueezy_sandbox import TWIN, retrieve_subscription
+from portalkit.sandbox._store import Store, TwinStore
+from portalkit.sandbox.twin import Call, Change, SubscriptionState, TwinWebhooks
+
+NOW = 1_767_225_600  # 2026-01-01T00:00:00Z
+CUSTOMER, SUBSCRIPTION = next((c, s[0]) for c, s in TWIN.customers.items() if s)
+assert TWIN.webhooks is not None
+HOOKS: TwinWebhooks = TWIN.webhooks
+#: The subscription object's attributes (API reference, "The subscription object").
+DOCUMENTED = {
+    "store_id",
+    "customer_id",
+    "order_id",
+    "order_item_id",
+    "product_id",
+    "variant_id",
+    "product_name",
+    "variant_name",
+    "user_name",
+    "user_email",
+    "status",
+    "status_formatted",
+    "card_brand",
+    "card_last_four",
+    "payment_processor",
+    "pause",
+    "cancelled",
+    "trial_ends_at",
+    "billing_anchor",
+    "first_subscription_item",
+    "urls",
+    "renews_at",
+    "ends_at",
+    "created_at",
+    "updated_at",
+    "test_mode",
+}
+
+
+def state() -> SubscriptionState:
+    """A seeded subscription, ten days into its period."""
+    start = NOW - 10 * 86400
+    return SubscriptionState(
+        id=SUBSCRIPTION,
+        customer_id=CUSTOMER,
+        current_period_start=start,
+        current_period_end=start + 30 * 86400,
+        plan=HOOKS.plans[0],
+        payment_method=HOOKS.payment_method_id(start - 40 * 86400),
+        created_at=start - 40 * 86400,
+        updated_at=start - 40 * 86400,
+    )
+
+
+def apply(change: Change, before: SubscriptionState, now: float) -> SubscriptionState:
+    """The sandbox's state transitions (restated from ``_twin_events``' contract)."""
+    after = attrs.evolve(before, version=before.version + 1, updated_at=now)
+    if change is Change.SUBSCRIPTION_CANCEL_SCHEDULED:
+        return attrs.evolve(after, cancel_at_period_end=True, canceled_at=now)
+    if change is Change.SUBSCRIPTION_UNCANCELED:
+        return attrs.evolve(after, cancel_at_period_end=False, canceled_at=None)
+    if change is Change.SUBSCRIPTION_CANCELED:
+        canceled_at = now if before.canceled_at is None else before.canceled_at
+        return attrs.evolve(after, status="canceled", ended_at=now, canceled_at=canceled_at)
+    if change is Change.SUBSCRIPTION_PLAN_CHANGED:
+        plans = HOOKS.plans
+        return attrs.evolve(after, plan=plans[(plans.index(before.plan) + 1) % len(plans)])
+    if change is Change.PAYMENT_METHOD_UPDATED:
+        return attrs.evolve(after, payment_method=HOOKS.payment_method_id(now))
+    return after
+
+
+def before_of(change: Change) -> SubscriptionState:
+    """The state a change starts from: a resumption needs a cancelled subscription."""
+    if change is Change.SUBSCRIPTION_UNCANCELED:
+        return apply(Change.SUBSCRIPTION_CANCEL_SCHEDULED, state(), NOW - 3600)
+    return state()
+
+
+def delivered(
+    change: Change, before: SubscriptionState | None = None, secret: str | None = None
+) -> list[tuple[dict[str, Any], dict[str, str], bytes]]:
+    """(payload, headers, body) of each event the twin sends for ``change`` at NOW."""
+    before = before or before_of(change)
+    after = apply(change, before, NOW)
+    sent = []
+    for payload in HOOKS.events(change, before, after, NOW):
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        headers = HOOKS.sign(body, payload, secret or HOOKS.secret, NOW, "unused")
+        sent.append((payload, headers, body))
+    return sent
+
+
+def receiver() -> Webhooks:
+    return Webhooks.from_env(HOOKS.env, provider="lemonsqueezy")
+
+
+def at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+# How portalkit reads each change: [(Lemon Squeezy's event name, EventType)].
+EXPECTED = {
+    Change.SUBSCRIPTION_CANCEL_SCHEDULED: [
+        ("subscription_cancelled", EventType.SUBSCRIPTION_CANCEL_SCHEDULED)
+    ],
+    Change.SUBSCRIPTION_UNCANCELED: [("subscription_resumed", EventType.SUBSCRIPTION_UNCANCELED)],
+    Change.SUBSCRIPTION_CANCELED: [("subscription_expired", EventType.SUBSCRIPTION_CANCELED)],
+    # Lemon Squeezy has no plan-change or payment-method event: subscription_updated, which
+    # says nothing of what changed, so portalkit reads SUBSCRIPTION_UPDATED.
+    Change.SUBSCRIPTION_PLAN_CHANGED: [("subscription_updated", EventType.SUBSCRIPTION_UPDATED)],
+    Change.PAYMENT_METHOD_UPDATED: [("subscription_updated", EventType.SUBSCRIPTION_UPDATED)],
+    Change.SUBSCRIPTION_UPDATED: [("subscription_updated", EventType.SUBSCRIPTION_UPDATED)],
+}
+
+
+def test_the_twin_declares_its_webhooks() -> None:
+    assert set(EXPECTED) == HOOKS.changes
+    assert HOOKS.env == {"LEMONSQUEEZY_WEBHOOK_SECRET": HOOKS.secret}
+    assert 6 <= len(HOOKS.secret) <= 40  # "a signing secret of 6 to 40 characters"
+    assert set(HOOKS.action_changes) <= {action for action, _ in TWIN.actions}
+    assert set(HOOKS.action_changes.values()) <= HOOKS.changes
+    assert HOOKS.action_changes["cancel_subscription"] is Change.SUBSCRIPTION_CANCEL_SCHEDULED
+    assert all(plan.isdigit() for plan in HOOKS.plans)  # variant ids
+    assert len(set(HOOKS.plans)) >= 2
+    first, second = HOOKS.payment_method_id(NOW), HOOKS.payment_method_id(NOW)
+    assert first != second
+    assert first.isdigit()
+    assert len(first) == 4  # a card's last four: all Lemon Squeezy shows of it
+
+
+@pytest.mark.parametrize("change", sorted(EXPECTED), ids=str)
+def test_portalkit_reads_each_change(change: Change) -> None:
+    before = before_of(change)
+    sent = delivered(change, before)
+    read = [receiver().parse(headers, body, now=NOW) for _, headers, body in sent]
+    assert [(event.vendor_type, event.type) for event in read] == EXPECTED[change]
+    for (payload, headers, _), event in zip(sent, read, strict=True):
+        assert headers["X-Event-Name"] == payload["meta"]["event_name"] == event.vendor_type
+        assert event.id.startswith("sha256:")  # no event id: the body's digest
+        assert event.customer_id == CUSTOMER
+        assert event.subscription_id == SUBSCRIPTION
+        assert event.occurred_at == at(NOW)  # the subscription's updated_at
+        if change is Change.SUBSCRIPTION_CANCEL_SCHEDULED:
+            assert event.ends_at == at(before.current_period_end)
+        elif change is Change.SUBSCRIPTION_CANCELED:
+            assert event.ends_at == at(NOW)
+        else:
+            assert event.ends_at is None
+
+
+def test_the_subscription_says_what_changed() -> None:
+    [(cancelled, _, _)] = delivered(Change.SUBSCRIPTION_CANCEL_SCHEDULED)
+    attributes = cancelled["data"]["attributes"]
+    assert (attributes["status"], attributes["cancelled"]) == ("cancelled", True)
+    assert attributes["ends_at"] == attributes["renews_at"] == "2026-01-21T00:00:00.000000Z"
+    [(resumed, _, _)] = delivered(Change.SUBSCRIPTION_UNCANCELED)
+    attributes = resumed["data"]["attributes"]
+    assert (attributes["status"], attributes["cancelled"], attributes["ends_at"]) == (
+        "active",
+        False,
+        None,
+    )
+    [(expired, _, _)] = delivered(Change.SUBSCRIPTION_CANCELED)
+    attributes = expired["data"]["attributes"]
+    assert (attributes["status"], attributes["status_formatted"]) == ("expired", "Expired")
+    [(changed, _, _)] = delivered(Change.SUBSCRIPTION_PLAN_CHANGED)
+    assert changed["data"]["attributes"]["variant_id"] == int(HOOKS.plans[1])
+    assert changed["data"]["attributes"]["variant_name"] != "Monthly"
+    [(card, _, _)] = delivered(Change.PAYMENT_METHOD_UPDATED)
+    assert card["data"]["attributes"]["card_last_four"] != state().payment_method
+
+
+def test_the_shape_is_lemon_squeezys() -> None:
+    for change in EXPECTED:
+        for payload, _, _ in delivered(change):
+            assert set(payload) == {"meta", "data"}
+            meta = payload["meta"]
+            assert set(meta) == {"event_name", "test_mode", "webhook_id"}
+            assert meta["test_mode"] is True
+            data = payload["data"]
+            assert (data["type"], data["id"]) == ("subscriptions", SUBSCRIPTION)
+            assert set(data["attributes"]) == DOCUMENTED
+            assert isinstance(data["attributes"]["customer_id"], int)  # integers on the wire
+            urls = data["attributes"]["urls"]
+            assert urls["customer_portal"].startswith("https://portalkit-sandbox.lemonsqueezy.com/")
+
+
+def test_the_signature_is_the_hex_hmac_of_the_body() -> None:
+    for change in EXPECTED:
+        for _, headers, body in delivered(change):
+            expected = hmac.new(HOOKS.secret.encode(), body, hashlib.sha256).hexdigest()
+            assert headers["X-Signature"] == expected
+
+
+def test_a_wrong_secret_is_refused() -> None:
+    for change in EXPECTED:
+        for _, headers, body in delivered(change, secret="another-secret"):
+            with pytest.raises(errors.WebhookRejected) as caught:
+                receiver().parse(headers, body, now=NOW)
+            assert caught.value.reason is RejectionReason.SIGNATURE_MISMATCH
+
+
+def test_a_late_delivery_is_the_same_delivery() -> None:
+    # No timestamp is signed: days later, the same bytes still verify.
+    [(_, headers, body)] = delivered(Change.SUBSCRIPTION_CANCEL_SCHEDULED)
+    assert receiver().parse(headers, body, now=NOW + 3 * 86400).id == (
+        receiver().parse(headers, body, now=NOW).id
+    )
+
+
+def _read(store: Store, subscription_id: str) -> dict[str, Any]:
+    """``GET /v1/subscriptions/{id}`` through the twin's handler, on ``store``."""
+    api_key = TWIN.credentials["valid"]["api_key"]
+    call = Call(
+        vendor="lemonsqueezy",
+        request_id="req",
+        method="GET",
+        path=f"/v1/subscriptions/{subscription_id}",
+        route="/v1/subscriptions/{id}",
+        path_params={"id": subscription_id},
+        query={},
+        headers=Headers({"authorization": f"Bearer {api_key}"}),
+        body=b"",
+        base_url="http://127.0.0.1:9",
+        now=store.now(),
+        wall_now=store.now(),
+        store=TwinStore(store, "lemonsqueezy"),
+    )
+    reply = retrieve_subscription(call)
+    assert reply.status == 200
+    return dict(reply.payload["data"]["attributes"])
+
+
+def test_a_read_of_the_subscription_shows_its_state_after_a_change() -> None:
+    store = Store([TWIN], clock=lambda: float(NOW))
+    fresh = _read(store, SUBSCRIPTION)
+    assert (fresh["status"], fresh["cancelled"], fresh["ends_at"]) == ("active", False, None)
+    assert fresh["urls"]["customer_portal"].startswith("http://127.0.0.1:9/lemonsqueezy/")
+
+    before, after = store.apply("lemonsqueezy", SUBSCRIPTION, Change.SUBSCRIPTION_CANCEL_SCHEDULED)
+    read = _read(store, SUBSCRIPTION)
+    assert (read["status"], read["cancelled"]) == ("cancelled", True)
+    [event] = HOOKS.events(Change.SUBSCRIPTION_CANCEL_SCHEDULED, before, after, NOW)
+    sent = event["data"]["attributes"]
+    # The read and the webhook render one state; only the links' host differs.
+    assert {k: v for k, v in read.items() if k != "urls"} == {
+        k: v for k, v in sent.items() if k != "urls"
+    }
+    assert read["ends_at"] == sent["ends_at"] is not None
+    assert read["urls"]["customer_portal"] is not None  # the portal link is still read here
+
+    store.apply("lemonsqueezy", SUBSCRIPTION, Change.SUBSCRIPTION_PLAN_CHANGED)
+    assert _read(store, SUBSCRIPTION)["variant_id"] == int(HOOKS.plans[1])
+    store.apply("lemonsqueezy", SUBSCRIPTION, Change.SUBSCRIPTION_CANCELED)
+    assert _read(store, SUBSCRIPTION)["status"] == "expired"
+    other = TWIN.customers[CUSTOMER][1]
+    assert _read(store, other)["status"] == "active"  # each subscription has its own state
+
+
+def test_the_twin_imports_nothing_of_the_receiver() -> None:
+    tree = ast.parse(Path(lemonsqueezy_sandbox.__file__).read_text())
+    imported = {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    assert not any(name.endswith("_webhooks") or "_signatures" in name for name in imported)
