@@ -1,8 +1,13 @@
 """The ``portalkit`` command line.
 
     portalkit demo                          mint a link with each adapter against the
-                                            embedded sandbox: no credentials, no network
-    portalkit sandbox [--host H] [--port N] serve the vendor emulator until Ctrl-C
+                                            embedded sandbox, cancel in each portal page and
+                                            show the webhooks that come back: no
+                                            credentials, no network
+    portalkit sandbox [--host H] [--port N] [--forward-to URL]
+                                            serve the vendor emulator until Ctrl-C; with
+                                            --forward-to, send each vendor's webhooks to
+                                            URL/<vendor>
     portalkit link [--provider NAME] --customer ID [--return-url URL] [--subscription ID ...]
                    [--base-url URL]         mint one real link with credentials from the
                                             environment and print it, once, to stdout
@@ -31,7 +36,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, TextIO
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from . import errors
 from ._env import variable_prefix
@@ -75,8 +80,9 @@ def _parser() -> argparse.ArgumentParser:
         "demo",
         help="mint a link with each adapter against the embedded sandbox",
         description="Start the sandbox in-process, mint a portal link with each vendor's "
-        "adapter through the public API, and show that each link opens once. "
-        "No credentials, no network.",
+        "adapter through the public API, and show that each link opens once; then cancel a "
+        "subscription in each vendor's portal page and show the vendor's webhooks that come "
+        "back, verified and normalized. No credentials, no network.",
     )
     demo.set_defaults(handler=_demo)
 
@@ -88,6 +94,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on")
     sandbox.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
+    sandbox.add_argument(
+        "--forward-to",
+        metavar="URL",
+        help="send each vendor's webhooks (its portal buttons, POST /_sandbox/<vendor>/webhooks"
+        "/trigger) to URL/<vendor>, e.g. http://127.0.0.1:8000/webhooks",
+    )
     sandbox.set_defaults(handler=_sandbox)
 
     link = commands.add_parser(
@@ -214,6 +226,10 @@ def _sandbox(args: argparse.Namespace) -> int:
     if sandbox_class is None:
         return EXIT_USAGE
     sandbox = sandbox_class()
+    try:
+        forwarded = _forward_webhooks(sandbox, args.forward_to)
+    except ValueError as exc:
+        return _fail("sandbox", f"--forward-to: {exc}", EXIT_USAGE)
     # SIGTERM (docker stop, systemd, a CI runner) stops the server as Ctrl-C does: the socket
     # closed, hanging requests released, exit status 0. Only the main thread may set it.
     in_main = threading.current_thread() is threading.main_thread()
@@ -229,6 +245,8 @@ def _sandbox(args: argparse.Namespace) -> int:
                     "sandbox", f"cannot listen on {args.host}:{args.port}: {exc}", EXIT_USAGE
                 )
             print(sandbox.describe(), flush=True)
+            if forwarded:
+                _print_forwarding(forwarded)
             print("\nServing until Ctrl-C.", flush=True)
             _wait_for_interrupt()
     except (KeyboardInterrupt, _Terminated):
@@ -237,6 +255,31 @@ def _sandbox(args: argparse.Namespace) -> int:
         if in_main:
             signal.signal(signal.SIGTERM, previous)
     return EXIT_OK
+
+
+def _forward_webhooks(sandbox: Sandbox, url: str | None) -> dict[str, str]:
+    """Register ``url/<vendor>`` for every twin that sends webhooks: {vendor: endpoint}.
+    ValueError (from the sandbox) for a URL that cannot be an endpoint."""
+    if url is None:
+        return {}
+    forwarded = {}
+    for vendor in sandbox.vendors:
+        if sandbox.twin(vendor).webhooks is not None:
+            endpoint = f"{url.rstrip('/')}/{vendor}"
+            sandbox.add_webhook_endpoint(vendor, endpoint)
+            forwarded[vendor] = endpoint
+    return forwarded
+
+
+def _print_forwarding(forwarded: dict[str, str]) -> None:
+    print("\nWebhooks are forwarded (verify them with the `webhooks:` variables above):")
+    for vendor, endpoint in forwarded.items():
+        print(f"  {vendor:<14}-> {endpoint}")
+    print(
+        "Send some: a button on a portal page, or POST /_sandbox/<vendor>/webhooks/trigger"
+        ' {"change": "subscription_cancel_scheduled"}.',
+        flush=True,
+    )
 
 
 def _load_sandbox(command: str) -> type[Sandbox] | None:
@@ -288,64 +331,39 @@ def _demo(args: argparse.Namespace) -> int:
             " reusable (what a customer's browser does with it):",
             file=out,
         )
+        from ._demo_loop import Browser, cancel_in_each_portal
+
         ok = True
+        browsers: dict[str, Browser] = {}
         # Through the transport, not an httpx.Client: the client logs every request's URL
         # at INFO, and for some vendors (Paylera) a link's path is its credential.
         with httpx.HTTPTransport() as transport:
             for link in links:
-                first, second = _open_like_a_browser(transport, link.url)
+                browser = browsers[link.provider] = Browser(transport)
+                first, second = browser.open_twice(link.url)
                 # A single-use link is gone on its second visit; a reusable one (the twin
                 # says which: Twin.single_use_links) opens again until it expires.
                 again = 410 if sandbox.twin(link.provider).single_use_links else 200
                 ok = ok and first == 200 and second == again
                 print(
-                    f"  {link.provider:<9} first visit: {_status(first):<14}"
+                    f"  {link.provider:<13} first visit: {_status(first):<14}"
                     f"second visit: {_status(second)}",
                     file=out,
                 )
+            # The way back: cancel in each portal page, print the webhooks that came back.
+            came_back = cancel_in_each_portal(sandbox, browsers, out)
     print("\nDone: no credentials, no network; the sandbox has stopped.", file=out)
     if not ok:
         return _fail("demo", "a link did not open as its vendor's links do", EXIT_FAILED)
+    if not came_back:
+        return _fail(
+            "demo", "a cancellation did not come back as its vendor's webhooks", EXIT_FAILED
+        )
     return EXIT_OK
 
 
 def _status(code: int) -> str:
     return f"{code} {httpx.codes.get_reason_phrase(code)}".strip()
-
-
-def _open_like_a_browser(transport: httpx.HTTPTransport, url: str) -> tuple[int, int]:
-    """The status of a first and a second visit of ``url``, as a browser makes them.
-
-    A browser never sends a URL's fragment: when the token rides there (``#t=...``), the
-    page it gets runs a script that posts the token to ``<page>/exchange`` for a session
-    cookie; a refused exchange makes the first visit a failure.
-    """
-    parts = urlsplit(url)
-    page = urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
-    first = _visit(transport, "GET", page)
-    tokens = [pair[2:] for pair in parts.fragment.split("&") if pair.startswith("t=")]
-    if first == 200 and tokens:
-        exchanged = _visit(transport, "POST", f"{page}/exchange", {"token": tokens[0]})
-        if not 200 <= exchanged < 300:
-            first = exchanged
-    return first, _visit(transport, "GET", page)
-
-
-def _visit(
-    transport: httpx.HTTPTransport, method: str, url: str, body: object | None = None
-) -> int:
-    request = httpx.Request(
-        method,
-        url,
-        json=body,
-        extensions={"timeout": {"pool": 5.0, "connect": 5.0, "read": 5.0, "write": 5.0}},
-    )
-    response = transport.handle_request(request)
-    try:
-        response.read()
-    finally:
-        response.close()
-    return response.status_code
 
 
 def _print_table(links: Sequence[PortalLink], out: TextIO) -> None:

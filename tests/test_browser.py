@@ -24,6 +24,15 @@ Two vendors differ from the happy path, on purpose, because their APIs do:
   the link is absent and that the browser's Back button returns to the app, which is how a
   Paddle customer gets back.
 
+The way back: for each vendor whose twin's portal page cancels a subscription (the twin's
+``webhooks.action_changes`` maps an action to ``SUBSCRIPTION_CANCEL_SCHEDULED``), the customer
+presses that button in the portal; the twin sends its vendor's webhooks to the app's
+``/hooks/<vendor>``, and back in the app the account page shows the end date the normalized
+event carried. Where the twin's page offers withdrawing the cancellation, the customer does,
+and the page says "Active" again -- or, where the vendor's event cannot tell a withdrawal
+from any other update (no row of its webhook table is ``SUBSCRIPTION_UNCANCELED``: Paddle),
+that the subscription changed.
+
 Playwright drives /usr/bin/chromium (scripts/test.sh installs it); it never downloads a
 browser of its own.
 """
@@ -31,7 +40,9 @@ browser of its own.
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -39,11 +50,20 @@ import attrs
 import pytest
 from _vendors import adapter, seeded_customer, supports, twin
 from _web_server import bind_loopback, serve, url_of
-from playwright.sync_api import BrowserContext, Page, Response, sync_playwright
+from playwright.sync_api import BrowserContext, Page, Response, expect, sync_playwright
 
 from examples.manage_billing.app import create_app
 from examples.manage_billing.billing import SANDBOX_VENDORS, sandbox_accounts
-from portalkit import Action, AfterCompletion, Feature, Flow, Portal, PortalRequest
+from portalkit import (
+    Action,
+    AfterCompletion,
+    EventType,
+    Feature,
+    Flow,
+    Portal,
+    PortalRequest,
+    get_vendor_webhooks,
+)
 from portalkit._capabilities import apply_feature_policy
 from portalkit.errors import UnsupportedFeature
 from portalkit.sandbox import Sandbox
@@ -68,6 +88,11 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 WAIT_MS = 15_000
 #: The app's deep-link buttons the test may follow, by preference (action ids).
 DEEP_LINK_ACTIONS = ("cancel_subscription", "update_payment_method")
+#: How long the app's page may take to show what a webhook said (a bound, not a speed test).
+WEBHOOK_WAIT_S = 10.0
+#: The portal page's own button for a scheduled cancellation, where no action of the twin's
+#: withdraws it (docs/sandbox.md, "The portal page's buttons").
+WITHDRAW = "withdraw_cancellation"
 
 
 @attrs.frozen
@@ -78,11 +103,12 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    """The sandbox and the example app, each on a free 127.0.0.1 port."""
+    """The sandbox and the example app, each on a free 127.0.0.1 port; the sandbox sends
+    every vendor's webhooks to the app."""
     sandbox = Sandbox()
     with sandbox.serve(host="127.0.0.1", port=0):
-        accounts = sandbox_accounts(sandbox)
         sock = bind_loopback()
+        accounts = sandbox_accounts(sandbox, public_url=url_of(sock))
         app = create_app(accounts, default_vendor=SANDBOX_VENDORS[0], public_url=url_of(sock))
         with serve(app, sock) as app_url:
             yield Stack(sandbox, app_url)
@@ -320,3 +346,114 @@ def test_cancel_flow_redirects_after_completion(page: Page, stack: Stack, vendor
     response = page.goto(link.url)
     assert response is not None
     assert response.status == 410
+
+
+def _action_for(vendor: str, change: EventType) -> str | None:
+    """The twin's portal action that applies ``change`` (None: its page has none)."""
+    hooks = twin(vendor).webhooks
+    if hooks is None:
+        return None
+    return next((a for a, c in hooks.action_changes.items() if c is change), None)
+
+
+def _withdraws(vendor: str) -> bool:
+    """Does the twin's page offer withdrawing a scheduled cancellation?"""
+    hooks = twin(vendor).webhooks
+    return hooks is not None and EventType.SUBSCRIPTION_UNCANCELED in hooks.changes
+
+
+def _reports_uncancel(vendor: str) -> bool:
+    """Does portalkit read one of the vendor's events as a withdrawn cancellation?"""
+    return any(
+        row.type is EventType.SUBSCRIPTION_UNCANCELED for row in get_vendor_webhooks(vendor).events
+    )
+
+
+CANCELLING_VENDORS = [
+    v for v in SANDBOX_VENDORS if _action_for(v, EventType.SUBSCRIPTION_CANCEL_SCHEDULED)
+]
+
+
+def press_in_portal(page: Page, sandbox_url: str, vendor: str, action: str, sub: str) -> None:
+    """In the twin's portal page (the one the link opened; where that page has no buttons, a
+    vendor-specific one, the cookie's own ``/{vendor}/session``), press the button of
+    ``action`` for subscription ``sub``, and land on the page again (303)."""
+    form = f"#act-{action}-{sub}"
+    if page.locator(form).count() == 0:
+        page.goto(f"{sandbox_url}/{vendor}/session")
+    with page.expect_navigation(url=f"{sandbox_url}/{vendor}/session"):
+        page.click(f"{form} button")
+
+
+def back_to_app(page: Page, home: str) -> None:
+    """Back to the app: by the portal's "Back to merchant" link, or (a vendor that takes no
+    return URL: Paddle) as the customer would, by going there."""
+    if page.locator("#back-to-merchant").count():
+        page.click("#back-to-merchant")
+        page.wait_for_selector("#welcome-back")
+    else:
+        page.goto(home)
+
+
+def wait_for_state(page: Page, sub: str, state: str) -> None:
+    """Reload the app's page until it shows ``state`` for ``sub``: the webhook may still be
+    on its way. Bounded by WEBHOOK_WAIT_S."""
+    shown = page.locator(f"#subscription-state-{sub}")
+    deadline = time.monotonic() + WEBHOOK_WAIT_S
+    while shown.get_attribute("data-state") != state:
+        assert time.monotonic() < deadline, f"the page still shows {shown.text_content()!r}"
+        page.wait_for_timeout(50)
+        page.reload()
+
+
+@pytest.mark.parametrize("vendor", CANCELLING_VENDORS)
+def test_a_cancellation_in_the_portal_comes_back_to_the_app(
+    page: Page, stack: Stack, vendor: str
+) -> None:
+    sandbox, app_url = stack.sandbox, stack.app_url
+    cancel = _action_for(vendor, EventType.SUBSCRIPTION_CANCEL_SCHEDULED)
+    assert cancel is not None
+    customer_id = sandbox.customers(vendor)[0]
+    # The last subscription: the other tests here open deep links for the first.
+    sub = sandbox.subscriptions(vendor, customer_id)[-1]
+    home = f"{app_url}/?vendor={vendor}"
+    state = page.locator(f"#subscription-state-{sub}")
+
+    page.goto(home)
+    assert page.get_attribute("#webhooks", "data-receiving") == "yes"
+    assert state.get_attribute("data-state") != "cancel_scheduled"
+
+    # "Manage billing", then the portal's cancel button for the subscription.
+    click_and_capture_link(page, "#manage-billing", app_url)
+    press_in_portal(page, sandbox.url, vendor, cancel, sub)
+    expect(page.locator(f"#subscription-status-{sub}")).to_have_attribute(
+        "data-status", "cancel_scheduled"
+    )
+    screenshot(page, f"{vendor}-cancel-scheduled")
+
+    # Back in the app: the end date, as the vendor's webhook said it.
+    back_to_app(page, home)
+    wait_for_state(page, sub, "cancel_scheduled")
+    ends = datetime.fromtimestamp(sandbox.subscription(vendor, sub).current_period_end, UTC)
+    assert state.get_attribute("data-ends-at") == f"{ends:%Y-%m-%d}"
+    assert state.text_content() == f"Your plan ends on {ends.day} {ends:%B %Y}"
+    assert page.get_attribute(f"#subscription-event-{sub}", "data-type") == (
+        EventType.SUBSCRIPTION_CANCEL_SCHEDULED.value
+    )
+    screenshot(page, f"{vendor}-app-cancel-scheduled")
+
+    if not _withdraws(vendor):  # e.g. Plugipay: a cancellation is not taken back
+        return
+    # The customer changes their mind: the portal again, "Withdraw cancellation".
+    withdraw = _action_for(vendor, EventType.SUBSCRIPTION_UNCANCELED) or WITHDRAW
+    click_and_capture_link(page, "#manage-billing", app_url)
+    press_in_portal(page, sandbox.url, vendor, withdraw, sub)
+    expect(page.locator(f"#subscription-status-{sub}")).to_have_attribute("data-status", "active")
+    back_to_app(page, home)
+    if _reports_uncancel(vendor):
+        wait_for_state(page, sub, "active")
+        assert state.text_content() == "Active"
+    else:  # Paddle: a subscription.updated like any other; the page does not guess
+        wait_for_state(page, sub, "updated")
+    assert state.get_attribute("data-ends-at") is None
+    screenshot(page, f"{vendor}-app-withdrawn")

@@ -11,23 +11,29 @@ import logging
 import re
 import socket
 import sys
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from _vendors import supports, twin
+from _web_server import bind_loopback, serve
+from _webhook_receiver import Receiver
 
 from portalkit import (
+    EventType,
     Feature,
     Portal,
     PortalLink,
     PortalRequest,
     available_twins,
     cli,
+    get_vendor_webhooks,
     provider_from_env,
 )
 from portalkit._env import ProviderEnv
 from portalkit._http import httpx
-from portalkit.sandbox import Sandbox
+from portalkit.sandbox import DeliveryFault, Sandbox, load_twins
 
 VENDORS = tuple(available_twins())  # the registry: the portalkit.sandbox entry points
 #: What ``portalkit demo`` asks every vendor for, as request fields and the Feature each needs.
@@ -101,12 +107,88 @@ def test_demo_mints_a_link_per_vendor_and_shows_each_opens_once(
         # Gone on the second visit, or (reusable links, Twin.single_use_links) open again.
         again = "410 Gone" if twin(vendor).single_use_links else "200 OK"
         assert re.search(rf"{vendor}\s+first visit: 200 OK\s+second visit: {again}", out)
+    # The way back: the events each vendor sent for the cancellation, read by portalkit.
+    events = _events_table(lines)
+    assert set(events) == set(CANCELLING_VENDORS)
+    sandbox = Sandbox()
+    for vendor in CANCELLING_VENDORS:
+        subscription = sandbox.subscriptions(vendor, sandbox.customers(vendor)[0])[0]
+        cancels = {
+            row.vendor_type
+            for row in get_vendor_webhooks(vendor).events
+            if row.type is EventType.SUBSCRIPTION_CANCEL_SCHEDULED
+        }
+        [scheduled] = [r for r in events[vendor] if r[0] == "subscription_cancel_scheduled"]
+        assert scheduled[1] in cancels  # the vendor's own name for it
+        assert scheduled[2] == subscription
+        ends = datetime.strptime(scheduled[3], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        assert ends > datetime.now(UTC)  # at the end of the period: cancelled, still active
+        for row in events[vendor]:
+            assert row[0] in {t.value for t in EventType}
+            assert row[2] == subscription
+    assert "FAILED" not in out
     # Never a link's credential: not in the output, not in a log record.
     logged = "\n".join(record.getMessage() for record in caplog.records)
     for link in minted:
         for part in _secret_parts(link.url):
             assert part not in out + err + logged
     assert "<redacted>" in out
+    # Nor a webhook secret, nor where the receiver was.
+    for vendor in CANCELLING_VENDORS:
+        for name, value in sandbox.webhook_env(vendor).items():
+            if name != "PORTALKIT_PROVIDER":
+                assert value not in out + err + logged
+    assert "/hooks/" not in out + err
+
+
+def _cancel_action(vendor: str) -> str | None:
+    """The twin's portal action that schedules a cancellation (None: its page has none)."""
+    hooks = twin(vendor).webhooks
+    if hooks is None:
+        return None
+    changes = hooks.action_changes.items()
+    return next((a for a, c in changes if c is EventType.SUBSCRIPTION_CANCEL_SCHEDULED), None)
+
+
+#: The vendors whose twin's portal page cancels a subscription (the registry says which).
+CANCELLING_VENDORS = [v for v in VENDORS if _cancel_action(v)]
+
+
+def _events_table(lines: list[str]) -> dict[str, list[list[str]]]:
+    """The demo's table of events, by vendor: [type, vendor's type, subscription, ends at]."""
+    start = next(i for i, line in enumerate(lines) if line.split()[:2] == ["vendor", "event"])
+    table: dict[str, list[list[str]]] = {}
+    vendor = ""
+    for line in lines[start + 2 : lines.index("", start)]:
+        if not line.startswith(" "):
+            vendor, line = line.split(None, 1)
+        cells = line.split()
+        if len(cells) == 5:  # "ends at" is a date and a time
+            cells = [*cells[:3], " ".join(cells[3:])]
+        table.setdefault(vendor, []).append(cells)
+    return table
+
+
+def test_demo_fails_when_a_cancellation_does_not_come_back(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A vendor whose webhooks the receiver refuses (forged, here) is a failed demo."""
+    forged = CANCELLING_VENDORS[0]
+    add_endpoint = Sandbox.add_webhook_endpoint
+
+    def forging(self: Sandbox, vendor: str, url: str) -> None:
+        if vendor == forged:
+            self.script_deliveries(vendor, *[DeliveryFault.bad_signature()] * 4)
+        add_endpoint(self, vendor, url)
+
+    monkeypatch.setattr(Sandbox, "add_webhook_endpoint", forging)
+    assert cli.main(["demo"]) == 1
+    out, err = capsys.readouterr()
+    events = _events_table(out.splitlines())
+    assert events[forged][0][0] == "FAILED:"
+    assert "webhook deliveries were refused" in " ".join(events[forged][0])
+    assert all("FAILED:" not in events[v][0] for v in CANCELLING_VENDORS[1:])
+    assert "a cancellation did not come back as its vendor's webhooks" in err
 
 
 def test_demo_without_the_sandbox_extra_says_how_to_install_it(
@@ -152,6 +234,67 @@ def test_sandbox_serves_until_interrupted(
     assert "stopped" in capsys.readouterr().err
     with pytest.raises(httpx.ConnectError):  # and the server is gone
         httpx.get(seen["url"] + "/_sandbox", timeout=2)
+
+
+def test_sandbox_forwards_each_vendors_webhooks_and_prints_their_variables(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vendors = [t.name for t in load_twins() if t.webhooks is not None]
+    assert vendors
+    envs = {vendor: Sandbox().webhook_env(vendor) for vendor in vendors}
+    app = Receiver(envs)  # portalkit's webhook view per vendor, at /hooks/<vendor>
+    seen: dict[str, Any] = {}
+
+    def trigger_each_then_press_ctrl_c() -> None:
+        out = capsys.readouterr().out
+        seen["printed"] = out
+        found = re.search(r"portalkit sandbox at (http://127\.0\.0\.1:\d+)", out)
+        assert found is not None, out
+        control = f"{found.group(1)}/_sandbox"
+        for vendor in vendors:
+            answer = httpx.post(
+                f"{control}/{vendor}/webhooks/trigger",
+                json={"change": "subscription_cancel_scheduled"},
+                timeout=5,
+            )
+            assert answer.status_code == 202, answer.text
+            seen[vendor] = _finished(f"{control}/{vendor}/webhooks/deliveries", answer.json())
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_wait_for_interrupt", trigger_each_then_press_ctrl_c)
+    with serve(app.app(), bind_loopback()) as app_url:
+        argv = ["sandbox", "--port", "0", "--forward-to", f"{app_url}/hooks/"]
+        assert cli.main(argv) == 0
+    printed = seen["printed"]
+    for vendor in vendors:
+        assert re.search(rf"\n  {vendor} +-> {re.escape(app_url)}/hooks/{vendor}\n", printed)
+        for name, value in envs[vendor].items():
+            if name != "PORTALKIT_PROVIDER":
+                assert f"{name}={value}" in printed  # sandbox secrets: printing them is the point
+        assert {d["state"] for d in seen[vendor]} == {"delivered"}
+        assert EventType.SUBSCRIPTION_CANCEL_SCHEDULED in [e.type for e in app.events[vendor]]
+
+
+def _finished(url: str, triggered: dict[str, Any]) -> list[dict[str, Any]]:
+    """The deliveries at ``url``, once the trigger's are all finished (polled briefly)."""
+    deadline = time.monotonic() + 5
+    while True:
+        listed = httpx.get(url, timeout=5).json()["deliveries"]
+        done = [d for d in listed if d["state"] != "pending"]
+        if len(done) >= triggered["deliveries"]:
+            return listed
+        assert time.monotonic() < deadline, listed
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1/hooks", "not a url"])
+def test_sandbox_refuses_a_forward_to_that_is_no_http_url(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["sandbox", "--port", "0", "--forward-to", url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("portalkit sandbox: --forward-to: ")
+    assert "must be" in err
 
 
 def test_sandbox_reports_a_port_in_use(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,8 +1,14 @@
 """examples/manage_billing without a browser: its page, routes and request mapping, with
-Starlette's TestClient and a mocked vendor. tests/test_browser.py runs it for real."""
+Starlette's TestClient and a mocked vendor; and its webhook routes, served on 127.0.0.1 for
+the sandbox's twins to deliver to. tests/test_browser.py runs it for real."""
 
 from __future__ import annotations
 
+import contextlib
+import html
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -14,6 +20,7 @@ from _web import (
     assert_security_headers,
     deep_link,
 )
+from _web_server import bind_loopback, serve, url_of
 from starlette.testclient import TestClient
 
 from examples.manage_billing.app import create_app
@@ -23,7 +30,14 @@ from examples.manage_billing.billing import (
     SetupError,
     chosen_vendor,
     live_vendor,
+    live_webhooks,
+    sandbox_accounts,
+    webhook_variables,
 )
+from portalkit import EventType, errors, get_vendor_webhooks
+from portalkit._http import httpx
+from portalkit.sandbox import DeliveryFault, Sandbox
+from portalkit.testing import WEBHOOK_VENDORS
 
 PUBLIC_URL = "http://127.0.0.1:8765"
 SUBSCRIPTIONS = ("sub_01h04vsc0qhwtsbsxh3422wjs4", "sub_01h04vsc0qhwtsbsxh3422wjs5")
@@ -124,3 +138,156 @@ def test_the_sandbox_is_the_default_and_credentials_select_a_real_vendor() -> No
     assert chosen_vendor({"PORTALKIT_PROVIDER": "Paddle"}, offered) == "paddle"
     with pytest.raises(SetupError, match="PORTALKIT_PROVIDER"):
         chosen_vendor({"PORTALKIT_PROVIDER": "no-such-vendor"}, offered)
+
+
+# -- the way back: the vendors' webhooks -------------------------------------------------------
+
+
+def _reports_uncancel(vendor: str) -> bool:
+    """Whether portalkit reads one of the vendor's events as a withdrawn cancellation (not
+    Paddle: its withdrawal is a ``subscription.updated`` like any other)."""
+    table = get_vendor_webhooks(vendor).events
+    return any(row.type is EventType.SUBSCRIPTION_UNCANCELED for row in table)
+
+
+@contextlib.contextmanager
+def example_on_sandbox(sandbox: Sandbox, vendor: str) -> Iterator[tuple[str, BillingAccount]]:
+    """The example app on 127.0.0.1, on ``sandbox``, which sends it every vendor's webhooks
+    (the plugin's ``portal_sandbox`` removes the endpoints after the test)."""
+    sock = bind_loopback()
+    public_url = url_of(sock)
+    accounts = sandbox_accounts(sandbox, public_url)
+    app = create_app(accounts, default_vendor=vendor, public_url=public_url)
+    try:
+        with serve(app, sock) as url:
+            yield url, accounts[vendor]
+    finally:
+        for account in accounts.values():
+            account.portal.close()
+
+
+def shown_state(url: str, vendor: str, subscription_id: str) -> dict[str, str]:
+    """The state the account page shows for the subscription: its data- attributes and
+    text."""
+    page = httpx.get(f"{url}/?vendor={vendor}", timeout=5)
+    assert page.status_code == 200
+    found = re.search(
+        rf'id="subscription-state-{re.escape(subscription_id)}"([^>]*)>([^<]*)<', page.text
+    )
+    assert found is not None, page.text
+    shown = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', found.group(1)))
+    shown["text"] = html.unescape(found.group(2))
+    return shown
+
+
+def change(sandbox: Sandbox, vendor: str, what: EventType, subscription_id: str) -> None:
+    """Change the subscription as the portal's button does, and wait for its deliveries."""
+    before = len(sandbox.deliveries(vendor))
+    applied = sandbox.trigger(vendor, what, subscription_id=subscription_id)
+    assert applied.deliveries >= 1
+    done = sandbox.wait_for_deliveries(vendor, before + applied.deliveries)
+    assert all(d.delivered for d in done[before:]), done
+
+
+@pytest.mark.parametrize("vendor", WEBHOOK_VENDORS)
+def test_the_twins_webhooks_are_received_and_shown(portal_sandbox: Sandbox, vendor: str) -> None:
+    hooks = portal_sandbox.twin(vendor).webhooks
+    assert hooks is not None
+    with example_on_sandbox(portal_sandbox, vendor) as (url, account):
+        subscription_id = account.subscription_ids[-1]
+        assert portal_sandbox.webhook_endpoints(vendor) == [f"{url}/hooks/{vendor}"]
+        assert shown_state(url, vendor, subscription_id) == {
+            "state": "unknown",
+            "text": "No change reported yet",
+        }
+
+        change(portal_sandbox, vendor, EventType.SUBSCRIPTION_CANCEL_SCHEDULED, subscription_id)
+        ends = datetime.fromtimestamp(
+            portal_sandbox.subscription(vendor, subscription_id).current_period_end, UTC
+        )
+        shown = shown_state(url, vendor, subscription_id)
+        assert shown["state"] == "cancel_scheduled"
+        assert shown["ends-at"] == f"{ends:%Y-%m-%d}"
+        assert shown["text"] == f"Your plan ends on {ends.day} {ends:%B %Y}"
+
+        if EventType.SUBSCRIPTION_UNCANCELED in hooks.changes:
+            portal_sandbox.advance(1)  # a later second: vendors that count in whole seconds
+            change(portal_sandbox, vendor, EventType.SUBSCRIPTION_UNCANCELED, subscription_id)
+            shown = shown_state(url, vendor, subscription_id)
+            if _reports_uncancel(vendor):
+                assert shown == {"state": "active", "text": "Active"}
+            else:  # Paddle: "updated", and no longer an end date
+                assert shown["state"] == "updated"
+
+        portal_sandbox.advance(1)
+        change(portal_sandbox, vendor, EventType.SUBSCRIPTION_CANCELED, subscription_id)
+        shown = shown_state(url, vendor, subscription_id)
+        assert shown["state"] == "canceled"
+        assert shown["text"].startswith("Canceled")
+
+
+@pytest.mark.parametrize("vendor", [v for v in WEBHOOK_VENDORS if _reports_uncancel(v)])
+def test_an_older_event_that_arrives_late_changes_nothing(
+    portal_sandbox: Sandbox, vendor: str
+) -> None:
+    with example_on_sandbox(portal_sandbox, vendor) as (url, account):
+        subscription_id = account.subscription_ids[0]
+        # The cancellation's (first) event is held back until the next one has been sent:
+        # the withdrawal's, a second later, where the change sends one event.
+        portal_sandbox.script_deliveries(vendor, DeliveryFault.out_of_order())
+        cancel = portal_sandbox.trigger(
+            vendor, EventType.SUBSCRIPTION_CANCEL_SCHEDULED, subscription_id=subscription_id
+        )
+        portal_sandbox.advance(1)
+        uncancel = portal_sandbox.trigger(
+            vendor, EventType.SUBSCRIPTION_UNCANCELED, subscription_id=subscription_id
+        )
+        done = portal_sandbox.wait_for_deliveries(vendor, cancel.deliveries + uncancel.deliveries)
+        assert all(d.delivered for d in done)
+        assert shown_state(url, vendor, subscription_id) == {"state": "active", "text": "Active"}
+
+
+def test_a_delivery_with_a_bad_signature_is_400_and_changes_nothing(
+    portal_sandbox: Sandbox,
+) -> None:
+    # One vendor is enough here: each vendor's verification has its own tests.
+    vendor = WEBHOOK_VENDORS[0]
+    with example_on_sandbox(portal_sandbox, vendor) as (url, account):
+        subscription_id = account.subscription_ids[0]
+        # Signed by the twin with a wrong secret (Chargebee: wrong Basic credentials), as a
+        # forged delivery is: refused at every attempt.
+        portal_sandbox.script_deliveries(vendor, DeliveryFault.bad_signature())
+        applied = portal_sandbox.trigger(
+            vendor, EventType.SUBSCRIPTION_CANCEL_SCHEDULED, subscription_id=subscription_id
+        )
+        done = portal_sandbox.wait_for_deliveries(vendor, applied.deliveries)
+        [forged] = [d for d in done if "bad_signature" in d.faults]
+        assert forged.state == "failed"
+        assert {a.status_code for a in forged.attempts} == {400}
+        if len(done) == 1:  # the change's only event (Polar sends two: the second is fine)
+            assert shown_state(url, vendor, subscription_id)["state"] == "unknown"
+        # The twin's own body without its headers: refused alike, with nothing said.
+        answer = httpx.post(f"{url}/hooks/{vendor}", content=forged.body, timeout=5)
+        assert answer.status_code == 400
+        assert answer.text == "Rejected."
+
+
+def test_without_webhooks_the_page_says_how_to_receive_them() -> None:
+    response = make_client(FakeVendor())[0].get("/")
+    assert 'id="webhooks" data-receiving="no"' in response.text
+    assert "PADDLE_WEBHOOK_SECRET" in response.text
+    assert f"{PUBLIC_URL}/hooks/paddle" in response.text
+    assert make_client(FakeVendor())[0].post("/hooks/paddle").status_code == 404
+
+
+def test_a_live_vendors_webhooks_come_from_its_variables() -> None:
+    assert live_webhooks("paddle", {"PADDLE_API_KEY": "k"}) is None
+    hooks = live_webhooks("paddle", {"PADDLE_WEBHOOK_SECRET": "pdl_ntfset_x_secret"})
+    assert hooks is not None
+    assert hooks.provider == "paddle"
+    assert webhook_variables("chargebee") == (
+        "CHARGEBEE_WEBHOOK_USERNAME",
+        "CHARGEBEE_WEBHOOK_PASSWORD",
+    )
+    with pytest.raises(errors.ConfigurationError, match="CHARGEBEE_WEBHOOK_PASSWORD"):
+        live_webhooks("chargebee", {"CHARGEBEE_WEBHOOK_USERNAME": "u"})

@@ -6,13 +6,20 @@ Run it from the repository root (after ``bash scripts/test.sh`` or ``pip install
     .venv/bin/python -m examples.manage_billing        # then open http://127.0.0.1:8000
 
 By default it starts the portalkit sandbox in this process, signs in a demo user who is a
-customer at each of the three vendors, and lets you pick the vendor on the page
+customer at each of the sandbox's vendors, and lets you pick the vendor on the page
 (``PORTALKIT_PROVIDER`` picks the one it opens on). With a vendor's credentials in the
 environment it uses that vendor for real instead (see billing.py).
 
+It also closes the loop: what the customer does in the vendor's portal comes back as the
+vendor's webhooks, received at ``/hooks/<vendor>`` by ``portalkit.web.starlette.webhook_view``
+and kept per subscription (events.py), and the page shows it ("Your plan ends on ...").
+On the sandbox, the sandbox sends them there (``PORTALKIT_EXAMPLE_PUBLIC_URL`` must then be
+where this process is reached); at a real vendor, set its webhook variables and point its
+webhook at ``<public URL>/hooks/<vendor>``.
+
 What to copy into an app: the form that POSTs to the billing route (never a link minted at
 render time), ``redirect_view`` with the app's own ``to_request``, the subscription check in
-``to_request``, and a same-origin check on the POST.
+``to_request``, a same-origin check on the POST, and a webhook route outside that check.
 """
 
 from __future__ import annotations
@@ -30,17 +37,21 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from portalkit import Action, Flow, PortalRequest, errors
-from portalkit.web.starlette import redirect_view
+from portalkit.web.starlette import redirect_view, webhook_view
 
 from .billing import (
+    HOOKS_PATH,
     SANDBOX_VENDORS,
     BillingAccount,
     SetupError,
     chosen_vendor,
+    hooks_url,
     live_account,
     live_vendor,
     sandbox_accounts,
+    webhook_variables,
 )
+from .events import SubscriptionEvents, SubscriptionNews
 
 DEMO_USER = "Ada Lovelace"
 #: The deep links a customer may ask for from this page, by subscription.
@@ -52,11 +63,17 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def create_app(
-    accounts: Mapping[str, BillingAccount], *, default_vendor: str, public_url: str
+    accounts: Mapping[str, BillingAccount],
+    *,
+    default_vendor: str,
+    public_url: str,
+    events: SubscriptionEvents | None = None,
 ) -> Starlette:
     """The example app. ``public_url`` is where browsers reach it (the return URL is built
-    from it, never from the request's Host header, which the client controls)."""
+    from it, never from the request's Host header, which the client controls). ``events``
+    keeps what the vendors' webhooks said (default: a new, empty one)."""
     public_url = public_url.rstrip("/")
+    news = SubscriptionEvents() if events is None else events
 
     def to_request_for(account: BillingAccount) -> Callable[[Request], PortalRequest]:
         def to_request(request: Request) -> PortalRequest:
@@ -82,13 +99,19 @@ def create_app(
         vendor = request.query_params.get("vendor", default_vendor)
         if vendor not in accounts:
             return PlainTextResponse("Unknown vendor.", 404)
-        page = render_page(accounts, accounts[vendor], request.query_params.get("from") == "portal")
+        back = request.query_params.get("from") == "portal"
+        page = render_page(accounts, accounts[vendor], back, news, public_url)
         return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
     routes = [Route("/", home, name="home")]
     for account in accounts.values():
         view = redirect_view(account.portal, to_request_for(account))
         routes.append(Route(f"/billing/{account.vendor}", same_origin_only(view), methods=["POST"]))
+        if account.webhooks is not None:
+            # The vendor's POSTs: no Origin check (the vendor is not a browser); the view
+            # verifies the signature instead, and hands each event to the handler once.
+            hooks = webhook_view(account.webhooks, news.apply)
+            routes.append(Route(HOOKS_PATH + account.vendor, hooks, methods=["POST"]))
     return Starlette(routes=routes)
 
 
@@ -109,9 +132,14 @@ def same_origin_only(endpoint: Endpoint) -> Endpoint:
 
 
 def render_page(
-    accounts: Mapping[str, BillingAccount], account: BillingAccount, back_from_portal: bool
+    accounts: Mapping[str, BillingAccount],
+    account: BillingAccount,
+    back_from_portal: bool,
+    events: SubscriptionEvents | None = None,
+    public_url: str = "",
 ) -> str:
     e = html.escape
+    news = SubscriptionEvents() if events is None else events
     vendors = " ".join(
         f'<a href="/?vendor={e(name)}" id="vendor-{e(name)}"'
         + (' aria-current="page"' if name == account.vendor else "")
@@ -126,7 +154,9 @@ def render_page(
             f'<button id="{e(action.value)}-{e(subscription_id)}">{e(label)}</button></form>'
             for action, label in SUBSCRIPTION_ACTIONS.items()
         )
-        + "</li>"
+        + '<div class="state">'
+        + subscription_state(subscription_id, news.get(account.vendor, subscription_id))
+        + "</div></li>"
         for subscription_id in account.subscription_ids
     )
     welcome = (
@@ -141,6 +171,7 @@ def render_page(
  nav a {{ margin-right: 1rem; }} nav a[aria-current] {{ font-weight: bold; }}
  form {{ display: inline; margin-right: .5rem; }} .note {{ background: #eef; padding: .5rem; }}
  button {{ font: inherit; padding: .3rem .8rem; }}
+ li {{ margin-bottom: .5rem; }} .state {{ margin-top: .2rem; }}
 </style></head>
 <body>
 <h1>Your account</h1>
@@ -154,16 +185,69 @@ def render_page(
  <button id="manage-billing">Manage billing</button></form>
 <h3>Subscriptions</h3>
 <ul>{subscriptions or "<li>None.</li>"}</ul>
+{webhooks_note(account, public_url)}
 </body></html>
 """
 
 
+def subscription_state(subscription_id: str, news: SubscriptionNews | None) -> str:
+    """What the vendor's latest event said of the subscription, with stable ids for tests:
+    ``#subscription-state-<id>`` (``data-state``, and ``data-ends-at`` when it ends) and
+    ``#subscription-event-<id>`` (the event that said so)."""
+    e = html.escape
+    sub = e(subscription_id, quote=True)
+    if news is None:
+        return (
+            f'<span id="subscription-state-{sub}" data-state="unknown">'
+            "No change reported yet</span>"
+        )
+    ends = news.ends_at
+    ends_attr = f' data-ends-at="{ends:%Y-%m-%d}"' if ends is not None else ""
+    when = f"{ends.day} {ends:%B %Y}" if ends is not None else None
+    text = {
+        "active": "Active",
+        "cancel_scheduled": f"Your plan ends on {when}" if when else "Your plan is ending",
+        "canceled": f"Canceled (ended on {when})" if when else "Canceled",
+        "updated": "Changed in the billing portal (the vendor's event does not say how)",
+    }.get(news.state, news.state)
+    reported = f"{news.occurred_at:%Y-%m-%d %H:%M:%S} UTC"
+    return (
+        f'<strong id="subscription-state-{sub}" data-state="{e(news.state)}"{ends_attr}>'
+        f"{e(text)}</strong>"
+        f' <small id="subscription-event-{sub}" data-type="{e(news.type.value)}">'
+        f"({e(news.type.value)}: {e(news.vendor_type)}, {e(reported)})</small>"
+    )
+
+
+def webhooks_note(account: BillingAccount, public_url: str) -> str:
+    """Whether changes made in the portal come back to this page, and if not, how to."""
+    e = html.escape
+    if account.webhooks is not None:
+        return (
+            '<p id="webhooks" data-receiving="yes" class="note">Changes made in the billing'
+            f" portal come back here as {e(account.label)}'s webhooks (POST"
+            f" <code>{e(HOOKS_PATH + account.vendor)}</code>): reload to see them.</p>"
+        )
+    variables = webhook_variables(account.vendor)
+    how = (
+        f"set {' and '.join(f'<code>{e(name)}</code>' for name in variables)} and send"
+        f" {e(account.label)}'s webhooks to <code>{e(hooks_url(public_url, account.vendor))}</code>"
+        if variables
+        else "portalkit reads no webhooks from this vendor"
+    )
+    return (
+        '<p id="webhooks" data-receiving="no" class="note">No webhook receiver: changes made'
+        f" in the billing portal are not shown here ({how}).</p>"
+    )
+
+
 @contextlib.contextmanager
 def accounts_from_environment(
-    environ: Mapping[str, str],
+    environ: Mapping[str, str], public_url: str
 ) -> Iterator[tuple[dict[str, BillingAccount], str]]:
     """The demo user's accounts and the vendor to open on: a real vendor when its
-    credentials are set, else the three sandbox vendors, on a sandbox started here."""
+    credentials are set, else every sandbox vendor, on a sandbox started here that sends its
+    webhooks to ``public_url``."""
     with contextlib.ExitStack() as stack:
         vendor = live_vendor(environ)
         if vendor is not None:
@@ -174,7 +258,7 @@ def accounts_from_environment(
             sandbox = Sandbox()
             stack.enter_context(sandbox.serve(host="127.0.0.1", port=0))
             print(f"Sandbox running at {sandbox.url}", file=sys.stderr)
-            accounts = sandbox_accounts(sandbox)
+            accounts = sandbox_accounts(sandbox, public_url)
             vendor = chosen_vendor(environ, SANDBOX_VENDORS)
         for account in accounts.values():
             stack.callback(account.portal.close)
@@ -188,7 +272,7 @@ def main(environ: Mapping[str, str] = os.environ) -> None:
     port = int(environ.get("PORTALKIT_EXAMPLE_PORT", "8000"))
     public_url = environ.get("PORTALKIT_EXAMPLE_PUBLIC_URL", f"http://{host}:{port}")
     try:
-        with accounts_from_environment(environ) as (accounts, default_vendor):
+        with accounts_from_environment(environ, public_url) as (accounts, default_vendor):
             app = create_app(accounts, default_vendor=default_vendor, public_url=public_url)
             print(f"Manage billing example: open {public_url}/", file=sys.stderr)
             uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -3,6 +3,11 @@
 The demo user is signed in by construction. A real app reads its session and looks the
 user's billing customer up in its own tables; this one has a single user whose customer at
 each vendor is a sandbox seed, or ``PORTALKIT_EXAMPLE_CUSTOMER_ID`` at a real vendor.
+
+Each account also says how the vendor's webhooks are verified (``BillingAccount.webhooks``):
+on the sandbox, with the twin's own secret (``Sandbox.webhook_env``), the sandbox being told
+to send them to the app's ``/hooks/<vendor>``; at a real vendor, with the vendor's webhook
+variables (``PADDLE_WEBHOOK_SECRET``, ...) when they are set, and not at all otherwise.
 """
 
 from __future__ import annotations
@@ -13,7 +18,13 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from portalkit import Portal, available_twins
+from portalkit import (
+    Portal,
+    Webhooks,
+    available_twins,
+    available_webhook_providers,
+    get_vendor_webhooks,
+)
 
 if TYPE_CHECKING:  # the sandbox is imported only when the example runs on it
     from portalkit.sandbox import Sandbox
@@ -23,6 +34,8 @@ SANDBOX_VENDORS = tuple(available_twins())
 PROVIDER_VARIABLE = "PORTALKIT_PROVIDER"
 CUSTOMER_VARIABLE = "PORTALKIT_EXAMPLE_CUSTOMER_ID"
 SUBSCRIPTIONS_VARIABLE = "PORTALKIT_EXAMPLE_SUBSCRIPTION_IDS"
+#: Where the app receives each vendor's webhooks: ``/hooks/paddle``, ...
+HOOKS_PATH = "/hooks/"
 
 
 @attrs.frozen
@@ -34,6 +47,8 @@ class BillingAccount:
     portal: Portal
     customer_id: str
     subscription_ids: tuple[str, ...] = ()
+    #: How the vendor's webhooks are verified; None: the app receives none from it.
+    webhooks: Webhooks | None = None
 
 
 class SetupError(Exception):
@@ -63,19 +78,53 @@ def chosen_vendor(environ: Mapping[str, str], offered: tuple[str, ...]) -> str:
     return name or offered[0]
 
 
-def sandbox_accounts(sandbox: Sandbox) -> dict[str, BillingAccount]:
-    """The demo user at each sandbox vendor: its first seeded customer and subscriptions."""
+def sandbox_accounts(sandbox: Sandbox, public_url: str | None = None) -> dict[str, BillingAccount]:
+    """The demo user at each sandbox vendor: its first seeded customer and subscriptions.
+
+    With ``public_url`` (where the app is reached), the sandbox is told to send each vendor's
+    webhooks to ``<public_url>/hooks/<vendor>``, and each account verifies them with the
+    twin's secret; without it, the accounts receive no webhooks."""
     accounts = {}
     for vendor in SANDBOX_VENDORS:
         customer_id = sandbox.customers(vendor)[0]
+        webhooks = None
+        if public_url is not None and sandbox.twin(vendor).webhooks is not None:
+            webhooks = Webhooks.from_env(sandbox.webhook_env(vendor))
+            sandbox.add_webhook_endpoint(vendor, hooks_url(public_url, vendor))
         accounts[vendor] = BillingAccount(
             vendor=vendor,
             label=f"{sandbox.twin(vendor).title} (sandbox)",
             portal=Portal(sandbox.provider(vendor)),
             customer_id=customer_id,
             subscription_ids=tuple(sandbox.subscriptions(vendor, customer_id)),
+            webhooks=webhooks,
         )
     return accounts
+
+
+def hooks_url(public_url: str, vendor: str) -> str:
+    """Where the vendor is to send its webhooks: ``<public_url>/hooks/<vendor>``."""
+    return f"{public_url.rstrip('/')}{HOOKS_PATH}{vendor}"
+
+
+def webhook_variables(vendor: str) -> tuple[str, ...]:
+    """The variables that configure the vendor's webhooks (``PADDLE_WEBHOOK_SECRET``;
+    Chargebee's user name and password); none where portalkit reads no webhooks of it."""
+    if vendor not in available_webhook_providers():
+        return ()
+    prefix = vendor.upper().replace("-", "_")
+    return tuple(
+        f"{prefix}_{field.upper()}" for field in get_vendor_webhooks(vendor).signature.fields
+    )
+
+
+def live_webhooks(vendor: str, environ: Mapping[str, str]) -> Webhooks | None:
+    """The real vendor's webhooks, when any of its webhook variables is set (a missing or
+    malformed one is then a ``ConfigurationError`` naming it); None otherwise."""
+    names = webhook_variables(vendor)
+    if not any(environ.get(name, "").strip() for name in names):
+        return None
+    return Webhooks.from_env(environ, provider=vendor)
 
 
 def live_account(vendor: str, environ: Mapping[str, str] = os.environ) -> BillingAccount:
@@ -93,4 +142,5 @@ def live_account(vendor: str, environ: Mapping[str, str] = os.environ) -> Billin
         portal=Portal.from_env(environ),
         customer_id=customer_id,
         subscription_ids=tuple(s.strip() for s in subscriptions.split(",") if s.strip()),
+        webhooks=live_webhooks(vendor, environ),
     )
