@@ -9,11 +9,19 @@ from the adapter: ``POST /portal`` with ``Authorization: Bearer <token>`` and
 ``{"customer": "fv_...", "return_to": "https://..."}`` answers 200 ``{"session", "link",
 "ttl"}``; errors are ``{"message": "..."}``. The link's path is its credential
 (``{sandbox}/fakevendor/s/fvs_<32 base62>``), good for one visit.
+
+It sends FakeVendor's webhooks too (section ``# -- webhooks --``), signed and shaped as the
+plug-in's receiver (portalkit_fakevendor.webhooks) reads them, but restated here with
+``hmac`` directly: nothing is imported from the receiver.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,13 +29,16 @@ from starlette.responses import Response
 from portalkit.sandbox.twin import (
     ApiRoute,
     Call,
+    Change,
     IdFormat,
     Invalid,
     PageRoute,
     Pages,
     Reply,
     Session,
+    SubscriptionState,
     Twin,
+    TwinWebhooks,
     base62,
     bearer_token,
     json_object,
@@ -99,6 +110,74 @@ async def open_link(request: Request, pages: Pages) -> Response:
     return pages.open(request, request.path_params["session_id"])
 
 
+# -- webhooks --------------------------------------------------------------------------------
+# FakeVendor's invented scheme:
+#
+#   X-Fakevendor-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "{t}.{raw body}">
+#   {"id": "fvevt_...", "type": "subscription.cancel_scheduled", "created": <unix seconds>,
+#    "data": {"object": {"id": "fvsub_...", "customer": "fv_...",
+#                        "cancel_at_period_end": true, "current_period_end": <unix seconds>}}}
+#
+# One event per change: a scheduled cancellation, its withdrawal, an ended subscription
+# (whose current_period_end is when it ended). The portal's "Cancel subscription" schedules
+# the cancellation for the end of the period.
+
+WEBHOOK_SECRET = "fv_whsec_sandbox"  # the sandbox's, public
+_EVENT_TYPES = {
+    Change.SUBSCRIPTION_CANCEL_SCHEDULED: "subscription.cancel_scheduled",
+    Change.SUBSCRIPTION_UNCANCELED: "subscription.resumed",
+    Change.SUBSCRIPTION_CANCELED: "subscription.ended",
+}
+
+
+def webhook_headers(
+    body: bytes, payload: Mapping[str, Any], secret: str, timestamp: int, delivery_id: str
+) -> dict[str, str]:
+    signed = f"{timestamp}.".encode() + body
+    signature = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return {
+        "Content-Type": "application/json",
+        "X-Fakevendor-Signature": f"t={timestamp},v1={signature}",
+    }
+
+
+def webhook_events(
+    change: Change, before: SubscriptionState, after: SubscriptionState, now: float
+) -> list[dict[str, Any]]:
+    kind = _EVENT_TYPES.get(change)
+    if kind is None:
+        return []
+    ended = after.status == "canceled" and after.ended_at is not None
+    period_end = after.ended_at if ended else after.current_period_end
+    return [
+        {
+            "id": f"fvevt_{base62(16).lower()}",
+            "type": kind,
+            "created": int(now),
+            "data": {
+                "object": {
+                    "id": after.id,
+                    "customer": after.customer_id,
+                    "cancel_at_period_end": after.cancel_at_period_end and not ended,
+                    "current_period_end": int(period_end or 0),
+                }
+            },
+        }
+    ]
+
+
+WEBHOOKS = TwinWebhooks(
+    secret=WEBHOOK_SECRET,
+    env={"FAKEVENDOR_WEBHOOK_SECRET": WEBHOOK_SECRET},
+    sign=webhook_headers,
+    events=webhook_events,
+    changes=frozenset(_EVENT_TYPES),
+    action_changes={"cancel_subscription": Change.SUBSCRIPTION_CANCEL_SCHEDULED},
+    plans=("fvplan_basic",),
+    payment_method_id=lambda now: f"fvpm_{base62(12).lower()}",
+)
+
+
 TWIN = Twin(
     name="fakevendor",
     title="FakeVendor",
@@ -122,4 +201,5 @@ TWIN = Twin(
         ("update_payment_method", "Update card"),
         ("view_invoices", "Invoices"),
     ),
+    webhooks=WEBHOOKS,
 )
