@@ -277,6 +277,7 @@ class Webhooks:
         provider: str | None = None,
         tolerance: float | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        clock: Callable[[], float] = time.time,
     ) -> Webhooks:
         """The receiver for ``provider``, else ``PORTALKIT_PROVIDER``, with the secret from
         that vendor's webhook variables only (``STRIPE_WEBHOOK_SECRET``;
@@ -292,7 +293,9 @@ class Webhooks:
             name = provider_name_in(environ, available_webhook_providers())
         vendor = get_vendor_webhooks(name)
         secret = vendor.signature.secret_from_env(ProviderEnv(name, environ))
-        return cls(vendor, [secret], tolerance=tolerance, max_body_bytes=max_body_bytes)
+        return cls(
+            vendor, [secret], tolerance=tolerance, max_body_bytes=max_body_bytes, clock=clock
+        )
 
     def parse(
         self, headers: Mapping[str, str], body: bytes, *, now: float | None = None
