@@ -15,7 +15,7 @@ provider's own variables (``ACME_API_KEY``, ``ACME_BASE_URL``).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Protocol, cast
 
 from ._env import ProviderEnv, variable_prefix
@@ -92,12 +92,19 @@ def load_entry_point(name: str, installed: EntryPoints, *, kind: str) -> object:
     """The object registered as ``name`` among ``installed`` (one group's entry points).
     ``ConfigurationError`` when no installed package registers it, two register it
     differently, or it cannot be imported; ``kind`` names the group in the message."""
-    variable_prefix(name)  # refuses a name that cannot prefix environment variables
+    try:
+        variable_prefix(name)  # refuses a name that cannot prefix environment variables
+    except ConfigurationError as exc:
+        hint = did_you_mean(name, _names(installed))
+        if not hint:
+            raise
+        raise ConfigurationError(f"{exc.message}{hint}", provider=name) from None
     found = {ep.value: ep for ep in installed if ep.name == name}
     if not found:
+        names = _names(installed)
         raise ConfigurationError(
             f"no {kind} named {name!r} is installed"
-            f" (installed: {', '.join(_names(installed)) or 'none'})",
+            f" (installed: {', '.join(names) or 'none'}){did_you_mean(name, names)}",
             provider=name,
         )
     if len(found) > 1:
@@ -114,6 +121,41 @@ def load_entry_point(name: str, installed: EntryPoints, *, kind: str) -> object:
             f"{kind} {name!r} ({entry_point.value}) failed to import: {type(exc).__name__}",
             provider=name,
         ) from exc
+
+
+def did_you_mean(name: str, names: Iterable[str]) -> str:
+    """``"; did you mean 'paddle'?"`` when ``name`` (normalized) is close to one of
+    ``names`` and is not one of them, else ``""``: the one typo hint wherever a vendor's name
+    is read (``PORTALKIT_PROVIDER``, ``--provider``, ``load_entry_point``,
+    ``Sandbox.twin``). It shows only the registered name, never ``name``: appended to a
+    message about ``PORTALKIT_PROVIDER``, whose value may be a secret pasted into the wrong
+    variable, it says nothing of that value. A value far from every name (a key, a token) gets
+    no hint at all, so a hint never echoes a secret's likeness either."""
+    candidate = normalize_provider_name(name)
+    choices = sorted(set(names))
+    if not candidate or name in choices:
+        return ""
+    if candidate in choices:  # "Paddle" where the name is read as written
+        return f"; did you mean {candidate!r}?"
+    import difflib  # only on the way to an error: not worth every cold start
+
+    close = difflib.get_close_matches(candidate, choices, n=1, cutoff=_CLOSE_ENOUGH)
+    # Separators and case are typos too: "lemon-squeezy", "Lemon Squeezy".
+    if not close:
+        squashed = {_squash(choice): choice for choice in choices}
+        if _squash(candidate) in squashed:
+            close = [squashed[_squash(candidate)]]
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+#: difflib's ratio a value must reach to be taken for a typo of a registered name ("padle"
+#: against "paddle" is 0.91, "stirpe" against "stripe" 0.83, a 40-character key against any
+#: name under 0.3).
+_CLOSE_ENOUGH = 0.75
+
+
+def _squash(name: str) -> str:
+    return "".join(char for char in name if char.isalnum())
 
 
 def provider_from_env(
@@ -197,8 +239,10 @@ def provider_name_in(environ: Mapping[str, str], names: list[str]) -> str:
         )
     if value not in names:
         # Its value is not shown: a secret pasted into the wrong variable would be.
+        # The hint shows only the registered name it is close to (did_you_mean).
         raise ConfigurationError(
-            f"{PROVIDER_VARIABLE} names no installed provider (installed: {installed})",
+            f"{PROVIDER_VARIABLE} names no installed provider (installed: {installed})"
+            f"{did_you_mean(value, names)}",
             variable=PROVIDER_VARIABLE,
         )
     return value

@@ -8,10 +8,15 @@
                                             serve the vendor emulator until Ctrl-C; with
                                             --forward-to, send each vendor's webhooks to
                                             URL/<vendor>
-    portalkit link [--provider NAME] --customer ID [--return-url URL] [--subscription ID ...]
-                   [--base-url URL]         mint one real link with credentials from the
+    portalkit link [--provider NAME] --customer ID [--external-customer]
+                   [--return-url URL] [--subscription ID ...] [--flow ACTION[:SUBSCRIPTION]]
+                   [--base-url URL] [--deep-links] [--json]
+                                            mint one real link with credentials from the
                                             environment and print it, once, to stdout
-                                            (NAME defaults to $PORTALKIT_PROVIDER)
+                                            (NAME defaults to $PORTALKIT_PROVIDER); with
+                                            --deep-links its deep links too, with --json
+                                            all of it as one JSON object
+    portalkit --version                     print portalkit's version
     portalkit webhook verify [--provider NAME] [--at UNIX_TIME] < delivery
                                             check a saved webhook delivery with the secret
                                             from the environment; print the event as JSON
@@ -20,13 +25,14 @@ Exit status: 0 on success, 1 when the vendor (or the demo) failed or a webhook d
 rejected, 2 for a usage error, a
 missing or malformed setting, or a request that is invalid before anything is sent.
 
-A portal URL is a bearer credential: only ``link`` prints one, to stdout, once. Everything
-else here shows links redacted to their scheme and host.
+A portal URL is a bearer credential, and so is each deep link: only ``link`` prints them, to
+stdout, once. Everything else here shows links redacted to their scheme and host.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -38,10 +44,10 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING, TextIO
 from urllib.parse import urlsplit
 
-from . import errors
+from . import __version__, errors
 from ._env import variable_prefix
 from ._http import httpx
-from ._models import PortalLink, PortalRequest
+from ._models import Action, CustomerIdKind, Flow, PortalLink, PortalRequest
 from ._portal import Portal
 from ._redact import REDACTED, redact_url
 from ._registry import provider_from_env, provider_name
@@ -74,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="portalkit",
         description="Customer-portal links across billing vendors.",
     )
+    parser.add_argument("--version", action="version", version=f"portalkit {__version__}")
     commands = parser.add_subparsers(title="commands", required=True, dest="command")
 
     demo = commands.add_parser(
@@ -115,7 +122,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="e.g. paddle (default: $PORTALKIT_PROVIDER; any case, as there)",
     )
-    link.add_argument("--customer", required=True, metavar="ID", help="the vendor's customer id")
+    link.add_argument(
+        "--customer",
+        required=True,
+        metavar="ID",
+        help="the vendor's customer id (the app's own with --external-customer)",
+    )
+    link.add_argument(
+        "--external-customer",
+        action="store_true",
+        help="--customer is the app's own id for the customer (its user or account id), which"
+        " the vendor looks the customer up by; vendors that cannot refuse it before sending",
+    )
     link.add_argument("--return-url", metavar="URL", help="where the portal sends them back")
     link.add_argument(
         "--subscription",
@@ -123,6 +141,24 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="ID",
         help="mint deep links for this subscription (repeatable; where the vendor supports it)",
+    )
+    link.add_argument(
+        "--flow",
+        metavar="ACTION[:SUBSCRIPTION]",
+        help="open the portal at one action, for one subscription when given, e.g."
+        f" cancel_subscription:sub_123 (ACTION: {', '.join(Action)})",
+    )
+    link.add_argument(
+        "--deep-links",
+        action="store_true",
+        help="also print the link's deep links to stdout, one a line: action, subscription"
+        " (- for the account) and URL, tab-separated; they are bearer credentials too",
+    )
+    link.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object to stdout: url, session_id, expires_at, deep_links,"
+        " ignored_fields (and provider, customer_id)",
     )
     link.add_argument(
         "--base-url",
@@ -149,48 +185,95 @@ def _link(args: argparse.Namespace) -> int:
     try:
         # --provider, else PORTALKIT_PROVIDER: one name rule for both, as Portal.from_env.
         name = provider_name(environ, args.provider)
+        base_url_variable = f"{variable_prefix(name)}_BASE_URL"
         if args.base_url:
-            environ[f"{variable_prefix(name)}_BASE_URL"] = args.base_url
+            environ[base_url_variable] = args.base_url
         provider = provider_from_env(environ, name=name)
         request = PortalRequest(
-            args.customer, return_url=args.return_url, subscription_ids=args.subscription
+            args.customer,
+            customer_id_kind=(
+                CustomerIdKind.EXTERNAL if args.external_customer else CustomerIdKind.VENDOR
+            ),
+            return_url=args.return_url,
+            subscription_ids=args.subscription,
+            flow=_flow(args.flow),
         )
         with Portal(provider) as portal:
             link = portal.create_link(request)
     except errors.ConfigurationError as exc:
-        return _fail("link", exc.message, EXIT_USAGE)
+        message = exc.message
+        if args.base_url and base_url_variable in message:
+            # The value came from --base-url, not the variable: name the option.
+            message = message.replace(base_url_variable, "--base-url")
+        return _fail("link", message, EXIT_USAGE)
     except errors.InvalidRequest as exc:
         if exc.status is None:  # refused before sending: name the field and the rule
             return _fail("link", _invalid(exc), EXIT_USAGE)
         return _fail("link", str(exc), EXIT_FAILED)
     except errors.PortalError as exc:
         return _fail("link", str(exc), EXIT_FAILED)
-    # The one place a portal URL is printed: stdout only, once, so `$(portalkit link ...)`
-    # works. The summary on stderr says nothing of the URL.
-    print(link.url)
-    print(f"portalkit link: {_summary(link)}", file=sys.stderr)
+    # The one place a portal URL (and its deep links, bearer credentials too) is printed:
+    # stdout only, once, so `$(portalkit link ...)` works. The summary on stderr says nothing
+    # of the URLs.
+    if args.json:
+        print(json.dumps(link_json(link)))
+    else:
+        print(link.url)
+        if args.deep_links:
+            for deep in link.deep_links:
+                print(f"{deep.action.value}\t{deep.subscription_id or '-'}\t{deep.url}")
+    print(f"portalkit link: {_summary(link, args.deep_links or args.json)}", file=sys.stderr)
     return EXIT_OK
+
+
+def _flow(value: str | None) -> Flow | None:
+    """``--flow ACTION[:SUBSCRIPTION]`` as a Flow; InvalidRequest (flow.action,
+    flow.subscription_id) for a value Flow refuses."""
+    if value is None:
+        return None
+    action, colon, subscription = value.partition(":")
+    return Flow(action, subscription if colon else None)
+
+
+def link_json(link: PortalLink) -> dict[str, object]:
+    """What ``portalkit link --json`` prints: the link's URL and deep links (bearer
+    credentials: stdout only), its session, expiry and what the vendor ignored."""
+    return {
+        "provider": link.provider,
+        "customer_id": link.customer_id,
+        "url": link.url,
+        "session_id": link.session_id,
+        "expires_at": None if link.expires_at is None else link.expires_at.isoformat(),
+        "deep_links": [
+            {"action": deep.action.value, "subscription_id": deep.subscription_id, "url": deep.url}
+            for deep in link.deep_links
+        ],
+        "ignored_fields": list(link.ignored_fields),
+    }
 
 
 _OPTION_OF_FIELD = {
     "customer_id": "--customer",
+    "customer_id_kind": "--external-customer",
     "return_url": "--return-url",
     "subscription_ids": "--subscription",
+    "flow": "--flow",
 }
 
 
 def _invalid(exc: errors.InvalidRequest) -> str:
     field = exc.field or "request"
-    option = _OPTION_OF_FIELD.get(field.split("[")[0])
+    option = _OPTION_OF_FIELD.get(field.split("[")[0].split(".")[0])
     where = f"{field} ({option})" if option else field
     return f"invalid {where}: {exc.rule or exc.message}"
 
 
-def _summary(link: PortalLink) -> str:
+def _summary(link: PortalLink, deep_links_printed: bool = False) -> str:
     parts = [f"{link.provider} portal link minted for {link.customer_id}"]
     parts.append(f"expires {_when(link)}")
     if link.deep_links:
-        parts.append(f"{len(link.deep_links)} deep links (not printed)")
+        shown = "on stdout" if deep_links_printed else "not printed: --deep-links prints them"
+        parts.append(f"{len(link.deep_links)} deep links ({shown})")
     if link.ignored_fields:
         parts.append(f"{link.provider} ignored: {', '.join(link.ignored_fields)}")
     return "; ".join(parts)

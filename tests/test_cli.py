@@ -7,6 +7,7 @@ credentials in environment variables as a user would set them.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import socket
@@ -20,9 +21,12 @@ from _vendors import supports, twin
 from _web_server import bind_loopback, serve
 from _webhook_receiver import Receiver
 
+import portalkit
 from portalkit import (
+    CustomerIdKind,
     EventType,
     Feature,
+    Flow,
     Portal,
     PortalLink,
     PortalRequest,
@@ -494,3 +498,258 @@ def test_link_without_a_provider_anywhere_names_the_variable(
     out, err = capsys.readouterr()
     assert out == ""
     assert "PORTALKIT_PROVIDER is not set" in err
+
+
+# -- portalkit link: deep links, flows, the app's own customer id, --json, --version -------------
+
+
+@pytest.fixture
+def requested(monkeypatch: pytest.MonkeyPatch) -> list[tuple[PortalRequest, PortalLink]]:
+    """Every request the command makes through Portal, with the link it got back."""
+    calls: list[tuple[PortalRequest, PortalLink]] = []
+    create_link = Portal.create_link
+
+    def noting(self: Portal, request: PortalRequest) -> PortalLink:
+        link = create_link(self, request)
+        calls.append((request, link))
+        return link
+
+    monkeypatch.setattr(Portal, "create_link", noting)
+    return calls
+
+
+def _link_argv(sandbox: Sandbox, vendor: str, *more: str) -> list[str]:
+    return ["link", "--provider", vendor, "--base-url", sandbox.url, *more]
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"portalkit {portalkit.__version__}\n"
+
+
+@pytest.mark.parametrize(
+    "vendor", [v for v in VENDORS if supports(v, Feature.SUBSCRIPTION_DEEP_LINKS)]
+)
+def test_link_deep_links_go_to_stdout_only_one_a_line(
+    vendor: str,
+    portal_sandbox: Sandbox,
+    vendor_env: Any,
+    requested: list[tuple[PortalRequest, PortalLink]],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    vendor_env(vendor, portal_sandbox.credentials(vendor))
+    customer = portal_sandbox.customers(vendor)[0]
+    subscription = portal_sandbox.subscriptions(vendor, customer)[0]
+    argv = _link_argv(portal_sandbox, vendor, "--customer", customer)
+    argv += ["--return-url", "https://app.example.com/account", "--subscription", subscription]
+
+    assert cli.main([*argv, "--deep-links"]) == 0
+    out, err = capsys.readouterr()
+
+    ((_, link),) = requested
+    assert link.deep_links  # the vendor mints them: something to print
+    expected = [link.url] + [
+        f"{deep.action.value}\t{deep.subscription_id or '-'}\t{deep.url}"
+        for deep in link.deep_links
+    ]
+    assert out.splitlines() == expected
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for url in [link.url, *(deep.url for deep in link.deep_links)]:
+        for part in _secret_parts(url):
+            assert part not in err + logged
+    assert f"{len(link.deep_links)} deep links (on stdout)" in err
+
+
+def test_link_without_deep_links_says_how_to_print_them(
+    portal_sandbox: Sandbox, vendor_env: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vendor_env("paddle", portal_sandbox.credentials("paddle"))
+    customer = portal_sandbox.customers("paddle")[0]
+    subscription = portal_sandbox.subscriptions("paddle", customer)[0]
+    argv = _link_argv(portal_sandbox, "paddle", "--customer", customer)
+    assert cli.main([*argv, "--subscription", subscription]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 1  # the URL alone, as `$(portalkit link ...)` expects
+    assert "--deep-links prints them" in err
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_link_json_is_one_object_on_stdout(
+    vendor: str,
+    portal_sandbox: Sandbox,
+    vendor_env: Any,
+    requested: list[tuple[PortalRequest, PortalLink]],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    vendor_env(vendor, portal_sandbox.credentials(vendor))
+    customer = portal_sandbox.customers(vendor)[0]
+    argv = _link_argv(portal_sandbox, vendor, "--customer", customer, "--json")
+    argv += ["--return-url", "https://app.example.com/account"]
+    argv += [
+        arg
+        for sub in portal_sandbox.subscriptions(vendor, customer)
+        for arg in ("--subscription", sub)
+    ]
+
+    assert cli.main(argv) == 0
+    out, err = capsys.readouterr()
+
+    ((_, link),) = requested
+    printed = json.loads(out)  # one JSON document, nothing else on stdout
+    assert printed["url"] == link.url
+    assert printed["session_id"] == link.session_id
+    if link.expires_at is None:
+        assert printed["expires_at"] is None
+    else:
+        assert datetime.fromisoformat(printed["expires_at"]) == link.expires_at
+    assert printed["deep_links"] == [
+        {"action": deep.action.value, "subscription_id": deep.subscription_id, "url": deep.url}
+        for deep in link.deep_links
+    ]
+    assert printed["ignored_fields"] == list(link.ignored_fields)
+    assert printed["provider"] == vendor
+    assert printed["customer_id"] == link.customer_id
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for url in [link.url, *(deep.url for deep in link.deep_links)]:
+        for part in _secret_parts(url):
+            assert part not in err + logged
+
+
+@pytest.mark.parametrize(
+    ("flow", "action", "with_subscription"),
+    [
+        ("cancel_subscription:{sub}", "cancel_subscription", True),
+        ("update_payment_method", "update_payment_method", False),
+    ],
+)
+def test_link_flow_is_a_flow_of_an_action_and_a_subscription(
+    flow: str,
+    action: str,
+    with_subscription: bool,
+    portal_sandbox: Sandbox,
+    vendor_env: Any,
+    requested: list[tuple[PortalRequest, PortalLink]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    vendor_env("stripe", portal_sandbox.credentials("stripe"))
+    customer = portal_sandbox.customers("stripe")[0]
+    subscription = portal_sandbox.subscriptions("stripe", customer)[0]
+    argv = _link_argv(portal_sandbox, "stripe", "--customer", customer)
+    argv += ["--return-url", "https://app.example.com/account"]
+    assert cli.main([*argv, "--flow", flow.format(sub=subscription)]) == 0
+
+    ((request, link),) = requested
+    assert request.flow == Flow(action, subscription if with_subscription else None)
+    assert capsys.readouterr().out == link.url + "\n"
+    (received,) = portal_sandbox.received("stripe")  # the flow, in Stripe's words, sent
+    body = received.body.replace(b"%5B", b"[").replace(b"%5D", b"]")
+    assert b"flow_data[type]=" in body
+    assert (subscription.encode() in body) is with_subscription
+
+
+@pytest.mark.parametrize(
+    ("flow", "expected"),
+    [
+        ("cancel", "invalid flow.action (--flow): must be one of overview, cancel_subscription"),
+        ("", "invalid flow.action (--flow): must be one of"),
+        ("cancel_subscription:", "invalid flow.subscription_id (--flow): must not be empty"),
+    ],
+    ids=["unknown-action", "empty", "empty-subscription"],
+)
+def test_link_with_a_bad_flow_names_the_option_and_rule_and_sends_nothing(
+    flow: str,
+    expected: str,
+    portal_sandbox: Sandbox,
+    vendor_env: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    vendor_env("stripe", portal_sandbox.credentials("stripe"))
+    customer = portal_sandbox.customers("stripe")[0]
+    argv = _link_argv(portal_sandbox, "stripe", "--customer", customer, "--flow", flow)
+    assert cli.main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert expected in err
+    assert "STRIPE_" not in err
+    assert "PORTALKIT_" not in err
+    assert portal_sandbox.received("stripe") == []
+
+
+def test_link_external_customer_names_the_customer_by_the_apps_id(
+    portal_sandbox: Sandbox,
+    vendor_env: Any,
+    requested: list[tuple[PortalRequest, PortalLink]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    vendor_env("polar", portal_sandbox.credentials("polar"))
+    argv = _link_argv(portal_sandbox, "polar", "--customer", "usr_alice", "--external-customer")
+    assert cli.main([*argv, "--json"]) == 0
+
+    ((request, link),) = requested
+    assert request.customer_id_kind is CustomerIdKind.EXTERNAL
+    assert request.customer_id == "usr_alice"
+    # The vendor's own id for the customer, as it answered: Alice is the first seeded one.
+    assert json.loads(capsys.readouterr().out)["customer_id"] == link.customer_id
+    assert link.customer_id == portal_sandbox.customers("polar")[0]
+
+
+@pytest.mark.parametrize(
+    "vendor", [v for v in VENDORS if not supports(v, Feature.EXTERNAL_CUSTOMER_ID)]
+)
+def test_link_external_customer_where_unsupported_names_the_option_and_sends_nothing(
+    vendor: str, portal_sandbox: Sandbox, vendor_env: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vendor_env(vendor, portal_sandbox.credentials(vendor))
+    argv = _link_argv(portal_sandbox, vendor, "--customer", "usr_1", "--external-customer")
+    argv += ["--return-url", "https://app.example.com/account"]
+    assert cli.main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "(--external-customer)" in err
+    assert portal_sandbox.received(vendor) == []
+
+
+def test_link_with_a_bad_base_url_names_the_option_not_the_variable(
+    portal_sandbox: Sandbox, vendor_env: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vendor_env("paddle", portal_sandbox.credentials("paddle"))
+    customer = portal_sandbox.customers("paddle")[0]
+    argv = ["link", "--provider", "paddle", "--customer", customer, "--base-url", "ftp://x.example"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--base-url" in err
+    assert "PADDLE_BASE_URL" not in err
+
+
+def test_link_with_a_misspelt_provider_suggests_the_nearest(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["link", "--provider", "padle", "--customer", "cus_1"]) == 2
+    err = capsys.readouterr().err
+    assert "no provider named 'padle' is installed" in err
+    assert "did you mean 'paddle'?" in err
+
+
+def test_link_with_a_misspelt_provider_variable_suggests_without_echoing_it(
+    vendor_env: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vendor_env("paddle", {})
+    monkeypatch.setenv("PORTALKIT_PROVIDER", "Stirpe")
+    assert cli.main(["link", "--customer", "cus_1"]) == 2
+    err = capsys.readouterr().err
+    assert "PORTALKIT_PROVIDER names no installed provider" in err
+    assert "did you mean 'stripe'?" in err
+    assert "stirpe" not in err.lower()
+    # A secret pasted into the wrong variable: no hint, no value.
+    secret = "sk_live_51HqLyjWDarjtT1zdp7dcXYZabcdEFGH"
+    monkeypatch.setenv("PORTALKIT_PROVIDER", secret)
+    assert cli.main(["link", "--customer", "cus_1"]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean" not in err
+    assert secret.lower() not in err.lower()

@@ -15,8 +15,9 @@ from ._changes import Changes
 from ._connection import WireLayer
 from ._control import Control
 from ._deliveries import Deliveries
+from ._describe import served
 from ._pages import PortalPages
-from ._route import api_route
+from ._route import api_route, bound_base_url
 from ._store import Store
 from ._webhook_control import WebhookControl
 from .twin import Twin
@@ -28,6 +29,36 @@ MAX_BODY_BYTES = 1024 * 1024
 async def _too_deep(request: Request, exc: Exception) -> Response:
     """A body nested deeper than Python's stack, on any route: a bad request, not a 500."""
     return JSONResponse({"error": "the body is JSON nested too deeply"}, 400)
+
+
+def _signatures(routes: Sequence[Route]) -> list[str]:
+    """``["GET /_sandbox", ...]``: each route's methods (HEAD, which Starlette adds to every
+    GET, left out) and path."""
+    return [
+        f"{method} {route.path}"
+        for route in routes
+        for method in sorted((route.methods or set()) - {"HEAD"})
+    ]
+
+
+def _root(
+    twins: Sequence[Twin],
+    control: Sequence[Route],
+    webhook_control: Sequence[Route],
+    pages: Sequence[Route],
+) -> Route:
+    """``GET /``: what the sandbox serves (``served``), for whoever opens its URL."""
+    listed = {
+        "control": _signatures(control),
+        "webhook_control": _signatures(webhook_control),
+        "pages": _signatures(pages),
+    }
+
+    async def root(request: Request) -> Response:
+        url = bound_base_url(request.scope)
+        return JSONResponse(served(twins, url, **listed))
+
+    return Route("/", root, methods=["GET"])
 
 
 def build_app(
@@ -46,11 +77,11 @@ def build_app(
             if taken != twin.name:
                 raise ValueError(f"sandbox twins {taken!r} and {twin.name!r} both serve {route}")
             routes.append(api_route(twin, route, store, wall_clock))
-    routes += [
-        *Control(twins, store).routes(),
-        *WebhookControl(twins, store, changes, deliveries).routes(),
-        *PortalPages(twins, store, changes).routes(),
-    ]
+    control = Control(twins, store).routes()
+    webhook_control = WebhookControl(twins, store, changes, deliveries).routes()
+    pages = PortalPages(twins, store, changes).routes()
+    routes += [*control, *webhook_control, *pages]
+    routes.append(_root(twins, control, webhook_control, pages))
     app = Starlette(
         routes=routes,
         max_body_size=MAX_BODY_BYTES,

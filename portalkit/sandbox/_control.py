@@ -1,6 +1,8 @@
 """HTTP control endpoints under ``/_sandbox``: drive a sandbox that runs in another process
 (``portalkit sandbox``) the way ``Sandbox``'s methods drive one in-process.
 
+    GET    /                                           what the sandbox serves, per vendor
+                                                       (its API, portal pages, these endpoints)
     GET    /_sandbox                                   credentials, customers, pending faults
     POST   /_sandbox/reset                             back to the seeded state
     POST   /_sandbox/advance            {"seconds": 900}
@@ -29,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .._registry import did_you_mean
 from ._describe import overview
 from ._faults import Fault
 from ._route import bound_base_url
@@ -71,7 +74,10 @@ def _guarded(handler: Handler, vendors: Sequence[str]) -> Handler:
             return _error(415, "the control endpoints take only Content-Type: application/json")
         vendor = request.path_params.get("vendor")
         if vendor is not None and vendor not in vendors:
-            return _error(404, f"unknown vendor {vendor!r}; expected one of {', '.join(vendors)}")
+            hint = did_you_mean(vendor, vendors)
+            return _error(
+                404, f"unknown vendor {vendor!r}; expected one of {', '.join(vendors)}{hint}"
+            )
         try:
             return await handler(request)
         except KeyError as exc:

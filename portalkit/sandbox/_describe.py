@@ -1,7 +1,7 @@
 """What a user needs to point an app at the sandbox: its URL, and per twin its routes,
 credentials and customers (and, for a twin that sends webhooks, the variables that verify
 them), as JSON (``GET /_sandbox``) and as text (``Sandbox.describe()``, which the ``portalkit
-sandbox`` command prints).
+sandbox`` command prints); and what it serves, route by route (``GET /``, ``served``).
 
 The credentials and webhook secrets are the sandbox's own fixed, fake ones: showing them is
 the point.
@@ -76,5 +76,62 @@ def describe(twins: Sequence[Twin], store: Store, url: str | None) -> str:
                 f"  customer {cid}" + (f"  subscriptions {', '.join(subs)}" if subs else "")
             )
     if url:
-        lines += ["", f"Control endpoints: {url}/_sandbox (see docs/sandbox.md)"]
+        lines += [
+            "",
+            f"Control endpoints: {url}/_sandbox (see docs/sandbox.md)",
+            f"Everything it serves, per vendor: {url}/",
+        ]
     return "\n".join(lines)
+
+
+def served(
+    twins: Sequence[Twin],
+    url: str,
+    *,
+    control: Sequence[str],
+    webhook_control: Sequence[str],
+    pages: Sequence[str],
+) -> dict[str, Any]:
+    """What ``GET /`` answers: everything the sandbox serves, per vendor -- its API's base
+    URL and routes, its portal pages, its control and webhook control endpoints -- and the
+    endpoints shared by all. Each route is ``"METHOD /path"``, as the app serves it (the
+    lists come from the app's own routes, so they cannot drift from it); ``{vendor}`` in a
+    control endpoint is filled in per vendor."""
+    vendor_slot = "{vendor}"
+    return {
+        "service": "portalkit sandbox",
+        "url": url,
+        "about": "Fake billing vendors for tests and demos; the keys work only here."
+        " Credentials, customers and pending faults: GET /_sandbox. See docs/sandbox.md.",
+        "control": [route for route in control if vendor_slot not in route],
+        "shared_pages": [
+            route
+            for route in pages
+            if not any(_path(route).startswith(f"/{twin.name}/") for twin in twins)
+        ],
+        "vendors": {
+            twin.name: {
+                "title": twin.title,
+                "api_base_url": url + twin.base_path,
+                "api": [str(route) for route in twin.routes],
+                "portal_pages": [
+                    route for route in pages if _path(route).startswith(f"/{twin.name}/")
+                ],
+                "control": [
+                    route.replace(vendor_slot, twin.name)
+                    for route in control
+                    if vendor_slot in route
+                ],
+                "webhook_control": (
+                    []
+                    if twin.webhooks is None
+                    else [route.replace(vendor_slot, twin.name) for route in webhook_control]
+                ),
+            }
+            for twin in twins
+        },
+    }
+
+
+def _path(route: str) -> str:
+    return route.partition(" ")[2]

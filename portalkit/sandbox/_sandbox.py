@@ -24,7 +24,7 @@ from starlette.types import ASGIApp
 
 from .._env import ProviderEnv
 from .._protocol import PortalProvider
-from .._registry import get_provider_factory
+from .._registry import did_you_mean, get_provider_factory
 from ._app import build_app
 from ._changes import AppliedChange, Changes
 from ._deliveries import Deliveries, DeliveryPolicy
@@ -123,8 +123,9 @@ class Sandbox:
         try:
             return self._twins[vendor]
         except KeyError:
+            hint = did_you_mean(vendor, self._twins) if isinstance(vendor, str) else ""
             raise ValueError(
-                f"unknown vendor {vendor!r}; expected one of {', '.join(self._twins)}"
+                f"unknown vendor {vendor!r}; expected one of {', '.join(self._twins)}{hint}"
             ) from None
 
     def _vendor(self, vendor: str) -> str:
