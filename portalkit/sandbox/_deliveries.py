@@ -423,6 +423,9 @@ def _post(
     """The endpoint's status, or (None, why) when it did not answer."""
     try:
         response = client.post(url, content=body, headers=dict(headers))
-    except httpx.HTTPError as exc:
+    # Anything the HTTP stack raises is no answer, to be retried: the worker thread must
+    # outlive whatever the endpoint (or a stack that did not map its transport's error into
+    # an HTTPError) does, or the deliveries queued behind this one would never be sent.
+    except Exception as exc:
         return None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return response.status_code, None
