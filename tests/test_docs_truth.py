@@ -296,5 +296,34 @@ def test_the_snippet_runs_against_the_sandbox(
         for name, value in sandbox.environment(vendor).items():  # type: ignore[attr-defined]
             monkeypatch.setenv(name, value)
     monkeypatch.setenv("PORTALKIT_PROVIDER", "paddle")
+    _isolate_opentelemetry(monkeypatch)
     with contextlib.redirect_stdout(io.StringIO()):
-        exec(compile(block, key, "exec"), {"__name__": "snippet"})  # noqa: S102 -- our docs
+        try:
+            exec(compile(block, key, "exec"), {"__name__": "snippet"})  # noqa: S102 -- our docs
+        finally:
+            _shut_down_providers_set()
+
+
+def _shut_down_providers_set() -> None:
+    """Stop what a snippet started (a batch exporter's thread), while stdout is still ours."""
+    from opentelemetry import trace
+    from opentelemetry.metrics import _internal as metrics_internal
+
+    for provider in (trace._TRACER_PROVIDER, metrics_internal._METER_PROVIDER):
+        shutdown = getattr(provider, "shutdown", None)
+        if callable(shutdown):
+            shutdown()
+
+
+def _isolate_opentelemetry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A snippet may set the process's tracer or meter provider (docs/telemetry.md does):
+    OpenTelemetry allows that once per process, so the globals are put back after the test,
+    or every later test would trace through the snippet's console exporter."""
+    from opentelemetry import trace
+    from opentelemetry.metrics import _internal as metrics_internal
+    from opentelemetry.util._once import Once
+
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", None)
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER_SET_ONCE", Once())
+    monkeypatch.setattr(metrics_internal, "_METER_PROVIDER", None)
+    monkeypatch.setattr(metrics_internal, "_METER_PROVIDER_SET_ONCE", Once())
