@@ -10,6 +10,12 @@ The router is not an adapter: a fallback needs a second request, and adapters ne
 anything. ``Portal``/``AsyncPortal`` ask it for a ``Dispatch`` (the provider and the request
 it gets, plus the fallback to try if that provider answers ``CustomerNotFound``) and run
 each step as an ordinary call, with the routed provider's features, retries and errors.
+
+Only ``CustomerNotFound`` falls back, and an adapter raises it only on the vendor's own
+answer (its error envelope saying so). Any other error stands -- in particular
+``UnexpectedEndpoint``, an error status whose body is not the vendor's (a wrong base URL
+path, a proxy's page): falling back on it would silently send every migrated customer back
+to the old vendor, blaming each customer for a misconfigured URL.
 """
 
 from __future__ import annotations
@@ -75,7 +81,8 @@ RouteFunction: TypeAlias = Callable[[PortalRequest], RouteResult | Awaitable[Rou
 @attrs.frozen
 class Dispatch:
     """One step of a create_link call: this provider, this request; then, if the provider
-    answers ``CustomerNotFound``, the ``fallback`` step (when there is one)."""
+    answers ``CustomerNotFound`` (the vendor's own verdict: never an answer in another
+    shape, which is ``UnexpectedEndpoint``), the ``fallback`` step (when there is one)."""
 
     provider: PortalProvider
     request: PortalRequest
@@ -116,6 +123,8 @@ class MigrationRouter:
     it may be an ``async`` function. ``fallback=True`` turns on the routes' fallbacks: when
     the routed provider answers ``CustomerNotFound`` (the customer is not there yet during
     cut-over), the request is sent again to the route's fallback, with a warning logged.
+    Only the vendor's own "no such customer" falls back: an ``UnexpectedEndpoint`` (a 404
+    page from a wrong base URL or a proxy), an authentication failure or an outage stands.
     """
 
     # Two overloads so that a dict literal of different adapters type-checks as a mapping.

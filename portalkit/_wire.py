@@ -25,6 +25,7 @@ from .errors import (
     InvalidResponse,
     PortalError,
     RateLimited,
+    UnexpectedEndpoint,
     error_class_for_status,
 )
 
@@ -286,7 +287,8 @@ def vendor_error(
     request_id: str | None,
     overrides: Mapping[str, type[PortalError]] | None = None,
 ) -> PortalError:
-    """The PortalError for a vendor's error response.
+    """The PortalError for a vendor's error response: one in the vendor's own error
+    envelope (for one in another shape, see ``unexpected_endpoint``).
 
     The class comes from the vendor's error code when the adapter maps it (``overrides``,
     matched case-insensitively so ``VALIDATION_ERROR`` and ``validation_error`` agree), else
@@ -317,6 +319,92 @@ def vendor_error(
             summary, retry_after=parse_retry_after(response.headers.get("retry-after")), **context
         )
     return cls(summary, **context)
+
+
+#: Statuses an answer in any shape still means: the wait (408, 429) or the outage (5xx) is
+#: real whoever sent the page, so they stay retryable whatever the body.
+_STATUS_WHATEVER_THE_BODY = frozenset({408, 429})
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9.+-]{0,40}/[a-z0-9][a-z0-9.+-]{0,60}")
+
+
+def unexpected_endpoint(
+    provider: str,
+    response: httpx.Response,
+    *,
+    request_id: str | None = None,
+    reason: str | None = None,
+    message: str | None = None,
+) -> PortalError:
+    """The error for an error answer that is not the vendor's own (the adapter's
+    ``parse_error`` decides that: it knows its envelope).
+
+    Such a body is no verdict of the vendor's, so a status that would be one (400, 401, 403,
+    404, 409, 422, any other 4xx, a 3xx) is ``UnexpectedEndpoint``: not retried, never a
+    ``CustomerNotFound``, its message naming the host that answered and what to check --
+    never the customer, the path or the query. 408, 429 and 5xx stay what the status says
+    (``ProviderUnavailable``, ``RateLimited`` with the ``Retry-After`` header), retryable:
+    a proxy's 503 page is still an outage. ``reason`` replaces the default account of what
+    came back ("did not answer as <provider>'s API does (HTTP 404 with plain text, ...)");
+    ``message``, words the adapter could read from the body, is kept only on those
+    retryable errors (an ``UnexpectedEndpoint`` quotes no stranger's body)."""
+    status = response.status_code
+    if status >= 500 or status in _STATUS_WHATEVER_THE_BODY:
+        return vendor_error(
+            provider, response, code=None, message=message or None, request_id=request_id
+        )
+    host = answering_host(response)
+    if reason is None:
+        reason = (
+            f"did not answer as {provider}'s API does (HTTP {status} with "
+            f"{_body_kind(response)}, not {provider}'s error answer)"
+        )
+    where = f"the endpoint at {host}" if host else "the endpoint"
+    check = f"the base URL for {host}" if host else "the adapter's base URL"
+    if request_id:
+        request_id = _CODE_SAFE.sub("?", request_id)[:200]
+    return UnexpectedEndpoint(
+        f"{provider}: {where} {reason}; check {check}: its path (a stray /v1, a proxy's"
+        " prefix) and any proxy or firewall in between",
+        host=host,
+        provider=provider,
+        status=status,
+        request_id=request_id,
+    )
+
+
+def answering_host(response: httpx.Response) -> str | None:
+    """The host (and port, when the URL gives one) the response came from: the base URL's.
+    None when the response carries no request (one built by hand)."""
+    try:
+        url = response.request.url
+    except RuntimeError:
+        return None
+    host = _CODE_SAFE.sub("?", url.host)[:255]
+    if not host:
+        return None
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    return f"{host}:{url.port}" if url.port is not None else host
+
+
+def _body_kind(response: httpx.Response) -> str:
+    """What an answer's body is, in words that quote none of it."""
+    if not response.content:
+        return "an empty body"
+    media = response.headers.get("content-type", "").partition(";")[0].strip().lower()
+    try:
+        json.loads(response.content)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        pass
+    else:
+        return "JSON in another shape"
+    if "html" in media:
+        return "an HTML page"
+    if media == "text/plain":
+        return "plain text"
+    if _MEDIA_TYPE.fullmatch(media):
+        return f"a body of type {media}"
+    return "a body that is not JSON"
 
 
 def error_body(response: httpx.Response) -> Mapping[str, Any]:
@@ -373,7 +461,9 @@ class Reply:
     ``reply = Reply.of(response, self.name, request_id=...)``, then ``reply.json_object()``,
     ``reply.structure(converter, body, cls)``, ``reply.timestamp(value, field)``,
     ``raise reply.invalid("a session for another flow")``; for an error answer,
-    ``reply.error_body(converter, cls)`` and ``reply.error(code=..., message=...)``.
+    ``reply.error_json()`` to tell the vendor's envelope from another shape,
+    ``reply.error_body(converter, cls)`` and ``reply.error(code=..., message=...)``, or
+    ``reply.unexpected_endpoint()`` when the body is not the vendor's envelope.
     """
 
     __slots__ = ("provider", "request_id", "response")
@@ -436,6 +526,25 @@ class Reply:
         ``cls`` needs a default."""
         return lenient_structure(converter, error_body(self.response), cls)
 
+    def error_json(self) -> Mapping[str, Any]:
+        """The error body as it came, a JSON object ({} when it is not one): for
+        ``parse_error`` to tell the vendor's own error envelope from another shape."""
+        return error_body(self.response)
+
+    def unexpected_endpoint(
+        self, reason: str | None = None, *, message: str | None = None
+    ) -> PortalError:
+        """The error for an error answer whose body is not the vendor's own envelope (see
+        ``unexpected_endpoint``): ``UnexpectedEndpoint`` naming the host, or for 408, 429
+        and 5xx the status's retryable error (with ``message``, when given)."""
+        return unexpected_endpoint(
+            self.provider,
+            self.response,
+            request_id=self.request_id,
+            reason=reason,
+            message=message,
+        )
+
     def error(
         self,
         *,
@@ -444,8 +553,9 @@ class Reply:
         request_id: str | None = None,
         overrides: Mapping[str, type[PortalError]] | None = None,
     ) -> PortalError:
-        """The PortalError for this error answer (see ``vendor_error``); ``request_id``
-        (from the body) is used when the reply has none. Empty texts count as absent."""
+        """The PortalError for this error answer (see ``vendor_error``), once ``parse_error``
+        knows it is the vendor's own envelope; ``request_id`` (from the body) is used when
+        the reply has none. Empty texts count as absent."""
         return vendor_error(
             self.provider,
             self.response,

@@ -7,7 +7,9 @@ Every failure that reaches a caller of ``Portal.create_link`` is one of these::
     │   └── UnsupportedFeature       the vendor cannot do what was asked (raised before sending)
     ├── AuthenticationFailed         401: wrong key, bad signature
     ├── PermissionDenied             403: the key lacks the portal scope
-    ├── CustomerNotFound             404: no such customer in this account
+    ├── CustomerNotFound             the vendor said so (a 404 or its own code, in its error
+    │                                envelope): no such customer in this account; the one
+    │                                error a MigrationRouter falls back on
     ├── NoPortalYet                  the customer exists but has no portal yet (e.g. no
     │                                subscription): not retryable until that changes
     ├── IdempotencyConflict          409: the same idempotency key with another body
@@ -16,6 +18,9 @@ Every failure that reaches a caller of ``Portal.create_link`` is one of these::
     ├── RateLimited                  429, once retries or the deadline are spent (``retry_after``)
     ├── ProviderUnavailable          5xx, 408, transport failures, once retries are spent
     │   └── InvalidResponse          a body portalkit cannot read: malformed, truncated, too large
+    ├── UnexpectedEndpoint           an error status whose body is not the vendor's own error
+    │                                answer (a wrong base URL path, a proxy's page): no
+    │                                verdict of the vendor's; check the host it names
     ├── DeepLinkNotFound             PortalLink.deep_link: no such link was minted
     ├── WebhookRejected              a webhook delivery failed verification (``reason``)
     └── ConfigurationError           portalkit is set up wrong: a missing or malformed
@@ -24,6 +29,13 @@ Every failure that reaches a caller of ``Portal.create_link`` is one of these::
         └── InvalidCredential        an adapter's key or secret cannot be sent (a CR, LF,
                                      NUL, non-ASCII character or surrounding whitespace);
                                      also an InvalidRequest, as adapters refused it before
+
+The vendor's verdicts on a request (``InvalidRequest``, ``AuthenticationFailed``,
+``PermissionDenied``, ``CustomerNotFound``, ``IdempotencyConflict``, ``AmbiguousCustomer``)
+come only from an answer in the vendor's own error envelope. An error status whose body is
+not the vendor's (a plain-text 404, an HTML page, a framework's ``{"detail": "Not Found"}``)
+is ``UnexpectedEndpoint`` -- except 408, 429 and 5xx, which stay ``ProviderUnavailable`` /
+``RateLimited`` and are retried: a proxy's 503 page is still an outage.
 
 Each error carries the provider name, the HTTP status (None when no response came back),
 the vendor's own error code and message, and the vendor's request id, so support tickets can
@@ -53,6 +65,7 @@ __all__ = [
     "ProviderUnavailable",
     "RateLimited",
     "RejectionReason",
+    "UnexpectedEndpoint",
     "UnsupportedFeature",
     "WebhookRejected",
     "error_class_for_status",
@@ -166,7 +179,10 @@ class PermissionDenied(PortalError):
 
 
 class CustomerNotFound(PortalError):
-    """404: the vendor knows no such customer in this account."""
+    """The vendor knows no such customer in this account: its own answer said so (a 404 in
+    its error envelope, or its own code for it). Never inferred from a status alone: a 404
+    whose body is not the vendor's is ``UnexpectedEndpoint``. The one error a
+    ``MigrationRouter`` falls back on."""
 
 
 class NoPortalYet(PortalError):
@@ -218,6 +234,27 @@ class ProviderUnavailable(PortalError):
 class InvalidResponse(ProviderUnavailable):
     """The vendor answered with a body portalkit cannot use: not JSON, truncated, missing
     required fields, of the wrong content type, or larger than the configured limit."""
+
+
+class UnexpectedEndpoint(PortalError):
+    """An error status whose body is not the vendor's own error answer: the endpoint did not
+    answer as the vendor's API does, so the status is no verdict of the vendor's. Typically
+    a base URL with a wrong path (a stray ``/v1``, a proxy's prefix) answered by a web server
+    or framework's own 404 page, or a proxy, firewall or another service on that host
+    answering for the vendor. ``host`` names the host that answered (the base URL's, with
+    its port when one is given): check the base URL and what stands between portalkit and
+    the vendor. Never a ``CustomerNotFound`` (a router does not fall back on it), and not
+    retried: the same endpoint gives the same answer. 408, 429 and 5xx answers in another
+    shape are not this error: they stay ``ProviderUnavailable`` / ``RateLimited``.
+
+    Not a ``ConfigurationError``: a request was sent, and the cause may lie outside
+    portalkit's settings (a proxy or firewall in between)."""
+
+    def __init__(
+        self, message: str, *, host: str | None = None, **context: Unpack[ErrorContext]
+    ) -> None:
+        super().__init__(message, **context)
+        self.host = host
 
 
 class DeepLinkNotFound(PortalError, LookupError):
@@ -308,7 +345,9 @@ _STATUS_TO_ERROR: dict[int, type[PortalError]] = {
 
 
 def error_class_for_status(status: int) -> type[PortalError]:
-    """The portalkit error class for an HTTP error status, whatever the vendor."""
+    """The portalkit error class for an HTTP error status, whatever the vendor, once the
+    answer is known to be the vendor's own error envelope (an adapter's ``parse_error``
+    decides that; an answer in another shape is ``Reply.unexpected_endpoint``'s)."""
     if status in _STATUS_TO_ERROR:
         return _STATUS_TO_ERROR[status]
     if status >= 500:

@@ -51,6 +51,7 @@ from portalkit._wire import (
     Reply,
     request_id_from_headers,
     strip_slash,
+    text_or_none,
     wire_converter,
 )
 from portalkit.errors import (
@@ -111,6 +112,9 @@ _ERROR_CODES: dict[str, type[PortalError]] = {
     # Chargebee's 409 means "not in a state for this", not an idempotency-key conflict.
     "invalid_state_for_request": InvalidRequest,
 }
+# The keys only Chargebee's error envelope has: one of them present (even malformed) makes an
+# answer Chargebee's own, read leniently; none, and the answer is no verdict of Chargebee's.
+_ENVELOPE_KEYS = ("api_error_code", "error_code", "error_msg", "http_status_code")
 # Chargebee's parameter names -> the portalkit request fields they come from.
 _PARAM_FIELDS: dict[str, str] = {
     "customer[id]": "customer_id",
@@ -354,6 +358,11 @@ class Chargebee:
 
     def parse_error(self, response: httpx.Response) -> PortalError:
         reply = Reply.of(response, self.name, request_id=_request_id(response))
+        raw = reply.error_json()
+        if not any(name in raw for name in _ENVELOPE_KEYS):
+            # Not Chargebee's envelope: a proxy's page, or another server's answer for a
+            # wrong base URL (a bare {"message": ...} is any gateway's).
+            return reply.unexpected_endpoint(message=text_or_none(raw.get("message")))
         wire = reply.error_body(_converter, _Error)
         error = reply.error(
             code=wire.api_error_code or wire.error_code,

@@ -41,6 +41,7 @@ idempotency key is involved.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
@@ -52,7 +53,7 @@ from portalkit._env import ProviderEnv
 from portalkit._http import httpx
 from portalkit._models import Action, DeepLink, Feature, Flow, PortalLink, PortalRequest
 from portalkit._protocol import Exchange
-from portalkit._wire import USER_AGENT, Reply, strip_slash, wire_converter
+from portalkit._wire import USER_AGENT, Reply, strip_slash, text_or_none, wire_converter
 from portalkit.errors import (
     CustomerNotFound,
     InvalidRequest,
@@ -319,11 +320,14 @@ class LemonSqueezy:
 
     def parse_error(self, response: httpx.Response) -> PortalError:
         reply = _reply(response)
-        errors = reply.error_body(_converter, _ErrorDocument).errors
-        first = errors[0] if errors else _ErrorObject()  # the HTTP status still decides
-        error = reply.error(
-            code=first.code, message="; ".join(filter(None, (first.title, first.detail)))
-        )
+        if _is_error_document(reply.error_json()):
+            errors = reply.error_body(_converter, _ErrorDocument).errors
+            first = errors[0] if errors else _ErrorObject()
+            error = reply.error(
+                code=first.code, message="; ".join(filter(None, (first.title, first.detail)))
+            )
+        else:  # a proxy's page, another server's answer: no verdict of Lemon Squeezy's
+            error = reply.unexpected_endpoint()
         if isinstance(error, RateLimited):
             error.message = f"{error.message} (limit: {_rate_limit(response)} calls a minute)"
             error.args = (error.message,)
@@ -405,6 +409,16 @@ def _query_value(query: str, name: str) -> str | None:
         if key == name and value:  # parse_qsl drops a pair with no value
             found = value
     return found
+
+
+def _is_error_document(body: Mapping[str, Any]) -> bool:
+    """A JSON:API error document, Lemon Squeezy's own error answer: an ``errors`` list whose
+    first object says something (``status``, ``title``, ``detail`` or ``code``). A proxy's
+    page or another server's JSON is not."""
+    errors = body.get("errors")
+    if not (isinstance(errors, list) and errors and isinstance(errors[0], dict)):
+        return False
+    return any(text_or_none(errors[0].get(name)) for name in ("status", "title", "detail", "code"))
 
 
 def _reply(response: httpx.Response) -> Reply:

@@ -33,6 +33,7 @@ docs/providers/polar.md, Retries).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, cast
 
 import attrs
@@ -272,9 +273,14 @@ class Polar:
 
     def parse_error(self, response: httpx.Response) -> PortalError:
         reply = Reply.of(response, self.name, request_id=_request_id(response))
+        raw = reply.error_json()
+        if isinstance(raw.get("detail"), list) and response.status_code == 422:
+            return self._validation_error(reply, raw["detail"])
+        if not _is_envelope(raw):
+            # Not Polar's {"error": <name>, "detail": ...}: a proxy's page, or FastAPI's own
+            # {"detail": "Not Found"} for a path Polar's API does not have (a wrong base URL).
+            return reply.unexpected_endpoint(message=text_or_none(raw.get("detail")))
         body = reply.error_body(_converter, _Error)
-        if isinstance(body.detail, list):
-            return self._validation_error(reply, body.detail)
         error = reply.error(code=body.error or body.type, message=text_or_none(body.detail))
         if response.status_code == 409:
             # The one 409 Polar documents for this endpoint; Polar has no idempotency keys,
@@ -313,6 +319,13 @@ class Polar:
             error.field = _FIELD_NAMES.get(field, field) or None
             error.rule = _MESSAGE_SAFE.sub("?", first.msg)[:200]
         return error
+
+
+def _is_envelope(body: Mapping[str, Any]) -> bool:
+    """Polar's own error answer: its error's name (``error``, or the older ``type``) with
+    its ``detail``."""
+    named = text_or_none(body.get("error")) or text_or_none(body.get("type"))
+    return named is not None and "detail" in body
 
 
 def _as(cls: type[PortalError], error: PortalError) -> PortalError:

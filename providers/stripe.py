@@ -78,6 +78,7 @@ from portalkit._wire import (
     merge_options,
     request_id_from_headers,
     strip_slash,
+    text_or_none,
     wire_converter,
 )
 from portalkit.errors import (
@@ -879,6 +880,8 @@ class Stripe:
 
     def parse_error(self, response: httpx.Response) -> PortalError:
         reply = _reply(response)
+        if not _is_envelope(reply.error_json()):
+            return reply.unexpected_endpoint()
         wire = reply.error_body(_converter, _ErrorEnvelope).error
         kind, code, param = wire.type or None, wire.code or None, wire.param
         cls: type[PortalError] | None = None
@@ -891,6 +894,13 @@ class Stripe:
             cls = RateLimited
         elif kind == "api_error":
             cls = ProviderUnavailable
+        elif response.status_code == 404 and code is None:
+            # Stripe's 404 without a code is its "Unrecognized request URL": the base URL's
+            # path is wrong (a stray /v1, a proxy's prefix), not the customer.
+            return reply.unexpected_endpoint(
+                "answered HTTP 404 for a URL stripe's API does not know (stripe's"
+                ' "Unrecognized request URL": no error code)'
+            )
         shown = code or kind
         error = reply.error(
             code=shown, message=wire.message, overrides={shown: cls} if shown and cls else None
@@ -933,6 +943,15 @@ def _read_configuration(reply: Reply, data: object) -> _Configuration:
     if not CONFIGURATION_ID.fullmatch(configuration.id):
         raise reply.invalid("a configuration id that is not bpc_...")
     return configuration
+
+
+def _is_envelope(body: Mapping[str, Any]) -> bool:
+    """Stripe's own error answer: an ``error`` object with its ``type`` (or ``code``). A
+    proxy's page or another server's JSON is not."""
+    error = body.get("error")
+    return isinstance(error, dict) and any(
+        text_or_none(error.get(name)) for name in ("type", "code")
+    )
 
 
 def _reply(response: httpx.Response) -> Reply:

@@ -58,6 +58,7 @@ from portalkit.errors import (
     PortalError,
     ProviderUnavailable,
     RateLimited,
+    UnexpectedEndpoint,
 )
 from portalkit.sandbox import Fault, Sandbox, Session
 
@@ -240,6 +241,23 @@ def _scenarios() -> Iterator[Scenario]:
         request_id=True,
         attempts=(3, 3),
     )
+    # -- error pages that are not the vendor's: no verdict of the vendor's ----------------
+    for code, who in (
+        (404, "a wrong base URL path (a stray /v1, a proxy's prefix)"),
+        (403, "a firewall in front of the vendor"),
+    ):
+        yield Scenario(
+            f"html-{code}-not-retried",
+            f"an nginx HTML {code} page, not the vendor's error envelope: {who}",
+            "`UnexpectedEndpoint` after one attempt (status, request id from the header),"
+            " naming the base URL's host to check; never the class the status alone would"
+            " give, so a router does not fall back on it",
+            faults=lambda code=code: [Fault.html(code)],  # type: ignore[misc]
+            expect=UnexpectedEndpoint,
+            status=code,
+            request_id=True,
+            message="check the base URL for 127.0.0.1:",
+        )
     # -- client errors: never retried ---------------------------------------------------
     for code, error in (
         (400, InvalidRequest),

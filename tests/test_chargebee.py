@@ -1003,19 +1003,27 @@ def test_a_param_that_is_not_a_plain_name_is_not_echoed(mode: str) -> None:
 
 @both_modes
 @pytest.mark.parametrize(
-    "body",
+    ("body", "expected"),
     [
-        pytest.param(b"<html>502 Bad Gateway</html>", id="html"),
+        # Chargebee's envelope with malformed fields: still its verdict, read leniently.
         pytest.param(
-            b'{"message": 5, "api_error_code": ["x"], "http_status_code": "400"}', id="odd"
+            b'{"message": 5, "api_error_code": ["x"], "http_status_code": "400"}',
+            errors.InvalidRequest,
+            id="odd",
         ),
-        pytest.param(b"[]", id="array"),
+        # Not Chargebee's envelope at all: no verdict of Chargebee's (issue 24).
+        pytest.param(b"<html>502 Bad Gateway</html>", errors.UnexpectedEndpoint, id="html"),
+        pytest.param(b"[]", errors.UnexpectedEndpoint, id="array"),
+        pytest.param(b'{"message": "Not Found"}', errors.UnexpectedEndpoint, id="gateway"),
     ],
 )
-def test_malformed_error_bodies_fall_back_to_the_status(mode: str, body: bytes) -> None:
+def test_malformed_error_bodies_fall_back_to_the_status(
+    mode: str, body: bytes, expected: type[errors.PortalError]
+) -> None:
     script = Script(reply(400, content=body, headers={"Content-Type": "application/json"}))
-    with pytest.raises(errors.InvalidRequest) as caught:
+    with pytest.raises(errors.PortalError) as caught:
         mint(mode, chargebee(), script, request(), retry=ONCE)
+    assert type(caught.value) is expected
     assert caught.value.code is None
     assert caught.value.status == 400
 

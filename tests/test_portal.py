@@ -339,13 +339,15 @@ def test_unreadable_answers_are_invalid_response(mode: str, vendor: Vendor, answ
 @pytest.mark.parametrize("vendor", VENDORS)
 @pytest.mark.parametrize(
     ("status", "error"),
-    [(404, errors.CustomerNotFound), (500, errors.ProviderUnavailable)],
+    # A body that is not the vendor's error envelope is no verdict of the vendor's: a 404 is
+    # not CustomerNotFound (issue 24), while a 5xx is an outage whoever sent the page.
+    [(404, errors.UnexpectedEndpoint), (500, errors.ProviderUnavailable)],
 )
 @pytest.mark.parametrize(
     "content",
     [b"", b"<html>proxy error</html>", b"[1]", b'{"error": "flat"}', b'{"error": {"code": 5}}'],
 )
-def test_unreadable_error_bodies_keep_the_status(
+def test_unreadable_error_bodies_are_no_verdict(
     mode: str, vendor: Vendor, status: int, error: type[errors.PortalError], content: bytes
 ) -> None:
     script = Script(reply(status, content=content, headers={"Content-Type": "text/html"}))

@@ -65,6 +65,13 @@ def test_error_tree() -> None:
     # Its own kind: not a CustomerNotFound (a router must not fall back on it), not retried.
     assert errors.AmbiguousCustomer.__bases__ == (errors.PortalError,)
     assert not errors.AmbiguousCustomer.retryable
+    # An answer not in the vendor's shape (issue 24): its own kind too, never a
+    # CustomerNotFound (no router fallback), not retried, not a ConfigurationError (a request
+    # was sent; a proxy in between may be the cause).
+    assert errors.UnexpectedEndpoint.__bases__ == (errors.PortalError,)
+    assert not errors.UnexpectedEndpoint.retryable
+    assert "UnexpectedEndpoint" in errors.__all__
+    assert "UnexpectedEndpoint" in (errors.__doc__ or "")  # drawn in the tree
     for name in errors.__all__:
         obj = getattr(errors, name)
         if isinstance(obj, type) and issubclass(obj, Exception):

@@ -147,10 +147,15 @@ class EchoCredentials:
                     "detail": message,
                 },
                 # ... and at the top level, where FastAPI-style envelopes put it (Polar's
-                # {"error": "<name>", "detail": "<message>"}).
+                # {"error": "<name>", "detail": "<message>"}, with the older "type" for the
+                # name: "error" is the object above).
+                "type": "Unauthorized",
                 "detail": message,
-                # Chargebee's envelope is flat: its message at the top level.
+                # Chargebee's envelope is flat: its message and code at the top level. (An
+                # adapter reads only its vendor's envelope: another shape is no verdict.)
                 "message": message,
+                "api_error_code": "api_authentication_failed",
+                "http_status_code": 401,
                 "errors": [{"status": "401", "title": message, "detail": message}],
             }
         )

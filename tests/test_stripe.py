@@ -1251,6 +1251,29 @@ def test_errors(
 
 
 @both_modes
+def test_an_unrecognized_url_is_unexpected_endpoint_not_customer_not_found(mode: str) -> None:
+    """Stripe's own answer to a path it does not have (a base URL with a stray /v1): its
+    envelope, a 404, and no code. The URL is wrong, not the customer (issue 24)."""
+    body = {
+        "error": {
+            "message": "Unrecognized request URL (POST: /v1/v1/billing_portal/sessions)."
+            " Please see https://stripe.com/docs or we can help at https://support.stripe.com/.",
+            "type": "invalid_request_error",
+        }
+    }
+    script = Script(reply(404, body, headers={"Request-Id": "req_url"}))
+    with pytest.raises(errors.UnexpectedEndpoint) as caught:
+        mint(mode, stripe(), script, PortalRequest(DOC_CUSTOMER), retry=ONCE)
+    found = caught.value
+    assert (found.status, found.request_id, found.retryable) == (404, "req_url", False)
+    assert "a URL stripe's API does not know" in str(found)
+    assert found.host == "api.stripe.com"
+    assert DOC_CUSTOMER not in str(found)
+    assert "/billing_portal" not in str(found)  # neither the path nor Stripe's words
+    assert len(script.sent) == 1
+
+
+@both_modes
 def test_retries_reuse_the_idempotency_key(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
     record_sleeps(monkeypatch)
     script = Script(

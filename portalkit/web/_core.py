@@ -7,9 +7,12 @@ The rules a "Manage billing" endpoint follows, whatever serves it:
 - it answers ``303 See Other`` to the link (or ``{"url": ...}`` for a front end that opens
   a new tab), with ``Cache-Control: no-store`` so no cache keeps a bearer credential, and
   ``Referrer-Policy: no-referrer`` so the portal never learns the page the customer was on;
-- a failure becomes a small generic answer (``refusal_for``): 404 when the vendor knows no
-  such customer, 400 when the request cannot be served, 502 for anything else the vendor
-  did. The page and the log line never carry the link, the vendor's words or a secret.
+- a failure becomes a small generic answer (``refusal_for``): 404 when the vendor says it
+  knows no such customer, 400 when the request cannot be served, 502 for anything else the
+  vendor did -- and for an endpoint that did not answer as the vendor's API does
+  (``UnexpectedEndpoint``: the app's base URL or a proxy is wrong, not the customer's
+  account). The page and the log line never carry the link, the vendor's words or a
+  secret.
 """
 
 from __future__ import annotations
@@ -23,7 +26,13 @@ import attrs
 from .._link_check import is_safe_redirect
 from .._models import PortalLink, PortalRequest
 from .._portal import Portal
-from ..errors import CustomerNotFound, InvalidRequest, InvalidResponse, PortalError
+from ..errors import (
+    CustomerNotFound,
+    InvalidRequest,
+    InvalidResponse,
+    PortalError,
+    UnexpectedEndpoint,
+)
 
 logger = logging.getLogger("portalkit.web")
 
@@ -52,7 +61,13 @@ BAD_GATEWAY = Refusal(502, "The billing portal is unavailable right now. Please 
 
 
 def refusal_for(error: PortalError) -> Refusal:
-    """The answer for a portalkit error: 404, 400 or 502, never the vendor's message."""
+    """The answer for a portalkit error: 404, 400 or 502, never the vendor's message.
+
+    404 only for the vendor's own "no such customer"; an ``UnexpectedEndpoint`` (a 404
+    page that is not the vendor's) is 502: the app is misconfigured, and the customer is
+    not told that no account was found."""
+    if isinstance(error, UnexpectedEndpoint):
+        return BAD_GATEWAY
     if isinstance(error, CustomerNotFound):
         return NOT_FOUND
     if isinstance(error, InvalidRequest):  # UnsupportedFeature included
