@@ -69,8 +69,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "verify",
         help="verify a saved delivery read from stdin and print the normalized event",
         description="Read a saved delivery (headers, an empty line, the raw body) from stdin, "
-        "verify it with <VENDOR>_WEBHOOK_SECRET (Chargebee: _WEBHOOK_USERNAME and "
-        "_WEBHOOK_PASSWORD) and print the normalized event as JSON, without its raw payload.",
+        "verify it with the vendor's webhook variables (<VENDOR>_WEBHOOK_SECRET, or its "
+        "scheme's own) and print the normalized event as JSON, without its raw payload.",
     )
     verify.add_argument(
         "--provider", metavar="NAME", help="e.g. stripe (default: $PORTALKIT_PROVIDER)"

@@ -18,7 +18,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-import attrs
 import chargebee
 import pytest
 from chargebee.models.customer.operations import Customer
@@ -39,6 +38,7 @@ from portalkit import EventType, Webhooks, errors
 from portalkit.errors import RejectionReason
 from portalkit.providers import chargebee_sandbox
 from portalkit.providers.chargebee_sandbox import TWIN
+from portalkit.sandbox._subscriptions import transition
 from portalkit.sandbox.twin import Change, SubscriptionState, TwinWebhooks
 
 NOW = 1_767_225_600  # 2026-01-01T00:00:00Z
@@ -63,21 +63,8 @@ def state() -> SubscriptionState:
 
 
 def apply(change: Change, before: SubscriptionState, now: float) -> SubscriptionState:
-    """The sandbox's state transitions (restated from ``_twin_events``' contract)."""
-    after = attrs.evolve(before, version=before.version + 1, updated_at=now)
-    if change is Change.SUBSCRIPTION_CANCEL_SCHEDULED:
-        return attrs.evolve(after, cancel_at_period_end=True, canceled_at=now)
-    if change is Change.SUBSCRIPTION_UNCANCELED:
-        return attrs.evolve(after, cancel_at_period_end=False, canceled_at=None)
-    if change is Change.SUBSCRIPTION_CANCELED:
-        canceled_at = now if before.canceled_at is None else before.canceled_at
-        return attrs.evolve(after, status="canceled", ended_at=now, canceled_at=canceled_at)
-    if change is Change.SUBSCRIPTION_PLAN_CHANGED:
-        plans = HOOKS.plans
-        return attrs.evolve(after, plan=plans[(plans.index(before.plan) + 1) % len(plans)])
-    if change is Change.PAYMENT_METHOD_UPDATED:
-        return attrs.evolve(after, payment_method=HOOKS.payment_method_id(now))
-    return after
+    """The sandbox's own state transition (``portalkit.sandbox._subscriptions``)."""
+    return transition(before, change, HOOKS, now)
 
 
 def before_of(change: Change) -> SubscriptionState:

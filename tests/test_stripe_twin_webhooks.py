@@ -24,6 +24,7 @@ from stripe import _webhook as sdk_webhook
 from portalkit import EventType, Webhooks, errors
 from portalkit.providers import stripe_sandbox, stripe_twin_webhooks
 from portalkit.providers.stripe_sandbox import TWIN
+from portalkit.sandbox._subscriptions import transition
 from portalkit.sandbox.twin import SubscriptionState, TwinWebhooks
 
 NOW = 1_767_225_600  # 2026-01-01T00:00:00Z
@@ -59,21 +60,8 @@ def fresh() -> SubscriptionState:
 
 
 def apply(change: EventType, state: SubscriptionState, now: float) -> SubscriptionState:
-    """The sandbox's state transitions, restated (issue 23)."""
-    bumped = attrs.evolve(state, updated_at=now, version=state.version + 1)
-    if change is EventType.SUBSCRIPTION_CANCEL_SCHEDULED:
-        return attrs.evolve(bumped, cancel_at_period_end=True, canceled_at=now)
-    if change is EventType.SUBSCRIPTION_UNCANCELED:
-        return attrs.evolve(bumped, cancel_at_period_end=False, canceled_at=None)
-    if change is EventType.SUBSCRIPTION_CANCELED:
-        canceled_at = state.canceled_at if state.canceled_at is not None else now
-        return attrs.evolve(bumped, status="canceled", ended_at=now, canceled_at=canceled_at)
-    if change is EventType.SUBSCRIPTION_PLAN_CHANGED:
-        plans = webhooks().plans
-        return attrs.evolve(bumped, plan=plans[(plans.index(state.plan) + 1) % len(plans)])
-    if change is EventType.PAYMENT_METHOD_UPDATED:
-        return attrs.evolve(bumped, payment_method=webhooks().payment_method_id(now))
-    return bumped
+    """The sandbox's own state transition (``portalkit.sandbox._subscriptions``)."""
+    return transition(state, change, webhooks(), now)
 
 
 def scheduled() -> SubscriptionState:
