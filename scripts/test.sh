@@ -43,8 +43,10 @@ echo "== ruff"
 .venv/bin/ruff format --check .
 echo "== mypy --strict"
 bash scripts/typecheck.sh
+# One pytest worker per core (pytest-xdist); PYTEST_WORKERS=0 runs the suite in one process.
+workers=(-n "${PYTEST_WORKERS:-auto}")
 echo "== pytest (httpx2, portalkit's stack; httpx 0.28 clients as an app's own)"
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest "${workers[@]}" "$@"
 
 # The whole suite again where only httpx 0.28 is installed: portalkit falls back to it
 # (portalkit/_http.py), and the cassettes replay through vcrpy's httpx patch.
@@ -53,7 +55,7 @@ echo "== pytest again under httpx alone (.venv-httpx: httpx2 and httpcore2 unins
 .venv-httpx/bin/python -m pip install --quiet --upgrade pip
 .venv-httpx/bin/python -m pip install --quiet -e ".[dev]"
 .venv-httpx/bin/python -m pip uninstall --quiet --yes httpx2 httpcore2
-PORTALKIT_EXPECT_STACK=httpx .venv-httpx/bin/python -m pytest "$@"
+PORTALKIT_EXPECT_STACK=httpx .venv-httpx/bin/python -m pytest "${workers[@]}" "$@"
 echo "== the wheel: build, check, install into a clean venv, demo and smoke test from it"
 bash scripts/wheel-check.sh
 

@@ -5,28 +5,19 @@ untouched by it."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
 
 import pytest
 from _cassettes import CASSETTES, Ids, Recording, json_body, recording_for
-from _log_scan import SecretScan
-
-_log_scan = SecretScan()
+from _log_scan_plugin import LogScanPlugin
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # Everything portalkit logs, at every level, for the whole run (see _log_scan.py).
-    portalkit_logger = logging.getLogger("portalkit")
-    portalkit_logger.setLevel(logging.DEBUG)
-    portalkit_logger.addHandler(_log_scan)
-    config.addinivalue_line(
-        "markers",
-        "leaks_on_purpose: the test plants a credential in portalkit's logs to prove a scan"
-        " finds it; the suite-wide log scan skips it",
-    )
+    # Everything portalkit logs, at every level, for the whole run, scanned for credentials
+    # (see _log_scan.py and _log_scan_plugin.py).
+    config.pluginmanager.register(LogScanPlugin(), "portalkit-log-scan")
     config.addinivalue_line(
         "markers",
         "sandbox_only: a cassette test that needs the sandbox (fault injection); a live"
@@ -97,24 +88,3 @@ def vcr_config(request: pytest.FixtureRequest) -> dict[str, Any]:
 def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
     """cassettes/<vendor>/ at the repository root, shared by the docs and the hygiene test."""
     return str(CASSETTES / getattr(request.module, "VENDOR", "unsorted"))
-
-
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    _log_scan.current_test = item.nodeid
-    _log_scan.paused = item.get_closest_marker("leaks_on_purpose") is not None
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    terminalreporter.write_line(
-        f"portalkit log scan: {_log_scan.scanned} records at DEBUG and above scanned for"
-        f" credentials; {len(set(_log_scan.leaks))} found"
-    )
-    if _log_scan.leaks:
-        terminalreporter.section("credentials in portalkit's logs", red=True)
-        for test, logger, what in sorted(set(_log_scan.leaks)):
-            terminalreporter.line(f"{test}: logger {logger!r} logged {what}")
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if _log_scan.leaks:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 from _log_scan import SecretScan
+
+pytest_plugins = ["pytester"]
 
 
 def _record(message: str, *args: object) -> logging.LogRecord:
@@ -47,3 +50,44 @@ def test_a_paused_scan_ignores_records() -> None:
     scan.paused = True
     scan.emit(_record("Bearer sk_live_abcdef"))
     assert scan.leaks == []
+
+
+_LEAKING_SUITE = """
+import logging
+
+def test_clean():
+    logging.getLogger("portalkit").debug("minted portal session %s", "cpls_1")
+
+def test_leaks():
+    logging.getLogger("portalkit.test").warning("header Authorization: Bearer sk_live_abcdef")
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["-p", "xdist", "-n", "2"]], ids=["serial", "xdist"])
+def test_a_leak_fails_its_test_and_the_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: list[str]
+) -> None:
+    """The wiring, not only the scan: the leaking test fails, the clean one passes, and the
+    summary counts every worker's records."""
+    pytester.makeconftest(
+        "from _log_scan_plugin import LogScanPlugin\n"
+        "def pytest_configure(config):\n"
+        "    config.pluginmanager.register(LogScanPlugin(), 'portalkit-log-scan')\n"
+    )
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_suite=_LEAKING_SUITE)
+    tests_dir = str(Path(__file__).parent)
+    monkeypatch.setenv("PYTHONPATH", tests_dir)
+    # --show-capture=no: pytest itself prints a failed test's captured log, the planted key included.
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--show-capture=no", *workers)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    # test_leaks itself passes; its teardown is the error that names the leak.
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*ERROR*test_leaks - a credential in portalkit's logs*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*portalkit log scan: 2 records at DEBUG and above scanned for credentials; 1 found*",
+            "*test_suite.py::test_leaks: logger 'portalkit.test' logged Bearer*",
+        ]
+    )
+    assert "sk_live_abcdef" not in result.stdout.str()
