@@ -3,9 +3,11 @@
     .venv/bin/python scripts/gen_capabilities.py           # rewrite the generated blocks
     .venv/bin/python scripts/gen_capabilities.py --check   # exit 1 if a page is out of date
 
-The blocks are the matrix in docs/capabilities.md and each vendor's list in
-docs/providers/<name>.md. tests/test_capability_docs.py runs the same check, so a feature
-added to an adapter without regenerating the pages fails the test suite.
+The blocks are the matrix in docs/capabilities.md, each vendor's list in
+docs/providers/<name>.md, the webhook tables, and the sandbox's portal actions in
+docs/sandbox.md (portalkit/sandbox/_docs.py). tests/test_capability_docs.py and
+tests/test_sandbox_actions_doc.py run the same check, so a feature added to an adapter, or an
+action to a twin, without regenerating the pages fails the test suite.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 from pathlib import Path
 
 from portalkit._capability_docs import generated_pages
+from portalkit.sandbox._docs import generated_sandbox_pages
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -25,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     stale = [
         (page, wanted)
-        for page, wanted in generated_pages(DOCS).items()
+        for page, wanted in {**generated_pages(DOCS), **generated_sandbox_pages(DOCS)}.items()
         if not page.exists() or page.read_text(encoding="utf-8") != wanted
     ]
     for page, wanted in stale:
