@@ -78,7 +78,7 @@ def test_a_leak_fails_its_test_and_the_run(
     pytester.makepyfile(test_suite=_LEAKING_SUITE)
     tests_dir = str(Path(__file__).parent)
     monkeypatch.setenv("PYTHONPATH", tests_dir)
-    # --show-capture=no: pytest itself prints a failed test's captured log, the planted key included.
+    # --show-capture=no: pytest prints a failed test's captured log, the planted key included.
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--show-capture=no", *workers)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     # test_leaks itself passes; its teardown is the error that names the leak.
