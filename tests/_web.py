@@ -124,9 +124,12 @@ class FakeVendor:
     def bodies(self) -> list[Any]:
         return [json.loads(request.content) for request in self.requests]
 
-    def portal(self) -> RecordingPortal:
+    def portal(self, **options: Any) -> RecordingPortal:
+        """A Portal over this vendor; ``options`` are Portal's (``allowed_return_hosts=``)."""
         client = httpx.Client(transport=httpx.MockTransport(self))
-        return RecordingPortal(Paddle(api_key=API_KEY), http_client=client, retry=NO_RETRY)
+        return RecordingPortal(
+            Paddle(api_key=API_KEY), http_client=client, retry=NO_RETRY, **options
+        )
 
     def async_portal(self) -> AsyncPortal:
         client = httpx.AsyncClient(transport=httpx.MockTransport(self))

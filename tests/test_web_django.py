@@ -195,3 +195,32 @@ def test_the_apps_mapping_may_refuse_a_visitor_who_is_not_signed_in(install: Ins
     install(vendor.portal(), to_request=signed_in_only)
     assert post(csrf_client(), "/billing").status_code == 403
     assert vendor.requests == []
+
+
+def test_the_test_clients_http_testserver_is_refused_and_secure_true_mints(
+    install: Install, caplog: pytest.LogCaptureFixture
+) -> None:
+    """docs/frameworks/django.md: ``build_absolute_uri`` in the test client gives
+    ``http://testserver/...``, refused with 400 and a warning that says why; a POST with
+    ``secure=True`` gives an https return URL, and the link is minted."""
+    vendor = FakeVendor()
+
+    def to_request(request: HttpRequest) -> PortalRequest:
+        return PortalRequest(CUSTOMER_ID, return_url=request.build_absolute_uri("/account/"))
+
+    portal = vendor.portal()
+    install(portal, to_request=to_request)
+    with caplog.at_level(logging.WARNING, logger="portalkit"):
+        assert post(csrf_client(), "/billing").status_code == 400
+    assert vendor.requests == []
+    [line] = [r.getMessage() for r in caplog.records if r.name.startswith("portalkit")]
+    assert "return_url: must use https://" in line
+    # Over https, Django's CSRF check also wants the page's origin, as a browser sends it.
+    response = csrf_client().post(
+        "/billing",
+        headers={"X-CSRFToken": CSRF_SECRET, "Origin": "https://testserver"},
+        secure=True,
+    )
+    assert response.status_code == 303
+    [asked] = portal.asked  # what to_request built (Paddle then drops the return URL)
+    assert asked.return_url == "https://testserver/account/"

@@ -126,3 +126,69 @@ def test_the_apps_mapping_may_refuse_a_visitor_who_is_not_signed_in() -> None:
 
     assert make_client(vendor.portal(), signed_in_only).post("/billing").status_code == 401
     assert vendor.requests == []
+
+
+def test_flask_wtf_csrf_protect_guards_the_view_and_a_token_passes() -> None:
+    """docs/frameworks/flask.md: CSRFProtect guards portalkit's views as any POST view; a
+    POST without the token is 400 before the view runs, one with it mints."""
+    from flask_wtf.csrf import CSRFProtect, generate_csrf
+
+    vendor = FakeVendor()
+    app = flask.Flask(__name__)
+    app.secret_key = "portalkit-tests-only"
+    CSRFProtect(app)
+    app.add_url_rule(
+        "/billing", view_func=redirect_view(vendor.portal(), own_mapping), methods=["POST"]
+    )
+
+    @app.get("/account")
+    def account() -> str:
+        return generate_csrf()  # what {{ csrf_token() }} puts in the page's form
+
+    client = app.test_client()
+    assert client.post("/billing").status_code == 400
+    assert vendor.requests == []
+    token = client.get("/account").get_data(as_text=True)
+    response = client.post("/billing", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert response.headers["Location"] == PORTAL_URL
+    assert vendor.customers_asked_for() == [CUSTOMER_ID]
+
+
+def test_flask_login_login_required_answers_a_visitor_who_is_not_signed_in() -> None:
+    """docs/frameworks/flask.md: ``login_required(redirect_view(...))`` answers 401 before
+    the view runs; a signed-in user's own customer is asked for."""
+    from flask_login import LoginManager, UserMixin, current_user, login_required, login_user
+
+    class User(UserMixin):
+        def __init__(self, user_id: str, billing_customer_id: str) -> None:
+            self.id = user_id
+            self.billing_customer_id = billing_customer_id
+
+    users = {"42": User("42", OTHER_CUSTOMER_ID)}
+    vendor = FakeVendor()
+    app = flask.Flask(__name__)
+    app.secret_key = "portalkit-tests-only"
+    login_manager = LoginManager(app)
+    login_manager.user_loader(users.get)
+
+    def to_request(request: flask.Request) -> PortalRequest:
+        return request_for(current_user.billing_customer_id)
+
+    app.add_url_rule(
+        "/billing",
+        view_func=login_required(redirect_view(vendor.portal(), to_request)),
+        methods=["POST"],
+    )
+
+    @app.post("/sign-in")
+    def sign_in() -> str:
+        login_user(users["42"])
+        return "signed in"
+
+    client = app.test_client()
+    assert client.post("/billing").status_code == 401
+    assert vendor.requests == []
+    client.post("/sign-in")
+    assert client.post("/billing").status_code == 303
+    assert vendor.customers_asked_for() == [OTHER_CUSTOMER_ID]

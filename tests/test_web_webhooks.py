@@ -677,3 +677,23 @@ def test_django_csrf_middleware_refuses_the_view_were_it_not_exempt(django_site:
     assert deliver(DjangoServed(not_exempt), hooks, event_body()).status == 403
     assert deliver(DjangoServed(view), hooks, event_body()).status == 200
     assert handler.ids() == ["evt_1"]
+
+
+def test_flask_wtf_refuses_the_view_until_it_is_exempt() -> None:
+    """docs/frameworks/flask.md: Flask-WTF's CSRFProtect refuses the vendor's token-less POST
+    (400, the handler never called), and ``csrf.exempt(view)`` lets it through."""
+    from flask_wtf.csrf import CSRFProtect
+
+    hooks, handler = make_hooks(), Handler()
+    app = flask.Flask(__name__)
+    app.secret_key = "portalkit-tests-only"
+    csrf = CSRFProtect(app)
+    view = flask_views.webhook_view(hooks, handler)
+    app.add_url_rule(PATH, view_func=view, methods=["POST"])
+    body = event_body()
+    client = app.test_client()
+    assert client.post(PATH, data=body, headers=hooks.sign(body)).status_code == 400
+    assert handler.events == []
+    csrf.exempt(view)
+    assert client.post(PATH, data=body, headers=hooks.sign(body)).status_code == 200
+    assert handler.ids() == ["evt_1"]

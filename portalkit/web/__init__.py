@@ -14,6 +14,17 @@ be protected against cross-site request forgery by the app: Django's CSRF middle
 as usual; with Flask or Starlette use the app's CSRF protection (a token, or a SameSite
 session cookie plus an Origin check).
 
+A refusal (no link minted) is a short generic page: 404 when the vendor knows no such
+customer, or the customer has no portal yet; 400 when the request cannot be served; 502 for
+anything else; 405 for anything but POST. Pass ``render_refusal=`` to either view to render
+that page yourself (a template, a translation for the user's locale): it is called with the
+framework's request and a ``Refusal`` (``kind``: a ``RefusalKind``; ``status``; portalkit's
+default ``message``; ``provider``; the vendor's ``request_id``), never the vendor's message,
+the link or a secret, and returns the framework's response; portalkit sets the status and
+the security headers on it. Every refusal is logged once at WARNING on the
+``portalkit.web`` logger, with why (for one portalkit decided itself: the field and the rule
+it broke); ``logging.basicConfig()`` is enough to see it.
+
 Each also offers ``webhook_view(hooks, handler, event_log=...)``, the other direction: it
 reads the vendor's POST as raw bytes (the usual cause of a failed signature is a body the
 framework parsed first), refuses a body over ``hooks.max_body_bytes`` unread, verifies it
@@ -33,9 +44,9 @@ several processes or hosts, which share its database; None for no deduplication.
 webhook views are exempt from CSRF checks where the framework makes them (Django); with
 Flask-WTF, exempt the view (``csrf.exempt(view)``).
 
-This package itself imports no framework: it holds the shared rules (``refusal_for``,
-``SECURITY_HEADERS``; ``receive`` and ``WebhookAnswer`` for webhooks) for anyone wiring
-portalkit into another framework.
+This package itself imports no framework: it holds the shared rules (``Refusal``,
+``RefusalKind``, ``refusal_for``, ``SECURITY_HEADERS``; ``receive`` and ``WebhookAnswer``
+for webhooks) for anyone wiring portalkit into another framework.
 """
 
 from ._core import (
@@ -43,6 +54,7 @@ from ._core import (
     REDIRECT_STATUS,
     SECURITY_HEADERS,
     Refusal,
+    RefusalKind,
     refusal_for,
 )
 from ._webhook import WebhookAnswer, receive
@@ -52,6 +64,7 @@ __all__ = [
     "REDIRECT_STATUS",
     "SECURITY_HEADERS",
     "Refusal",
+    "RefusalKind",
     "WebhookAnswer",
     "receive",
     "refusal_for",

@@ -12,6 +12,16 @@
         path("billing/portal/", login_required(redirect_view(portal, to_request))),
     ]
 
+To render the error pages yourself (your template, your translation), pass
+``render_refusal``: it gets the request and the ``Refusal`` (``refusal.kind``, a
+``RefusalKind``) and returns an ``HttpResponse``; the status and the security headers stay
+portalkit's::
+
+    def billing_refused(request: HttpRequest, refusal: Refusal) -> HttpResponse:
+        return render(request, "billing/refused.html", {"kind": refusal.kind})
+
+    redirect_view(portal, to_request, render_refusal=billing_refused)
+
 ``portal`` is a ``Portal``. URL arguments are passed to the view and ignored: ``to_request``
 reads them from ``request.resolver_match``, and may raise ``PermissionDenied`` or ``Http404``
 as any view code may. The views are not CSRF-exempt: Django's
@@ -50,15 +60,16 @@ from .._models import PortalLink, PortalRequest
 from .._portal import Portal
 from .._webhooks import Webhooks
 from ._core import (
-    METHOD_NOT_ALLOWED,
     REDIRECT_STATUS,
     SECURITY_HEADERS,
     Refusal,
-    is_mint_method,
+    attempt,
+    check_renderer,
     json_body,
     json_error,
-    mint,
+    not_a_response,
     refusal_headers,
+    render,
     require_sync_portal,
 )
 from ._webhook import (
@@ -76,26 +87,29 @@ from ._webhook import (
     too_large,
 )
 
-__all__ = ["ToRequest", "json_view", "redirect_view", "webhook_view"]
+__all__ = ["RenderRefusal", "ToRequest", "json_view", "redirect_view", "webhook_view"]
 
 #: The app's function from its request to the PortalRequest for the signed-in customer.
 ToRequest = Callable[[HttpRequest], PortalRequest]
+#: The app's own page for a refusal (``render(request, template, ...)``, a
+#: ``JsonResponse``). Its status and ``Cache-Control``/``Referrer-Policy`` headers are set
+#: to the refusal's whatever it returns.
+RenderRefusal = Callable[[HttpRequest, Refusal], HttpResponse]
 View = Callable[..., HttpResponse]
 
 
-def redirect_view(portal: Portal, to_request: ToRequest) -> View:
-    """A view that mints on POST and answers ``303 See Other`` to the portal."""
+def redirect_view(
+    portal: Portal, to_request: ToRequest, *, render_refusal: RenderRefusal | None = None
+) -> View:
+    """A view that mints on POST and answers ``303 See Other`` to the portal; a refusal is
+    portalkit's plain-text page, or ``render_refusal``'s."""
     require_sync_portal(portal, "django")
+    check_renderer(render_refusal, "django")
 
     def portal_redirect(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        outcome = _mint(portal, to_request, request)
+        outcome = _attempt(portal, to_request, request)
         if isinstance(outcome, Refusal):
-            return HttpResponse(
-                outcome.message,
-                status=outcome.status,
-                headers=refusal_headers(outcome),
-                content_type="text/plain; charset=utf-8",
-            )
+            return _refused(request, outcome, render_refusal, _text_page)
         # Not HttpResponseRedirect: that is a 302, and checks schemes portalkit already checked.
         return HttpResponse(
             status=REDIRECT_STATUS, headers={"Location": outcome.url, **SECURITY_HEADERS}
@@ -104,27 +118,65 @@ def redirect_view(portal: Portal, to_request: ToRequest) -> View:
     return portal_redirect
 
 
-def json_view(portal: Portal, to_request: ToRequest) -> View:
+def json_view(
+    portal: Portal, to_request: ToRequest, *, render_refusal: RenderRefusal | None = None
+) -> View:
     """A view that mints on POST and answers ``{"url": ...}`` for a front end that opens the
-    portal itself (``window.open(url, "_blank", "noopener")``)."""
+    portal itself (``window.open(url, "_blank", "noopener")``); a refusal is
+    ``{"error": ...}``, or ``render_refusal``'s answer."""
     require_sync_portal(portal, "django")
+    check_renderer(render_refusal, "django")
 
     def portal_json(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        outcome = _mint(portal, to_request, request)
+        outcome = _attempt(portal, to_request, request)
         if isinstance(outcome, Refusal):
-            return JsonResponse(
-                json_error(outcome), status=outcome.status, headers=refusal_headers(outcome)
-            )
+            return _refused(request, outcome, render_refusal, _json_page)
         return JsonResponse(json_body(outcome), headers=dict(SECURITY_HEADERS))
 
     return portal_json
 
 
-def _mint(portal: Portal, to_request: ToRequest, request: HttpRequest) -> PortalLink | Refusal:
-    # Checked here too, not only by the URLconf: Django routes every method to a view.
-    if not is_mint_method(request.method or ""):
-        return METHOD_NOT_ALLOWED
-    return mint(portal, lambda: to_request(request))
+def _attempt(portal: Portal, to_request: ToRequest, request: HttpRequest) -> PortalLink | Refusal:
+    # Django routes every method to a view: the check in attempt() is the only one.
+    return attempt(portal, request.method or "", lambda: to_request(request))
+
+
+def _refused(
+    request: HttpRequest,
+    refusal: Refusal,
+    render_refusal: RenderRefusal | None,
+    default: Callable[[Refusal], HttpResponse],
+) -> HttpResponse:
+    if render_refusal is None:
+        return default(refusal)
+    response = render(render_refusal, request, refusal, _as_response)
+    if response is None:
+        return default(refusal)
+    response.status_code = refusal.status
+    for name, value in refusal_headers(refusal).items():
+        response[name] = value
+    return response
+
+
+def _as_response(value: object) -> HttpResponse:
+    if not isinstance(value, HttpResponse):
+        raise not_a_response(value, "an HttpResponse")
+    return value
+
+
+def _text_page(refusal: Refusal) -> HttpResponse:
+    return HttpResponse(
+        refusal.message,
+        status=refusal.status,
+        headers=refusal_headers(refusal),
+        content_type="text/plain; charset=utf-8",
+    )
+
+
+def _json_page(refusal: Refusal) -> HttpResponse:
+    return JsonResponse(
+        json_error(refusal), status=refusal.status, headers=refusal_headers(refusal)
+    )
 
 
 def webhook_view(

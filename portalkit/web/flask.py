@@ -11,12 +11,23 @@
     view = login_required(redirect_view(portal, to_request))
     app.add_url_rule("/billing/portal", view_func=view, methods=["POST"])
 
+To render the error pages yourself (your template, your translation), pass
+``render_refusal``: it gets the request and the ``Refusal`` (``refusal.kind``, a
+``RefusalKind``), and returns what a Flask view may return; the status and the security
+headers stay portalkit's. Each refusal is logged at WARNING on ``portalkit.web``, with
+why::
+
+    def billing_refused(request: flask.Request, refusal: Refusal) -> str:
+        return flask.render_template("billing_refused.html", kind=refusal.kind)
+
+    view = redirect_view(portal, to_request, render_refusal=billing_refused)
+
 ``portal`` is a ``Portal``. URL variables of the rule are passed to the view and ignored:
 ``to_request`` reads them from ``request.view_args``, and may ``abort(401)`` for a visitor
 who is not signed in. The views are named ``portal_redirect`` and ``portal_json``; pass
-``endpoint=`` to ``add_url_rule`` when mounting one twice. Flask has no CSRF protection of
-its own: protect the POST with the app's (Flask-WTF's ``CSRFProtect``, or a SameSite
-session cookie plus an Origin check).
+``endpoint=`` to ``add_url_rule`` when an app mounts more than one of a kind. Flask has no
+CSRF protection of its own: protect the POST with the app's (Flask-WTF's ``CSRFProtect``,
+or a SameSite session cookie plus an Origin check).
 
 The vendor's webhooks, verified and handled once (see ``portalkit.web._webhook`` for the
 answers)::
@@ -43,21 +54,23 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import flask
+from flask.typing import ResponseReturnValue
 
 from .._event_log import EventLog
 from .._models import PortalLink, PortalRequest
 from .._portal import Portal
 from .._webhooks import Webhooks
 from ._core import (
-    METHOD_NOT_ALLOWED,
     REDIRECT_STATUS,
     SECURITY_HEADERS,
     Refusal,
-    is_mint_method,
+    attempt,
+    check_renderer,
     json_body,
     json_error,
-    mint,
+    not_a_response,
     refusal_headers,
+    render,
     require_sync_portal,
 )
 from ._webhook import (
@@ -75,23 +88,29 @@ from ._webhook import (
     too_large,
 )
 
-__all__ = ["ToRequest", "json_view", "redirect_view", "webhook_view"]
+__all__ = ["RenderRefusal", "ToRequest", "json_view", "redirect_view", "webhook_view"]
 
 #: The app's function from its request to the PortalRequest for the signed-in customer.
 ToRequest = Callable[[flask.Request], PortalRequest]
+#: The app's own page for a refusal: anything a Flask view may return (a template's text, a
+#: ``Response``, a dict for JSON). Its status and ``Cache-Control``/``Referrer-Policy``
+#: headers are set to the refusal's whatever it returns.
+RenderRefusal = Callable[[flask.Request, Refusal], ResponseReturnValue]
 View = Callable[..., flask.Response]
 
 
-def redirect_view(portal: Portal, to_request: ToRequest) -> View:
-    """A view that mints on POST and answers ``303 See Other`` to the portal."""
+def redirect_view(
+    portal: Portal, to_request: ToRequest, *, render_refusal: RenderRefusal | None = None
+) -> View:
+    """A view that mints on POST and answers ``303 See Other`` to the portal; a refusal is
+    portalkit's plain-text page, or ``render_refusal``'s."""
     require_sync_portal(portal, "flask")
+    check_renderer(render_refusal, "flask")
 
     def portal_redirect(**url_values: object) -> flask.Response:
-        outcome = _mint(portal, to_request)
+        outcome = _attempt(portal, to_request)
         if isinstance(outcome, Refusal):
-            return flask.Response(
-                outcome.message, outcome.status, refusal_headers(outcome), mimetype="text/plain"
-            )
+            return _refused(outcome, render_refusal, _text_page)
         return flask.Response(
             status=REDIRECT_STATUS, headers={"Location": outcome.url, **SECURITY_HEADERS}
         )
@@ -99,18 +118,19 @@ def redirect_view(portal: Portal, to_request: ToRequest) -> View:
     return portal_redirect
 
 
-def json_view(portal: Portal, to_request: ToRequest) -> View:
+def json_view(
+    portal: Portal, to_request: ToRequest, *, render_refusal: RenderRefusal | None = None
+) -> View:
     """A view that mints on POST and answers ``{"url": ...}`` for a front end that opens the
-    portal itself (``window.open(url, "_blank", "noopener")``)."""
+    portal itself (``window.open(url, "_blank", "noopener")``); a refusal is
+    ``{"error": ...}``, or ``render_refusal``'s answer."""
     require_sync_portal(portal, "flask")
+    check_renderer(render_refusal, "flask")
 
     def portal_json(**url_values: object) -> flask.Response:
-        outcome = _mint(portal, to_request)
+        outcome = _attempt(portal, to_request)
         if isinstance(outcome, Refusal):
-            response = flask.jsonify(json_error(outcome))
-            response.status_code = outcome.status
-            response.headers.update(refusal_headers(outcome))
-            return response
+            return _refused(outcome, render_refusal, _json_page)
         response = flask.jsonify(json_body(outcome))
         response.headers.update(SECURITY_HEADERS)
         return response
@@ -118,13 +138,45 @@ def json_view(portal: Portal, to_request: ToRequest) -> View:
     return portal_json
 
 
-def _mint(portal: Portal, to_request: ToRequest) -> PortalLink | Refusal:
+def _attempt(portal: Portal, to_request: ToRequest) -> PortalLink | Refusal:
     request = flask.request
-    # Checked here too, not only by the rule: a view mounted without methods=["POST"] must
-    # still never mint on a GET.
-    if not is_mint_method(request.method):
-        return METHOD_NOT_ALLOWED
-    return mint(portal, lambda: to_request(request))
+    return attempt(portal, request.method, lambda: to_request(request))
+
+
+def _refused(
+    refusal: Refusal,
+    render_refusal: RenderRefusal | None,
+    default: Callable[[Refusal], flask.Response],
+) -> flask.Response:
+    if render_refusal is None:
+        return default(refusal)
+    response = render(render_refusal, flask.request, refusal, _as_response)
+    if response is None:
+        return default(refusal)
+    response.status_code = refusal.status
+    response.headers.update(refusal_headers(refusal))
+    return response
+
+
+def _as_response(value: object) -> flask.Response:
+    # make_response takes what a view may return, and raises TypeError on anything else.
+    response = flask.make_response(value)
+    if not isinstance(response, flask.Response):
+        raise not_a_response(value, "a Flask response")
+    return response
+
+
+def _text_page(refusal: Refusal) -> flask.Response:
+    return flask.Response(
+        refusal.message, refusal.status, refusal_headers(refusal), mimetype="text/plain"
+    )
+
+
+def _json_page(refusal: Refusal) -> flask.Response:
+    response = flask.jsonify(json_error(refusal))
+    response.status_code = refusal.status
+    response.headers.update(refusal_headers(refusal))
+    return response
 
 
 def webhook_view(

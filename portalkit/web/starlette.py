@@ -14,6 +14,16 @@
     # FastAPI: app.add_api_route("/billing/portal", redirect_view(portal, to_request),
     #                            methods=["POST"])
 
+To render the error pages yourself (your template, your translation), pass
+``render_refusal``: it gets the request and the ``Refusal`` (``refusal.kind``, a
+``RefusalKind``) and returns a ``Response`` (``def`` or ``async def``); the status and the
+security headers stay portalkit's::
+
+    async def billing_refused(request: Request, refusal: Refusal) -> Response:
+        return templates.TemplateResponse(request, "billing_refused.html", {"kind": refusal.kind})
+
+    redirect_view(portal, to_request, render_refusal=billing_refused)
+
 ``portal`` is a ``Portal`` (its blocking call runs in Starlette's thread pool) or an
 ``AsyncPortal`` (awaited). A plain ``def to_request`` also runs in the thread pool, so it may
 query a database; an ``async def`` one is awaited. For a visitor who is not signed in it
@@ -59,16 +69,19 @@ from .._portal import AsyncPortal, Portal
 from .._webhooks import Webhooks
 from ..errors import PortalError
 from ._core import (
-    METHOD_NOT_ALLOWED,
     REDIRECT_STATUS,
     SECURITY_HEADERS,
     Refusal,
+    check_renderer,
     checked,
     is_mint_method,
     json_body,
     json_error,
+    not_a_response,
     refusal_headers,
     refuse,
+    refuse_method,
+    renderer_failed,
 )
 from ._webhook import (
     PER_VIEW,
@@ -87,40 +100,63 @@ from ._webhook import (
     verify,
 )
 
-__all__ = ["ToRequest", "WebhookHandler", "json_view", "redirect_view", "webhook_view"]
+__all__ = [
+    "RenderRefusal",
+    "ToRequest",
+    "WebhookHandler",
+    "json_view",
+    "redirect_view",
+    "webhook_view",
+]
 
 #: The app's function from its request to the PortalRequest for the signed-in customer.
 ToRequest = Callable[[Request], PortalRequest | Awaitable[PortalRequest]]
+#: The app's own page for a refusal, ``def`` (run in the thread pool) or ``async def``. Its
+#: status and ``Cache-Control``/``Referrer-Policy`` headers are set to the refusal's whatever
+#: it returns.
+RenderRefusal = Callable[[Request, Refusal], Response | Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
 #: The app's function that acts on one verified event, ``def`` or ``async def``: it returns
 #: when the event is handled and raises when it is not (the vendor then retries).
 WebhookHandler = Callable[[BillingEvent], Awaitable[object] | object]
 
 
-def redirect_view(portal: Portal | AsyncPortal, to_request: ToRequest) -> Endpoint:
-    """An endpoint that mints on POST and answers ``303 See Other`` to the portal."""
+def redirect_view(
+    portal: Portal | AsyncPortal,
+    to_request: ToRequest,
+    *,
+    render_refusal: RenderRefusal | None = None,
+) -> Endpoint:
+    """An endpoint that mints on POST and answers ``303 See Other`` to the portal; a refusal
+    is portalkit's plain-text page, or ``render_refusal``'s."""
     _check_portal(portal)
+    check_renderer(render_refusal, "starlette")
 
     async def portal_redirect(request: Request) -> Response:
         outcome = await _mint(portal, to_request, request)
         if isinstance(outcome, Refusal):
-            return _text_refusal(outcome)
+            return await _refused(request, outcome, render_refusal, _text_page)
         return RedirectResponse(outcome.url, status_code=REDIRECT_STATUS, headers=SECURITY_HEADERS)
 
     return portal_redirect
 
 
-def json_view(portal: Portal | AsyncPortal, to_request: ToRequest) -> Endpoint:
+def json_view(
+    portal: Portal | AsyncPortal,
+    to_request: ToRequest,
+    *,
+    render_refusal: RenderRefusal | None = None,
+) -> Endpoint:
     """An endpoint that mints on POST and answers ``{"url": ...}`` for a front end that opens
-    the portal itself (``window.open(url, "_blank", "noopener")``)."""
+    the portal itself (``window.open(url, "_blank", "noopener")``); a refusal is
+    ``{"error": ...}``, or ``render_refusal``'s answer."""
     _check_portal(portal)
+    check_renderer(render_refusal, "starlette")
 
     async def portal_json(request: Request) -> Response:
         outcome = await _mint(portal, to_request, request)
         if isinstance(outcome, Refusal):
-            return JSONResponse(
-                json_error(outcome), outcome.status, headers=refusal_headers(outcome)
-            )
+            return await _refused(request, outcome, render_refusal, _json_page)
         return JSONResponse(json_body(outcome), headers=SECURITY_HEADERS)
 
     return portal_json
@@ -140,7 +176,7 @@ async def _mint(
     # Checked here too, not only by the route: an endpoint mounted without methods=["POST"]
     # must still never mint on a GET.
     if not is_mint_method(request.method):
-        return METHOD_NOT_ALLOWED
+        return refuse_method(request.method)
     try:
         portal_request = await _build(to_request, request)
         if isinstance(portal, AsyncPortal):
@@ -166,8 +202,42 @@ def _is_async(function: object) -> bool:
     )
 
 
-def _text_refusal(refusal: Refusal) -> Response:
+async def _refused(
+    request: Request,
+    refusal: Refusal,
+    render_refusal: RenderRefusal | None,
+    default: Callable[[Refusal], Response],
+) -> Response:
+    if render_refusal is None:
+        return default(refusal)
+    try:
+        response = await _render(render_refusal, request, refusal)
+    except Exception as error:  # the app's bug: logged, and portalkit's own page sent
+        renderer_failed(refusal, error)
+        return default(refusal)
+    response.status_code = refusal.status
+    response.headers.update(refusal_headers(refusal))
+    return response
+
+
+async def _render(render_refusal: RenderRefusal, request: Request, refusal: Refusal) -> Response:
+    if _is_async(render_refusal):
+        result = render_refusal(request, refusal)
+    else:
+        result = await run_in_threadpool(render_refusal, request, refusal)
+    if inspect.isawaitable(result):
+        result = await result
+    if not isinstance(result, Response):
+        raise not_a_response(result, "a Starlette Response")
+    return result
+
+
+def _text_page(refusal: Refusal) -> Response:
     return PlainTextResponse(refusal.message, refusal.status, headers=refusal_headers(refusal))
+
+
+def _json_page(refusal: Refusal) -> Response:
+    return JSONResponse(json_error(refusal), refusal.status, headers=refusal_headers(refusal))
 
 
 def webhook_view(
