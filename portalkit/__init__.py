@@ -17,7 +17,7 @@ with Portal.from_env() as portal:    # PORTALKIT_PROVIDER=paddle, PADDLE_API_KEY
 import logging
 
 from . import errors
-from ._capabilities import CONFIGURATION_FEATURES, COSMETIC_FEATURES
+from ._capabilities import CONFIGURATION_FEATURES, COSMETIC_FEATURES, Outcome
 from ._env import ProviderEnv
 from ._event_log import Claim, EventLog, InMemoryEventLog
 from ._events import BillingEvent, EventType
@@ -37,6 +37,7 @@ from ._models import (
     RetentionOffer,
 )
 from ._portal import AsyncPortal, AsyncPortalOptions, Portal, PortalOptions, deadline_transport
+from ._preview import FeatureOutcome, RequestPreview
 from ._protocol import Exchange, MultiStepProvider, PortalProvider, SessionEndingProvider
 from ._registry import (
     available_providers,
@@ -83,12 +84,14 @@ __all__ = [
     "EventType",
     "Exchange",
     "Feature",
+    "FeatureOutcome",
     "Flow",
     "FlowDiscount",
     "FlowItem",
     "InMemoryEventLog",
     "MigrationRouter",
     "MultiStepProvider",
+    "Outcome",
     "Portal",
     "PortalConfiguration",
     "PortalLink",
@@ -96,6 +99,7 @@ __all__ = [
     "PortalProvider",
     "PortalRequest",
     "ProviderEnv",
+    "RequestPreview",
     "RequestRouter",
     "RetentionOffer",
     "RetryPolicy",

@@ -34,7 +34,8 @@ from ._models import Feature, PortalLink, PortalRequest, unchecked_copy
 from ._protocol import Exchange, PortalProvider, SessionEndingProvider, one_step
 from ._redact import scrub_error, session_label
 from ._retry import RetryControl, RetryPolicy
-from ._stacks import is_timeout
+from ._stacks import is_connect_failure, is_timeout
+from ._wire import request_host
 from .errors import (
     InvalidRequest,
     InvalidResponse,
@@ -128,6 +129,12 @@ class Call:
         #: The last answer's HTTP status, and the request id of the link (for _telemetry).
         self.status: int | None = None
         self.request_id: str | None = None
+
+    def discard(self) -> None:
+        """Close the exchange without sending its first request (``Portal.preview``)."""
+        if self._steps is not None:
+            self._steps.close()
+            self._steps = None
 
     def _start(self) -> Exchange:
         exchange = getattr(self.provider, "exchange", None)
@@ -252,11 +259,17 @@ class Call:
         )
 
     def transport_error(self, exc: Exception) -> ProviderUnavailable:
+        """The retryable error for a transport failure, naming the host it was sent to (the
+        base URL's, to check when it cannot be reached), never the path or the query: those
+        may carry a customer's id."""
         kind = "timed out" if is_timeout(exc) else "failed"
-        return ProviderUnavailable(
-            f"{self.provider.name}: the HTTP request {kind} ({type(exc).__name__})",
-            provider=self.provider.name,
-        )
+        failure = f"the HTTP request {kind} ({type(exc).__name__})"
+        host = request_host(self.http_request.url) or "the API's host"
+        if is_connect_failure(exc):
+            message = f"could not connect to {host}: {failure}; check the base URL's host"
+        else:
+            message = f"{failure} at {host}"
+        return ProviderUnavailable(f"{self.provider.name}: {message}", provider=self.provider.name)
 
     def finish(
         self, response: httpx.Response, body: bytes, *, read_whole: bool

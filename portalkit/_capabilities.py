@@ -12,13 +12,17 @@ unsupported field.
 A provider that supports a feature for some values only (a vendor with its own list of
 locales) may define ``accepts(feature, request) -> bool``; a False answer makes the feature
 unsupported for that request, so the same rule drops or refuses it.
+
+``judge`` says what the rule does with each feature a request asks for; ``apply_feature_policy``
+(every create) and ``Portal.preview`` (``portalkit._preview``) both act on its verdicts.
 """
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterator
-from typing import Any
+from enum import StrEnum
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -91,6 +95,61 @@ _DEFAULT_OF = {
 }
 
 
+class Outcome(StrEnum):
+    """What a request's feature gets from the provider that serves it (``Portal.preview``)."""
+
+    #: The provider does it.
+    HONOURED = "honoured"
+    #: A cosmetic hint the provider cannot honour: cleared before sending and listed in
+    #: ``PortalLink.ignored_fields``.
+    DROPPED = "dropped"
+    #: ``create_link`` raises ``UnsupportedFeature`` before anything is sent.
+    REFUSED = "refused"
+
+
+class Verdict(NamedTuple):
+    """The feature policy's answer for one feature a request asks for."""
+
+    feature: Feature
+    #: The request field that asks for it (``provider_options['acme']`` for that entry).
+    field: str
+    outcome: Outcome
+    #: Whether the provider declares the feature (False: it has none; True with an outcome
+    #: other than HONOURED: its ``accepts`` said no for this request's value).
+    declared: bool
+
+
+def judge(provider: PortalProvider, request: PortalRequest, *, strict: bool) -> Iterator[Verdict]:
+    """The policy's verdict on each feature the request asks for, in the table's order."""
+    accepts = getattr(provider, "accepts", None)
+    features = provider.features
+    for feature, field in requested_features(request, provider.name):
+        declared = feature in features
+        if declared and (accepts is None or accepts(feature, request)):
+            yield Verdict(feature, field, Outcome.HONOURED, declared)
+        elif strict or feature not in COSMETIC_FEATURES:
+            yield Verdict(feature, field, Outcome.REFUSED, declared)
+        else:
+            yield Verdict(feature, field, Outcome.DROPPED, declared)
+
+
+def refusal(provider: PortalProvider, verdict: Verdict) -> UnsupportedFeature:
+    """The error ``create_link`` raises for a refused feature."""
+    feature, field = verdict.feature, verdict.field
+    return UnsupportedFeature(
+        f"{field}: {provider.name} does not support {feature.value}"
+        + (
+            ""
+            if feature in COSMETIC_FEATURES
+            else "; refusing rather than dropping it, because it changes what the customer may do"
+        ),
+        feature=feature.value,
+        field=field,
+        rule=f"unsupported by {provider.name}",
+        provider=provider.name,
+    )
+
+
 def apply_feature_policy(
     provider: PortalProvider, request: PortalRequest, *, strict: bool
 ) -> tuple[PortalRequest, tuple[str, ...]]:
@@ -102,24 +161,13 @@ def apply_feature_policy(
     cleared: dict[str, Any] = {}
     cleared_in_flow: dict[str, Any] = {}
     ignored: list[str] = []
-    accepts = getattr(provider, "accepts", None)
-    for feature, field in requested_features(request, provider.name):
-        if feature in provider.features and (accepts is None or accepts(feature, request)):
+    for verdict in judge(provider, request, strict=strict):
+        outcome = verdict.outcome
+        if outcome is Outcome.HONOURED:
             continue
-        if strict or feature not in COSMETIC_FEATURES:
-            raise UnsupportedFeature(
-                f"{field}: {provider.name} does not support {feature.value}"
-                + (
-                    ""
-                    if feature in COSMETIC_FEATURES
-                    else "; refusing rather than dropping it,"
-                    " because it changes what the customer may do"
-                ),
-                feature=feature.value,
-                field=field,
-                rule=f"unsupported by {provider.name}",
-                provider=provider.name,
-            )
+        if outcome is Outcome.REFUSED:
+            raise refusal(provider, verdict)
+        feature = verdict.feature
         name = SPECS[feature].field
         if name.startswith("flow."):
             if "flow" not in cleared:  # a dropped flow takes its parts with it

@@ -43,6 +43,8 @@ class ProviderEnv:
         self.provider = provider
         self.prefix = variable_prefix(provider)
         self._environ = environ
+        #: The fields asked for so far, in order (``was_read``).
+        self._read: dict[str, None] = {}
 
     def variable(self, field: str) -> str:
         """The variable that holds ``field``: ``PADDLE_API_KEY`` for ``api_key``."""
@@ -55,6 +57,7 @@ class ProviderEnv:
     def get(self, field: str, default: str | None = None) -> str | None:
         """The value of ``field``'s variable, or ``default`` when it is unset or empty."""
         variable = self.variable(field)
+        self._read[field] = None
         value = self._environ.get(variable, "").strip()
         if not value:
             return default
@@ -77,6 +80,12 @@ class ProviderEnv:
         if value.lower() not in choices:
             raise self.error(field, f"must be one of: {', '.join(sorted(choices))}")
         return value.lower()
+
+    def was_read(self, field: str) -> bool:
+        """Whether the adapter asked for ``field``: an adapter's own setting that it did not
+        read from a variable (``stripe_version`` is read from ``STRIPE_API_VERSION``) has no
+        variable of that name to blame."""
+        return field in self._read
 
     def error(self, field: str, rule: str) -> ConfigurationError:
         """The error for a bad ``field``: names the variable, never shows its value."""

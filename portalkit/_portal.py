@@ -18,6 +18,7 @@ from ._call import Call, EndSessionCall, acollect_body, collect_body, make_setti
 from ._deadline import deadline_at, transport_for
 from ._http import httpx
 from ._models import PortalLink, PortalRequest
+from ._preview import RequestPreview, preview
 from ._protocol import PortalProvider
 from ._registry import provider_from_env
 from ._retry import RetryPolicy, is_retryable
@@ -27,6 +28,7 @@ from .errors import (
     ConfigurationError,
     CustomerNotFound,
     InvalidRequest,
+    PortalClosed,
     PortalError,
     ProviderUnavailable,
     UnsupportedFeature,
@@ -145,6 +147,26 @@ def _async_dispatcher(
     return direct
 
 
+def _refuse_if_closed(kind: str, closed: bool, client: object, call: Call) -> None:
+    """``PortalClosed`` for an attempt on a closed portal, or through a closed client,
+    before anything is sent: httpx would raise a bare ``RuntimeError``, which an app that
+    catches ``PortalError`` does not expect."""
+    provider = call.provider.name
+    if closed:
+        closer = "aclose" if kind.startswith("Async") else "close"
+        raise PortalClosed(
+            f"this {kind} was closed ({closer}() was called): make a new {kind} to mint links"
+            " or end sessions",
+            provider=provider,
+        )
+    if getattr(client, "is_closed", False):
+        raise PortalClosed(
+            f"the http_client this {kind} was given is closed: keep it open while the"
+            f" {kind} is in use",
+            provider=provider,
+        )
+
+
 def _provider_for_link(
     provider: PortalProvider | RequestRouter, link: PortalLink
 ) -> PortalProvider:
@@ -230,6 +252,7 @@ class Portal:
         )
         self._dispatch = _dispatcher(provider)
         self._owns_client = http_client is None
+        self._closed = False  # set by close(): every later call is refused (PortalClosed)
         # A client of either stack; typed as portalkit's, whose API the other shares, and
         # converted to and from by ``self._stack`` (see _stacks). Portal's own client runs on
         # deadline_transport: the deadline then holds for the whole exchange, even against a
@@ -253,6 +276,21 @@ class Portal:
         """Mint one portal link. Raises a ``portalkit.errors.PortalError`` on any failure."""
         with telemetry.mint(self.provider):
             return self._run(self._dispatch(request))
+
+    def preview(self, request: PortalRequest) -> RequestPreview:
+        """What ``create_link(request)`` would do, without sending anything: each feature the
+        request asks for, honoured, dropped or refused and why; the ``UnsupportedFeature``
+        it would raise before sending (``refusal``, or None); the ``ignored_fields`` its link
+        would carry. Ask it before showing a button: ``portal.preview(PortalRequest(customer,
+        flow=Flow(Action.CANCEL_SUBSCRIPTION, sub))).honours(Feature.FLOW)``.
+
+        It runs what ``create_link`` runs before sending (this Portal's ``strict`` and
+        ``allowed_return_hosts``, the feature policy, the adapter's checks as it builds its
+        request), so bad input raises the ``InvalidRequest`` ``create_link`` would raise.
+        With a ``MigrationRouter``, the route function is called as ``create_link`` calls it
+        and the answer is the routed provider's (``fallback``: the route's fallback's). Needs
+        no open client: it works after ``close()`` too."""
+        return preview(self.provider, self._settings, request)
 
     def end_session(self, link: PortalLink) -> None:
         """End ``link``'s portal session now, from the server: the customer is signed out and
@@ -301,6 +339,7 @@ class Portal:
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
     def _attempt(self, call: Call) -> PortalLink | None:
+        _refuse_if_closed("Portal", self._closed, self._client, call)
         with telemetry.attempt(call):
             try:
                 # The deadline for every connect, read and write of this exchange, as the
@@ -334,6 +373,11 @@ class Portal:
         return call.finish(response, body, read_whole=read_whole)
 
     def close(self) -> None:
+        """Close the client Portal made (a client passed in stays the caller's to close).
+        From then on every call raises ``PortalClosed``; closing again does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         if self._owns_client:
             self._client.close()
 
@@ -381,6 +425,7 @@ class AsyncPortal:
         )
         self._dispatch = _async_dispatcher(provider)
         self._owns_client = http_client is None
+        self._closed = False  # set by aclose(): every later call is refused (PortalClosed)
         self._client = cast("httpx.AsyncClient", http_client) or httpx.AsyncClient(
             timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS
         )
@@ -401,6 +446,12 @@ class AsyncPortal:
         """Mint one portal link. Raises a ``portalkit.errors.PortalError`` on any failure."""
         with telemetry.mint(self.provider):
             return await self._run(await self._dispatch(request))
+
+    def preview(self, request: PortalRequest) -> RequestPreview:
+        """What ``create_link(request)`` would do, without sending anything; see
+        ``Portal.preview``. Not a coroutine: nothing is awaited. A ``MigrationRouter`` whose
+        route function is async cannot be previewed (``ConfigurationError``)."""
+        return preview(self.provider, self._settings, request)
 
     async def end_session(self, link: PortalLink) -> None:
         """End ``link``'s portal session now, from the server; see ``Portal.end_session``."""
@@ -443,6 +494,7 @@ class AsyncPortal:
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
     async def _attempt(self, call: Call) -> PortalLink | None:
+        _refuse_if_closed("AsyncPortal", self._closed, self._client, call)
         with telemetry.attempt(call):
             return await self._exchange(call)
 
@@ -538,6 +590,10 @@ class AsyncPortal:
         return slots
 
     async def aclose(self) -> None:
+        """As ``Portal.close``: from then on every call raises ``PortalClosed``."""
+        if self._closed:
+            return
+        self._closed = True
         if self._owns_client:
             self._bind_loop()
             await self._client.aclose()

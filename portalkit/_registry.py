@@ -181,9 +181,10 @@ def provider_from_env(
         raise
     except InvalidRequest as exc:
         # The adapter refused a value (a base URL over plain http, a malformed account id).
-        # Its fields are named like their variables, so name the variable. ``from None``
+        # Its fields are named like their variables, so name the variable -- when it read
+        # one of that name: a field no variable holds is named as the field. ``from None``
         # keeps the traceback to a message written here, which shows no value.
-        if exc.field is None or exc.rule is None:
+        if exc.field is None or exc.rule is None or not env.was_read(exc.field):
             raise ConfigurationError(
                 f"{name} could not be configured from the environment: {exc.message}",
                 provider=name,

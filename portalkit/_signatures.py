@@ -389,7 +389,10 @@ class BasicCredentials:
     has_timestamp: bool = False
 
     def secret_from_env(self, env: ProviderEnv) -> Secret:
-        return BasicPair(env.require(USERNAME_FIELD), env.require(PASSWORD_FIELD))
+        username = env.require(USERNAME_FIELD)
+        if ":" in username:  # as check_secret refuses it, but naming the variable
+            raise env.error(USERNAME_FIELD, "must not contain ':' (HTTP Basic ends the name there)")
+        return BasicPair(username, env.require(PASSWORD_FIELD))
 
     def check_secret(self, secret: Secret, provider: str) -> None:
         from .errors import ConfigurationError

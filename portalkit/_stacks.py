@@ -62,6 +62,11 @@ class Stack:
             errors += (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError)
         self.errors = errors
         self.timeout: type[Exception] = module.TimeoutException
+        #: What a connection that was never made raises: refused, DNS, TLS, connect timeout.
+        self.connect_failures: tuple[type[Exception], ...] = (
+            module.ConnectError,
+            module.ConnectTimeout,
+        )
         self.sync_stream: type[Any] = module.SyncByteStream
         self.async_stream: type[Any] = module.AsyncByteStream
         self.deadline_stream: type[Any] = DeadlineStream
@@ -147,3 +152,12 @@ def _stack(name: str) -> Stack:
 def is_timeout(exc: BaseException) -> bool:
     """Whether ``exc`` is a timeout of either stack."""
     return isinstance(exc, (httpx.TimeoutException, *(s.timeout for s in _STACKS.values())))
+
+
+def is_connect_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` says no connection was made (refused, DNS, TLS, a connect timeout),
+    in either stack."""
+    failures = (httpx.ConnectError, httpx.ConnectTimeout)
+    return isinstance(exc, failures) or any(
+        isinstance(exc, stack.connect_failures) for stack in _STACKS.values()
+    )

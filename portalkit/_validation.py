@@ -182,13 +182,22 @@ def base_url(value: object, *, allow_insecure: bool = False) -> str:
     """A provider's API root: https, or http to a loopback host (a local sandbox), unless
     the caller explicitly opts out with ``allow_insecure_base_url=True``. No trailing slash."""
     text = _check_text("base_url", value, MAX_URL_LENGTH)
+    # Each would fail only at the first call, as a transport error retried as an outage:
+    # httpx refuses a space, a control character or a port out of range when it sends.
+    if _SPACE_OR_CONTROL.search(text):
+        fail("base_url", "must not contain whitespace or control characters")
+    if not text.isascii():
+        fail("base_url", "must be ASCII (write an international host name in punycode, xn--...)")
     try:
         parts = urlsplit(text)
         host = parts.hostname
+        port = parts.port  # ValueError: not a number, or above 65535
     except ValueError:
-        fail("base_url", "must be a well-formed absolute URL")
+        fail("base_url", "must be a well-formed absolute URL (a port is 1 to 65535)")
     if parts.scheme not in ("https", "http") or not host:
         fail("base_url", "must be an absolute https:// URL")
+    if port == 0:
+        fail("base_url", "must not name port 0 (a port is 1 to 65535)")
     if parts.query or parts.fragment or parts.username is not None:
         fail("base_url", "must not contain a query, fragment or user info")
     if parts.scheme == "http" and not (is_loopback_host(host) or allow_insecure):

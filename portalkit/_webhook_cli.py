@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import sys
 from typing import BinaryIO
 
 from . import errors
-from ._webhooks import DEFAULT_MAX_BODY_BYTES, Webhooks
+from ._registry import normalize_provider_name
+from ._webhooks import DEFAULT_MAX_BODY_BYTES, Webhooks, get_vendor_webhooks
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -58,6 +60,18 @@ def read_saved_delivery(data: bytes) -> tuple[dict[str, str], bytes]:
     return headers, body
 
 
+def unix_time(value: str) -> float:
+    """``--at``'s value: seconds since the epoch. ``float()`` alone would take ``nan`` (every
+    comparison false: no timestamp ever too old) and ``inf``."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise argparse.ArgumentTypeError("must be a Unix time in seconds, a number 0 or more")
+    return seconds
+
+
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     webhook = commands.add_parser(
         "webhook",
@@ -77,7 +91,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     verify.add_argument(
         "--at",
-        type=float,
+        type=unix_time,
         metavar="UNIX_TIME",
         help="check the timestamp as of this time (a delivery saved earlier is stale now)",
     )
@@ -86,6 +100,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def verify_command(args: argparse.Namespace, stdin: BinaryIO | None = None) -> int:
     source = sys.stdin.buffer if stdin is None else stdin
+    if args.provider is not None:
+        try:  # the name alone first, so that its error names the option
+            get_vendor_webhooks(normalize_provider_name(args.provider))
+        except errors.ConfigurationError as exc:
+            return _fail(f"--provider: {exc.message}", EXIT_USAGE)
     try:
         hooks = Webhooks.from_env(os.environ, provider=args.provider)
     except errors.ConfigurationError as exc:

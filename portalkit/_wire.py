@@ -379,9 +379,15 @@ def answering_host(response: httpx.Response) -> str | None:
         url = response.request.url
     except RuntimeError:
         return None
+    return request_host(url) or None
+
+
+def request_host(url: httpx.URL) -> str:
+    """``url``'s host, with its port when the URL gives one, as an error message shows it:
+    never the path or the query (they may carry a customer's id)."""
     host = _CODE_SAFE.sub("?", url.host)[:255]
     if not host:
-        return None
+        return ""
     if ":" in host:  # an IPv6 literal
         host = f"[{host}]"
     return f"{host}:{url.port}" if url.port is not None else host

@@ -32,8 +32,10 @@ stdout, once. Everything else here shows links redacted to their scheme and host
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -45,12 +47,13 @@ from typing import TYPE_CHECKING, TextIO
 from urllib.parse import urlsplit
 
 from . import __version__, errors
+from . import _validation as check
 from ._env import variable_prefix
 from ._http import httpx
 from ._models import Action, CustomerIdKind, Flow, PortalLink, PortalRequest
 from ._portal import Portal
 from ._redact import REDACTED, redact_url
-from ._registry import provider_from_env, provider_name
+from ._registry import get_provider_factory, provider_from_env, provider_name
 from ._webhook_cli import add_parser as add_webhook_parser
 
 if TYPE_CHECKING:
@@ -177,17 +180,29 @@ def _fail(command: str, message: str, status: int) -> int:
     return status
 
 
+class _OptionError(Exception):
+    """A command-line option's value is refused: the message names the option (never an
+    environment variable the value may be handed on in) and the rule it broke."""
+
+    def __init__(self, option: str, rule: str) -> None:
+        super().__init__(f"{option} {rule}")
+
+
 # -- portalkit link --------------------------------------------------------------------------
 
 
 def _link(args: argparse.Namespace) -> int:
     environ = dict(os.environ)
+    base_url_variable = ""
     try:
         # --provider, else PORTALKIT_PROVIDER: one name rule for both, as Portal.from_env.
         name = provider_name(environ, args.provider)
+        if args.provider is not None:
+            _check_provider_option(name)
         base_url_variable = f"{variable_prefix(name)}_BASE_URL"
-        if args.base_url:
-            environ[base_url_variable] = args.base_url
+        if args.base_url is not None:
+            # Checked here, so its error names the option, not the variable it goes in.
+            environ[base_url_variable] = _checked_base_url(args.base_url)
         provider = provider_from_env(environ, name=name)
         request = PortalRequest(
             args.customer,
@@ -200,10 +215,13 @@ def _link(args: argparse.Namespace) -> int:
         )
         with Portal(provider) as portal:
             link = portal.create_link(request)
+    except _OptionError as exc:
+        return _fail("link", str(exc), EXIT_USAGE)
     except errors.ConfigurationError as exc:
         message = exc.message
-        if args.base_url and base_url_variable in message:
-            # The value came from --base-url, not the variable: name the option.
+        if args.base_url is not None and base_url_variable and base_url_variable in message:
+            # The value came from --base-url, not the variable (a rule of the adapter's own
+            # beyond _checked_base_url's): name the option.
             message = message.replace(base_url_variable, "--base-url")
         return _fail("link", message, EXIT_USAGE)
     except errors.InvalidRequest as exc:
@@ -224,6 +242,23 @@ def _link(args: argparse.Namespace) -> int:
                 print(f"{deep.action.value}\t{deep.subscription_id or '-'}\t{deep.url}")
     print(f"portalkit link: {_summary(link, args.deep_links or args.json)}", file=sys.stderr)
     return EXIT_OK
+
+
+def _check_provider_option(name: str) -> None:
+    """Refuse a ``--provider`` no installed package registers, naming the option (the
+    registry's message names the provider and the nearest registered one)."""
+    try:
+        get_provider_factory(name)
+    except errors.ConfigurationError as exc:
+        raise _OptionError("--provider:", exc.message) from None
+
+
+def _checked_base_url(value: str) -> str:
+    """``--base-url``'s value, held to the rule every adapter holds its base URL to."""
+    try:
+        return check.base_url(value.strip())
+    except errors.InvalidRequest as exc:
+        raise _OptionError("--base-url", exc.rule or exc.message) from None
 
 
 def _flow(value: str | None) -> Flow | None:
@@ -305,9 +340,15 @@ def _on_sigterm(signum: int, frame: object) -> None:
 def _sandbox(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         return _fail("sandbox", f"--port must be between 0 and 65535, not {args.port}", EXIT_USAGE)
+    host_problem = _listen_host_problem(args.host)
+    if host_problem is not None:
+        return _fail("sandbox", f"--host {host_problem}", EXIT_USAGE)
     sandbox_class = _load_sandbox("sandbox")
     if sandbox_class is None:
         return EXIT_USAGE
+    forward_problem = _forward_to_problem(args.forward_to)
+    if forward_problem is not None:
+        return _fail("sandbox", f"--forward-to: {forward_problem}", EXIT_USAGE)
     sandbox = sandbox_class()
     try:
         forwarded = _forward_webhooks(sandbox, args.forward_to)
@@ -325,7 +366,9 @@ def _sandbox(args: argparse.Namespace) -> int:
                 stack.enter_context(sandbox.serve(host=args.host, port=args.port))
             except (OSError, OverflowError, ValueError) as exc:
                 return _fail(
-                    "sandbox", f"cannot listen on {args.host}:{args.port}: {exc}", EXIT_USAGE
+                    "sandbox",
+                    f"cannot listen on {args.host}:{args.port} (--host, --port): {exc}",
+                    EXIT_USAGE,
                 )
             print(sandbox.describe(), flush=True)
             if forwarded:
@@ -338,6 +381,43 @@ def _sandbox(args: argparse.Namespace) -> int:
         if in_main:
             signal.signal(signal.SIGTERM, previous)
     return EXIT_OK
+
+
+#: A DNS host name: dot-separated labels of letters, digits and inner hyphens.
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?"
+)
+
+
+def _listen_host_problem(host: str) -> str | None:
+    """Why ``--host`` cannot be listened on, or None: an IP address or a host name, not a URL
+    (a scheme or a port there is a common slip, and the socket error would not say so)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not _HOST_NAME.fullmatch(host):
+            return (
+                "must be an IP address or a host name to listen on (e.g. 127.0.0.1, 0.0.0.0,"
+                " ::1, localhost), without a scheme or a port: the port is --port"
+            )
+    return None
+
+
+def _forward_to_problem(url: str | None) -> str | None:
+    """Why ``--forward-to`` cannot be the root of the vendors' endpoints, or None. The
+    vendor's name is appended to its path, so a query or a fragment would swallow it."""
+    if url is None:
+        return None
+    from .sandbox._deliveries import endpoint_url_problem  # the sandbox's own URL rule
+
+    problem = endpoint_url_problem(url)
+    if problem is not None:
+        return problem
+    parts = urlsplit(url)
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        return "must not contain a query or fragment: each vendor's name is appended to its path"
+    return None
 
 
 def _forward_webhooks(sandbox: Sandbox, url: str | None) -> dict[str, str]:

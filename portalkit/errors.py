@@ -22,6 +22,8 @@ Every failure that reaches a caller of ``Portal.create_link`` is one of these::
     │                                answer (a wrong base URL path, a proxy's page): no
     │                                verdict of the vendor's; check the host it names
     ├── DeepLinkNotFound             PortalLink.deep_link: no such link was minted
+    ├── PortalClosed                 the Portal was used after close() (or its http_client
+    │                                was closed): nothing was sent; not retried
     ├── WebhookRejected              a webhook delivery failed verification (``reason``)
     └── ConfigurationError           portalkit is set up wrong: a missing or malformed
         │                            environment variable, an unknown provider name, a
@@ -61,6 +63,7 @@ __all__ = [
     "InvalidResponse",
     "NoPortalYet",
     "PermissionDenied",
+    "PortalClosed",
     "PortalError",
     "ProviderUnavailable",
     "RateLimited",
@@ -259,6 +262,13 @@ class UnexpectedEndpoint(PortalError):
 
 class DeepLinkNotFound(PortalError, LookupError):
     """``PortalLink.deep_link`` was asked for an (action, subscription) the vendor did not mint."""
+
+
+class PortalClosed(PortalError):
+    """A ``Portal`` was used after ``close()`` (an ``AsyncPortal`` after ``aclose()``), or the
+    ``http_client`` it was given has been closed: nothing was sent. Not retried: a closed
+    portal stays closed. Make a new ``Portal``, or keep it open for as long as the app mints
+    links (one per process is the usual shape)."""
 
 
 class RejectionReason(StrEnum):

@@ -29,7 +29,9 @@ Wire shape::
 The access URL must be opened within an hour, and only once. ``forward_url`` (the page the
 portal opens at after sign-in) is a portal URL: portalkit builds it from ``Flow`` for the
 portal pages Chargebee documents (``FORWARD_PATHS``); another flow is dropped by the feature
-policy (``accepts``), or refused under ``strict=True``.
+policy (``accepts``), or refused under ``strict=True``. A flow sent as a ``forward_url`` page
+is the link's deep link too (``link.deep_link(flow.action, flow.subscription_id)`` is
+``link.url``), as a Stripe flow's session URL is.
 """
 
 from __future__ import annotations
@@ -37,14 +39,14 @@ from __future__ import annotations
 import base64
 import re
 from typing import TYPE_CHECKING, ClassVar
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import attrs
 
 from portalkit import _validation as check
 from portalkit._env import ProviderEnv
 from portalkit._http import httpx
-from portalkit._models import Action, Feature, Flow, PortalLink, PortalRequest
+from portalkit._models import Action, DeepLink, Feature, Flow, PortalLink, PortalRequest
 from portalkit._wire import (
     USER_AGENT,
     LazyConverter,
@@ -198,6 +200,16 @@ def _base_url(instance: Chargebee, attribute: attrs.Attribute[str | None], value
 def _portal_url(instance: Chargebee, attribute: attrs.Attribute[str | None], value: object) -> None:
     if value is not None:
         check.return_url("portal_url", value)
+        # An origin: the portal's own paths (FORWARD_PATHS) are appended to it, so a path
+        # or a query would put every forward_url somewhere the portal does not serve.
+        text = str(value)  # return_url has checked it is one
+        parts = urlsplit(text)
+        if parts.path not in ("", "/") or parts.query or "?" in text:
+            raise InvalidRequest.local(
+                "portal_url",
+                "must be the portal's origin, https://host[:port], with no path or query",
+                provider="chargebee",
+            )
 
 
 @attrs.frozen
@@ -330,6 +342,7 @@ class Chargebee:
             ),
             created_at=reply.unix_time(session.created_at, "created_at"),
             return_url=session.redirect_url or request.return_url,
+            deep_links=_flow_links(request.flow, session.access_url),
             idempotency_key=request.idempotency_key,
             status=session.status,
             raw=body,
@@ -378,6 +391,15 @@ class Chargebee:
 
 def _request_id(response: httpx.Response) -> str | None:
     return request_id_from_headers(response, *REQUEST_ID_HEADERS)
+
+
+def _flow_links(flow: Flow | None, access_url: str) -> tuple[DeepLink, ...]:
+    """The link's deep link for a flow sent as a ``forward_url`` page: the access URL opens
+    the portal there after sign-in, as Stripe's flow session URL opens its flow. None for
+    the overview (the access URL's own page) or without a flow."""
+    if flow is None or flow.subscription_id is None or flow.action not in FORWARD_PATHS:
+        return ()
+    return (DeepLink(flow.action, flow.subscription_id, access_url),)
 
 
 def _has_page(flow: Flow) -> bool:

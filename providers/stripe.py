@@ -52,6 +52,7 @@ import json
 import re
 import threading
 from collections.abc import Generator, Iterator, Mapping
+from datetime import date
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
@@ -95,6 +96,12 @@ API_BASE_URL = "https://api.stripe.com"
 #: The API version this adapter is written and tested against: the one stripe-python 16.1
 #: pins (the 2026-09-30 spec in shared/provider-docs has every field used here).
 STRIPE_VERSION = "2026-10-28.endive"
+#: How Stripe names its API versions: the release date, and since 2024-09-30 the release's
+#: name after a dot (``2024-06-20``, ``2026-10-28.endive``, ``2025-04-30.preview``).
+API_VERSION = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})(?:\.[a-z]+)?")
+API_VERSION_RULE = (
+    "must be a Stripe API version: YYYY-MM-DD or YYYY-MM-DD.name (e.g. '2026-10-28.endive')"
+)
 SESSIONS_PATH = "/v1/billing_portal/sessions"
 CONFIGURATIONS_PATH = "/v1/billing_portal/configurations"
 
@@ -486,6 +493,20 @@ def _base_url(instance: Stripe, attribute: attrs.Attribute[str], value: str) -> 
     check.base_url(value, allow_insecure=instance.allow_insecure_base_url)
 
 
+def api_version_problem(value: object) -> str | None:
+    """Why ``value`` cannot be a ``Stripe-Version``, or None. Stripe answers an unknown
+    version with a 400 on every call; a value that is no version at all is refused here,
+    before anything is sent."""
+    match = API_VERSION.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return API_VERSION_RULE
+    try:
+        date.fromisoformat(match["date"])
+    except ValueError:
+        return f"{API_VERSION_RULE}, with a real date"
+    return None
+
+
 def _api_key(instance: Stripe, attribute: attrs.Attribute[str], value: str) -> None:
     if not API_KEY.fullmatch(value):
         # Never the key itself: it may be a live secret pasted into the wrong place.
@@ -541,7 +562,9 @@ class Stripe:
     allow_insecure_base_url: bool = attrs.field(default=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        check.token("stripe_version", self.stripe_version)
+        version_problem = api_version_problem(self.stripe_version)
+        if version_problem is not None:
+            raise InvalidRequest.local("stripe_version", version_problem, provider=self.name)
         if self.stripe_account is not None:
             self._require("stripe_account", self.stripe_account, ACCOUNT_ID, "acct_...")
         if self.configuration is not None:
@@ -554,10 +577,16 @@ class Stripe:
         api_key = env.require("api_key")
         if not API_KEY.fullmatch(api_key):
             raise env.error("api_key", "must start with sk_live_, sk_test_, rk_live_ or rk_test_")
+        # Checked here: the variable is named for Stripe's API version, the field for its
+        # header (stripe_version), so the registry could not name the variable from it.
+        api_version = env.get("api_version", default=STRIPE_VERSION)
+        version_problem = api_version_problem(api_version)
+        if version_problem is not None:
+            raise env.error("api_version", version_problem)
         return cls(
             api_key=api_key,
             base_url=env.get("base_url", default=API_BASE_URL),
-            stripe_version=env.get("api_version", default=STRIPE_VERSION),
+            stripe_version=api_version,
         )
 
     # -- the feature policy's question --------------------------------------------------

@@ -373,10 +373,12 @@ def _scenarios() -> Iterator[Scenario]:
     yield Scenario(
         "refused",
         "connection refused (nothing listens on the port)",
-        "retries up to `max_attempts`, then `ProviderUnavailable` (no status)",
+        "retries up to `max_attempts`, then `ProviderUnavailable` (no status), whose message"
+        " names the host it could not reach (never the path or query)",
         refused=True,
         expect=ProviderUnavailable,
         attempts=(3, 3),
+        message="could not connect to 127.0.0.1:",
     )
     yield Scenario(
         "drop-then-ok",

@@ -13,12 +13,13 @@ Two vendors differ from the happy path, on purpose, because their APIs do:
 
 - Deep links: a vendor whose portal page can open at an action (the twin's
   ``preopened_labels``: Paddle's per-subscription deep links, Stripe's ``flow_data``, Lemon
-  Squeezy's subscription links) opens it there. The app's "Cancel subscription" button asks
-  for one through a ``Flow`` (Lemon Squeezy, which has no cancel deep link, gets "Update
-  payment method": the first the twin pre-opens); a vendor that cannot open the portal at
-  that action drops the flow (a cosmetic hint, listed in ``ignored_fields``) and the
-  customer lands on the portal's front page, where cancelling is one of the listed actions.
-  The test checks exactly that: no pre-opened action, and "cancel" among the actions.
+  Squeezy's subscription links, Chargebee's edit-subscription page) opens it there. The app
+  asks before it shows a button (``Portal.preview``): it shows "Cancel subscription",
+  "Change plan", ... only where the vendor's portal opens at that action, and says which
+  actions it cannot open at. The test presses every action button the page shows for a
+  subscription and lands on the portal pre-opened there; a vendor that shows none (its
+  twin pre-opens nothing) says so on the page, and its front page lists cancelling among
+  the actions.
 - Return URL: Paddle's API takes none, so its portal has no "Back to merchant" link (the real
   one's way back is configured in Paddle's dashboard, not per session). The test checks that
   the link is absent and that the browser's Back button returns to the app, which is how a
@@ -64,8 +65,6 @@ from portalkit import (
     PortalRequest,
     get_vendor_webhooks,
 )
-from portalkit._capabilities import apply_feature_policy
-from portalkit.errors import UnsupportedFeature
 from portalkit.sandbox import Sandbox
 
 pytestmark = pytest.mark.browser
@@ -86,8 +85,6 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 #: Upper bound on any one wait for the page; a bound, not a speed assertion.
 WAIT_MS = 15_000
-#: The app's deep-link buttons the test may follow, by preference (action ids).
-DEEP_LINK_ACTIONS = ("cancel_subscription", "update_payment_method")
 #: How long the app's page may take to show what a webhook said (a bound, not a speed test).
 WEBHOOK_WAIT_S = 10.0
 #: The portal page's own button for a scheduled cancellation, where no action of the twin's
@@ -203,21 +200,33 @@ def test_manage_billing_end_to_end(page: Page, stack: Stack, vendor: str) -> Non
         assert page.url.startswith(f"{app_url}/?")
         screenshot(page, f"{vendor}-back-in-app")
 
-    # A deep link for the first subscription: "Cancel subscription", or where the vendor's
-    # deep links cannot open that (Lemon Squeezy) "Update payment method".
-    opens = twin(vendor).preopened_labels
-    action = next((a for a in DEEP_LINK_ACTIONS if a in opens), DEEP_LINK_ACTIONS[0])
+    # The action buttons the page shows for the first subscription: only those the vendor's
+    # portal opens at (the app asked Portal.preview), each of which does open it there.
     page.goto(home)
-    click_and_capture_link(page, f"#{action}-{subscription_id}", app_url)
-    assert page.text_content("#customer-id") == customer_id
-    preopened = page.locator("#preopened-action")
-    if action in opens:  # the vendor's page opens at it (Paddle, Stripe, Lemon Squeezy)
-        assert preopened.get_attribute("data-action") == action
+    shown = page.eval_on_selector_all(
+        f'li[data-subscription-id="{subscription_id}"] button[data-action]',
+        "buttons => buttons.map(b => b.dataset.action)",
+    )
+    assert bool(shown) == bool(twin(vendor).preopened_labels)  # the twin's own fact
+    for action in shown:
+        page.goto(home)
+        click_and_capture_link(page, f"#{action}-{subscription_id}", app_url)
+        assert page.text_content("#customer-id") == customer_id
+        preopened = page.locator("#preopened-action")
         assert preopened.get_attribute("data-subscription-id") == subscription_id
-    else:  # no deep links at this vendor: its front page, with cancelling among the actions
-        assert preopened.count() == 0
-        assert page.locator("#action-cancel_subscription").count() == 1
-    screenshot(page, f"{vendor}-deep-link")
+        assert preopened.get_attribute("data-action") in twin(vendor).preopened_labels
+        screenshot(page, f"{vendor}-deep-link-{action}")
+    page.goto(home)
+    not_offered = page.eval_on_selector_all(
+        "#not-offered li", "items => items.map(i => i.dataset.action)"
+    )
+    assert not set(shown) & set(not_offered)
+    if "cancel_subscription" in not_offered:
+        # "Manage billing" opened the front page above, cancelling among its actions.
+        assert "cancel_subscription" in actions
+        assert page.text_content("#not-offered-cancel_subscription").startswith(
+            page.text_content("#vendor")
+        )
 
     # The first link again: used once, so 410 Gone, even in the browser that used it -- or,
     # at a vendor whose signed links work until they expire (Twin.single_use_links False:
@@ -233,25 +242,21 @@ def test_manage_billing_end_to_end(page: Page, stack: Stack, vendor: str) -> Non
         assert page.text_content("#customer-id") == customer_id
         assert page.locator("#preopened-action").count() == 0
         screenshot(page, f"{vendor}-reopened")
-    # One session per click, none for rendering a page or for the refused second visit.
-    assert len(sandbox.sessions(vendor)) == 2
+    # One session per click, none for rendering a page (or previewing its buttons) or for
+    # the refused second visit.
+    assert len(sandbox.sessions(vendor)) == 1 + len(shown)
 
 
 def _opens_update_subscription(vendor: str) -> bool:
     """Can the vendor open its portal at one subscription's edit page (a ``Flow`` its adapter
-    sends, not drops or refuses)? Asked of the adapter offline: nothing is sent."""
-    provider = adapter(vendor)
+    sends, not drops or refuses)? Asked with ``Portal.preview``: nothing is sent."""
     request = PortalRequest(
         seeded_customer(vendor),
+        return_url="https://app.example/account",  # some vendors require one
         flow=Flow(Action.UPDATE_SUBSCRIPTION, twin(vendor).customers[seeded_customer(vendor)][0]),
-        idempotency_key="probe",
     )
-    try:
-        apply_feature_policy(provider, request, strict=True)
-        provider.build_request(request)
-    except UnsupportedFeature:
-        return False
-    return True
+    with Portal(adapter(vendor)) as portal:
+        return portal.preview(request).honours(Feature.FLOW)
 
 
 @pytest.mark.parametrize("vendor", [v for v in SANDBOX_VENDORS if _opens_update_subscription(v)])
@@ -266,6 +271,7 @@ def test_update_subscription_deep_link(page: Page, stack: Stack, vendor: str) ->
             PortalRequest(customer_id, flow=Flow(Action.UPDATE_SUBSCRIPTION, subscription_id))
         )
     assert link.ignored_fields == ()
+    assert link.deep_link(Action.UPDATE_SUBSCRIPTION, subscription_id) == link.url
     response = page.goto(link.url)
     assert response is not None
     assert response.status == 200

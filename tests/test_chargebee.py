@@ -37,7 +37,9 @@ from _mock import end_session as end
 
 from bench._vendor import SdkTarget, VendorBench
 from portalkit import (
+    Action,
     AsyncPortal,
+    DeepLink,
     Feature,
     Flow,
     Portal,
@@ -115,6 +117,7 @@ def test_mints_a_deep_link_to_the_edit_subscription_page(recording: Recording, v
 
     assert link.return_url == RETURN_URL
     assert link.ignored_fields == ()
+    assert link.deep_link(Action.UPDATE_SUBSCRIPTION, subscription) == link.url
     (sent,) = recorded_requests(vcr)
     assert form(sent.body) == {
         "customer[id]": recording.recorded_ids.customer,
@@ -670,6 +673,9 @@ def test_update_subscription_flow_becomes_the_documented_forward_url(mode: str) 
         ),
     }
     assert link.ignored_fields == ()
+    # The page the flow opens is the link's deep link, as a Stripe flow's is.
+    assert link.deep_links == (DeepLink(Action.UPDATE_SUBSCRIPTION, "HvDPsACPqEnmg7TA", link.url),)
+    assert link.deep_link("update_subscription", "HvDPsACPqEnmg7TA") == link.url
 
 
 @both_modes
@@ -688,6 +694,7 @@ def test_overview_flow_opens_the_portal_home(mode: str) -> None:
     link = mint(mode, chargebee(), script, request(flow=Flow("overview")))
     assert "forward_url" not in sent_form(script.only.content)
     assert link.ignored_fields == ()
+    assert link.deep_links == ()  # the access URL's own page: no deep link of a flow
 
 
 @both_modes
@@ -710,6 +717,7 @@ def test_flows_without_a_documented_page_are_dropped_or_refused_when_strict(
     link = mint(mode, chargebee(), script, request(flow=flow))
     assert "forward_url" not in sent_form(script.only.content)
     assert link.ignored_fields == ("flow",)
+    assert link.deep_links == ()  # a dropped flow opens no page: no deep link for it
     # ... and refused before sending under strict=True.
     script = Script()
     with pytest.raises(errors.UnsupportedFeature) as caught:

@@ -9,9 +9,10 @@ import html
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from _vendors import twin
 from _web import (
     CUSTOMER_ID,
     PORTAL_URL,
@@ -23,7 +24,7 @@ from _web import (
 from _web_server import bind_loopback, serve, url_of
 from starlette.testclient import TestClient
 
-from examples.manage_billing.app import create_app
+from examples.manage_billing.app import ACTIONS, create_app, portal_request
 from examples.manage_billing.billing import (
     SANDBOX_VENDORS,
     BillingAccount,
@@ -34,7 +35,7 @@ from examples.manage_billing.billing import (
     sandbox_accounts,
     webhook_variables,
 )
-from portalkit import EventType, errors, get_vendor_webhooks
+from portalkit import Action, EventType, Flow, errors, get_vendor_webhooks
 from portalkit._http import httpx
 from portalkit.sandbox import DeliveryFault, Sandbox
 from portalkit.testing import WEBHOOK_VENDORS
@@ -106,6 +107,112 @@ def test_a_subscription_of_someone_else_opens_the_overview_only() -> None:
     response = make_client(vendor)[0].post(f"/billing/paddle?{query}")
     assert response.headers["location"] == PORTAL_URL
     assert SOMEONE_ELSES not in str(vendor.bodies())
+
+
+# -- ask before you show a button: the action buttons per vendor ------------------------------
+
+
+def page_of(client: TestClient, vendor: str) -> str:
+    response = client.get(f"/?vendor={vendor}")
+    assert response.status_code == 200
+    return response.text
+
+
+def buttons(page: str, target: str) -> set[str]:
+    """The action buttons the page shows for a subscription (or, ``"account"``, for the
+    whole account): their actions."""
+    return set(re.findall(rf'<button id="([a-z_]+)-{re.escape(target)}" data-action=', page))
+
+
+def portal_opens_at(url: str) -> dict[str, str] | None:
+    """Where the twin's portal page opens for ``url``: its ``#preopened-action`` attributes
+    (None: its front page)."""
+    page = httpx.get(url, follow_redirects=True, timeout=5)
+    assert page.status_code == 200
+    found = re.search(r'<p id="preopened-action" ([^>]*)>', page.text)
+    return None if found is None else dict(re.findall(r'data-([a-z-]+)="([^"]*)"', found[1]))
+
+
+def minted_for(account: BillingAccount, action: Action, target: str | None) -> str:
+    """What the vendor actually does with the button's flow, asked by minting it against the
+    sandbox (create_link, not preview): "opens" (the twin's portal opens at the action, for
+    the target), "dropped" (the link lists the flow in ignored_fields) or "refused"."""
+    request = portal_request(account, PUBLIC_URL, Flow(action, target))
+    try:
+        link = account.portal.create_link(request)
+    except errors.UnsupportedFeature:
+        return "refused"
+    if "flow" in link.ignored_fields:
+        assert portal_opens_at(link.url) is None
+        return "dropped"
+    shown = portal_opens_at(link.url)
+    assert shown is not None, f"{action} for {target}: the portal opened at its front page"
+    assert shown["subscription-id"] == (target or "")
+    return "opens"
+
+
+@pytest.mark.parametrize("vendor", SANDBOX_VENDORS)
+def test_the_page_shows_only_the_buttons_the_vendor_can_honour(
+    portal_sandbox: Sandbox, vendor: str
+) -> None:
+    accounts = sandbox_accounts(portal_sandbox)
+    account = accounts[vendor]
+    try:
+        app = create_app(accounts, default_vendor=vendor, public_url=PUBLIC_URL)
+        client = TestClient(app, base_url=PUBLIC_URL, follow_redirects=False)
+        page = page_of(client, vendor)
+        assert portal_sandbox.sessions(vendor) == []  # rendering (and previewing) mints nothing
+
+        targets: list[str | None] = [*account.subscription_ids, None]
+        offered: set[Action] = set()
+        for target in targets:
+            shown = buttons(page, target or "account")
+            for action in ACTIONS:
+                what = minted_for(account, action, target)
+                # A button exactly where the vendor's portal opens at the action.
+                assert (action.value in shown) == (what == "opens"), (action, target, what)
+                if what == "opens":
+                    offered.add(action)
+        for action, label in ACTIONS.items():
+            note = re.search(rf'<li id="not-offered-{action.value}"[^>]*>([^<]*)</li>', page)
+            # Each action without a button anywhere is said to be unavailable, in the app's
+            # words (its label, the vendor's name, where the customer lands instead).
+            assert (note is None) == (action in offered), action
+            if note is not None:
+                assert html.unescape(note[1]).startswith(account.label), note[1]
+                assert f"“{label}”" in html.unescape(note[1])
+                what = minted_for(account, action, targets[0])
+                assert f'data-outcome="{what}"' in note[0], (note[0], what)
+        # An independent fact about each vendor: its twin's portal page pre-opens some action
+        # (the vendor documents deep links) exactly when the page offers any action button.
+        assert bool(offered) == bool(twin(vendor).preopened_labels)
+
+        # Each button, pressed, opens the portal at its action (through the app's own route).
+        for target in targets:
+            for action in buttons(page, target or "account"):
+                query = urlencode(
+                    {"action": action, **({"subscription_id": target} if target else {})}
+                )
+                response = client.post(f"/billing/{vendor}?{query}")
+                assert response.status_code == 303
+                shown = portal_opens_at(response.headers["location"])
+                assert shown is not None
+                assert shown["subscription-id"] == (target or "")
+        # An action the page does not offer, posted anyway, opens the portal's home page.
+        for action in set(ACTIONS) - offered:
+            query = urlencode(
+                {"action": action.value, "subscription_id": account.subscription_ids[0]}
+            )
+            response = client.post(f"/billing/{vendor}?{query}")
+            assert response.status_code == 303
+            assert portal_opens_at(response.headers["location"]) is None
+
+        # What "Manage billing" asks for and the vendor drops: the fields its link lists.
+        link = account.portal.create_link(portal_request(account, PUBLIC_URL))
+        assert set(re.findall(r'<li data-field="([^"]+)"', page)) == set(link.ignored_fields)
+    finally:
+        for each in accounts.values():
+            each.portal.close()
 
 
 def test_a_cross_site_post_is_refused() -> None:

@@ -20,6 +20,11 @@ pytest_plugins = ["pytester"]
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
+# The inner runs are subprocesses: an in-process run unloads, once it ends, every module it
+# imported first (cattrs, say), and the copies imported again later no longer match the
+# classes that modules kept from the run hold -- later tests then fail depending on order.
+
+
 @pytest.fixture(autouse=True)
 def _quiet_ini(pytester: pytest.Pytester) -> None:
     # The inner runs' configuration: pytest-asyncio warns without a loop scope.
@@ -110,7 +115,7 @@ def test_an_application_test_suite_uses_the_fixtures(pytester: pytest.Pytester) 
             portal_for("paddle").create_link(PortalRequest(portal_sandbox.customers("paddle")[0]))
         """,
     )
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-v")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v")
     result.assert_outcomes(passed=8, failed=1)
     # The fixtures swallow nothing: an outage longer than the retries reaches the test.
     result.stdout.fnmatch_lines(["*test_outage.py::test_expects_a_link_during_an_outage FAILED*"])
@@ -166,7 +171,7 @@ def test_portal_webhooks_leaves_nothing_to_the_next_test(pytester: pytest.Pytest
                 socket.create_connection(("127.0.0.1", urlsplit(seen["url"]).port), timeout=2)
         """
     )
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
 
 
@@ -225,7 +230,7 @@ def test_the_examples_in_docs_testing_md_pass(pytester: pytest.Pytester) -> None
     files = _example_files(DOCS / "testing.md")
     assert set(files) == {"billing", "test_billing", "subscriptions", "test_subscriptions"}
     pytester.makepyfile(**files)
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     # One redirect test per registered twin, and four that are not parametrized; four webhook
     # tests per twin that sends webhooks.
     webhook_vendors = [twin.name for twin in load_twins() if twin.webhooks is not None]

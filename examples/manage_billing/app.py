@@ -17,16 +17,24 @@ On the sandbox, the sandbox sends them there (``PORTALKIT_EXAMPLE_PUBLIC_URL`` m
 where this process is reached); at a real vendor, set its webhook variables and point its
 webhook at ``<public URL>/hooks/<vendor>``.
 
+Ask before you show a button: the page offers "Cancel subscription", "Change plan", ...
+only where the vendor's portal can open at that action -- ``portal.preview(request)`` says
+so without sending anything -- and says what the vendor cannot open at (its portal home is
+where the customer lands instead), and which hints of "Manage billing" it drops.
+
 What to copy into an app: the form that POSTs to the billing route (never a link minted at
 render time), ``redirect_view`` with the app's own ``to_request``, the subscription check in
-``to_request``, a same-origin check on the POST, and a webhook route outside that check.
+``to_request``, the preview before each action button, a same-origin check on the POST, and
+a webhook route outside that check.
 """
 
 from __future__ import annotations
 
 import contextlib
 import html
+import ipaddress
 import os
+import re
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from urllib.parse import urlencode, urlsplit
@@ -36,7 +44,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from portalkit import Action, Flow, PortalRequest, errors
+from portalkit import Action, Feature, Flow, Outcome, PortalRequest, RequestPreview, errors
 from portalkit.web.starlette import redirect_view, webhook_view
 
 from .billing import (
@@ -54,10 +62,14 @@ from .billing import (
 from .events import SubscriptionEvents, SubscriptionNews
 
 DEMO_USER = "Ada Lovelace"
-#: The deep links a customer may ask for from this page, by subscription.
-SUBSCRIPTION_ACTIONS = {
+#: The actions the page offers a button for, each where the vendor's portal can open at it
+#: (``Portal.preview``): for one subscription, else for the whole account.
+ACTIONS = {
     Action.CANCEL_SUBSCRIPTION: "Cancel subscription",
+    Action.UPDATE_SUBSCRIPTION: "Change plan",
     Action.UPDATE_PAYMENT_METHOD: "Update payment method",
+    Action.VIEW_INVOICES: "View invoices",
+    Action.UPDATE_CUSTOMER_DETAILS: "Update billing details",
 }
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -79,19 +91,18 @@ def create_app(
         def to_request(request: Request) -> PortalRequest:
             # The app's own mapping: the signed-in user (always the demo user here) to their
             # customer at this vendor. A deep link is honoured only for that customer's own
-            # subscriptions: ids from the browser are never trusted as they are.
-            flow = None
+            # subscriptions (ids from the browser are never trusted as they are), and only
+            # where the page offers its button: otherwise the portal's home page.
             action = request.query_params.get("action")
             subscription_id = request.query_params.get("subscription_id")
-            if action in SUBSCRIPTION_ACTIONS and subscription_id in account.subscription_ids:
-                flow = Flow(Action(action), subscription_id)
-            back = urlencode({"vendor": account.vendor, "from": "portal"})
-            return PortalRequest(
-                account.customer_id,
-                return_url=f"{public_url}/?{back}",
-                subscription_ids=account.subscription_ids,
-                flow=flow,
-            )
+            if action not in {a.value for a in ACTIONS}:
+                return portal_request(account, public_url)
+            if subscription_id is not None and subscription_id not in account.subscription_ids:
+                return portal_request(account, public_url)
+            asked = portal_request(account, public_url, Flow(Action(action), subscription_id))
+            if not account.portal.preview(asked).honours(Feature.FLOW):
+                return portal_request(account, public_url)
+            return asked
 
         return to_request
 
@@ -131,6 +142,100 @@ def same_origin_only(endpoint: Endpoint) -> Endpoint:
     return guarded
 
 
+def portal_request(
+    account: BillingAccount, public_url: str, flow: Flow | None = None
+) -> PortalRequest:
+    """What "Manage billing" (no flow) or an action's button (its flow) asks the vendor for."""
+    back = urlencode({"vendor": account.vendor, "from": "portal"})
+    return PortalRequest(
+        account.customer_id,
+        return_url=f"{public_url.rstrip('/')}/?{back}",
+        subscription_ids=account.subscription_ids,
+        flow=flow,
+    )
+
+
+def action_previews(
+    account: BillingAccount, public_url: str
+) -> dict[Action, dict[str | None, RequestPreview]]:
+    """What each action's button would get, asked of the vendor's Portal before rendering
+    (``Portal.preview`` sends nothing): per subscription of the user's, and (None) for the
+    whole account."""
+    return {
+        action: {
+            target: account.portal.preview(
+                portal_request(account, public_url, Flow(action, target))
+            )
+            for target in (*account.subscription_ids, None)
+        }
+        for action in ACTIONS
+    }
+
+
+def action_button(account: BillingAccount, action: Action, target: str | None) -> str:
+    e = html.escape
+    query: dict[str, str] = {"action": action.value}
+    if target is not None:
+        query["subscription_id"] = target
+    return (
+        f'<form method="post" action="/billing/{e(account.vendor)}?{e(urlencode(query))}">'
+        f'<button id="{e(action.value)}-{e(target or "account")}" data-action="{e(action.value)}"'
+        f">{e(ACTIONS[action])}</button></form>"
+    )
+
+
+def not_offered(
+    account: BillingAccount, previews: Mapping[Action, Mapping[str | None, RequestPreview]]
+) -> str:
+    """What the vendor's portal cannot open at, in the app's words (``#not-offered``): each
+    action with no button on the page, and whether portalkit would drop the flow (the portal
+    opens at its home) or refuse it; the preview's reason, portalkit's own, as the title."""
+    e = html.escape
+    items = []
+    for action, label in ACTIONS.items():
+        by_target = previews[action]
+        if any(preview.honours(Feature.FLOW) for preview in by_target.values()):
+            continue
+        # The first subscription's answer when there is one, else the account's.
+        preview = next(iter(by_target.values()))
+        outcome = preview.outcome(Feature.FLOW) or Outcome.DROPPED
+        reason = next(
+            (entry.reason for entry in preview.features if entry.feature is Feature.FLOW), ""
+        )
+        if outcome is Outcome.DROPPED:
+            text = f"{account.label} opens its portal home; it cannot open at “{label}”."
+        else:
+            text = (
+                f"{account.label} cannot open its portal at “{label}”; “Manage billing”"
+                " opens its home."
+            )
+        items.append(
+            f'<li id="not-offered-{e(action.value)}" data-action="{e(action.value)}"'
+            f' data-outcome="{e(outcome.value)}" title="{e(reason)}">{e(text)}</li>'
+        )
+    if not items:
+        return ""
+    return f'<ul id="not-offered">{"".join(items)}</ul>'
+
+
+def dropped_hints(account: BillingAccount, public_url: str) -> str:
+    """The hints of "Manage billing" the vendor drops (``#dropped-fields``): the request
+    fields its link will list in ``ignored_fields``, with portalkit's reason."""
+    e = html.escape
+    preview = account.portal.preview(portal_request(account, public_url))
+    if not preview.dropped:
+        return ""
+    items = "".join(
+        f'<li data-field="{e(entry.field)}" title="{e(entry.reason)}"><code>{e(entry.field)}'
+        "</code></li>"
+        for entry in preview.dropped
+    )
+    return (
+        f'<p class="note">{e(account.label)} ignores some of what this page asks for:</p>'
+        f'<ul id="dropped-fields">{items}</ul>'
+    )
+
+
 def render_page(
     accounts: Mapping[str, BillingAccount],
     account: BillingAccount,
@@ -146,13 +251,19 @@ def render_page(
         + f">{e(other.label)}</a>"
         for name, other in accounts.items()
     )
+    # Ask before you show a button: only the actions the vendor's portal can open at.
+    previews = action_previews(account, public_url)
+    account_actions = "".join(
+        action_button(account, action, None)
+        for action, by_target in previews.items()
+        if by_target[None].honours(Feature.FLOW)
+    )
     subscriptions = "".join(
-        f"<li><code>{e(subscription_id)}</code> "
+        f'<li data-subscription-id="{e(subscription_id)}"><code>{e(subscription_id)}</code> '
         + "".join(
-            f'<form method="post" action="/billing/{e(account.vendor)}?'
-            f'{e(urlencode({"action": action.value, "subscription_id": subscription_id}))}">'
-            f'<button id="{e(action.value)}-{e(subscription_id)}">{e(label)}</button></form>'
-            for action, label in SUBSCRIPTION_ACTIONS.items()
+            action_button(account, action, subscription_id)
+            for action, by_target in previews.items()
+            if by_target[subscription_id].honours(Feature.FLOW)
         )
         + '<div class="state">'
         + subscription_state(subscription_id, news.get(account.vendor, subscription_id))
@@ -183,8 +294,11 @@ def render_page(
  as customer <code id="customer">{e(account.customer_id)}</code>.</p>
 <form method="post" action="/billing/{e(account.vendor)}">
  <button id="manage-billing">Manage billing</button></form>
+<div id="account-actions">{account_actions}</div>
+{dropped_hints(account, public_url)}
 <h3>Subscriptions</h3>
 <ul>{subscriptions or "<li>None.</li>"}</ul>
+{not_offered(account, previews)}
 {webhooks_note(account, public_url)}
 </body></html>
 """
@@ -255,23 +369,100 @@ def accounts_from_environment(
         else:
             from portalkit.sandbox import Sandbox
 
+            vendor = chosen_vendor(environ, SANDBOX_VENDORS)  # checked before anything starts
             sandbox = Sandbox()
             stack.enter_context(sandbox.serve(host="127.0.0.1", port=0))
             print(f"Sandbox running at {sandbox.url}", file=sys.stderr)
             accounts = sandbox_accounts(sandbox, public_url)
-            vendor = chosen_vendor(environ, SANDBOX_VENDORS)
         for account in accounts.values():
             stack.callback(account.portal.close)
         yield accounts, vendor
 
 
+HOST_VARIABLE = "PORTALKIT_EXAMPLE_HOST"
+PORT_VARIABLE = "PORTALKIT_EXAMPLE_PORT"
+PUBLIC_URL_VARIABLE = "PORTALKIT_EXAMPLE_PUBLIC_URL"
+#: A DNS host name: dot-separated labels of letters, digits and inner hyphens.
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?"
+)
+
+
+def server_settings(environ: Mapping[str, str]) -> tuple[str, int, str]:
+    """Where the app listens and where browsers reach it: ``(host, port, public_url)``.
+
+    Each variable is checked before anything starts; a bad one is a ``SetupError`` naming
+    it (never its value), not a traceback from ``int()`` or uvicorn."""
+    host = listen_host(environ)
+    port = listen_port(environ)
+    return host, port, public_url_of(environ, host, port)
+
+
+def listen_host(environ: Mapping[str, str]) -> str:
+    """``PORTALKIT_EXAMPLE_HOST``: an IP address or a host name (default 127.0.0.1)."""
+    host = environ.get(HOST_VARIABLE, "").strip() or "127.0.0.1"
+    if _ip_address(host) is None and not _HOST_NAME.fullmatch(host):
+        raise SetupError(
+            f"{HOST_VARIABLE} must be an IP address or a host name to listen on (e.g."
+            f" 127.0.0.1, 0.0.0.0, localhost), without a scheme or a port ({PORT_VARIABLE})"
+        )
+    return host
+
+
+def listen_port(environ: Mapping[str, str]) -> int:
+    """``PORTALKIT_EXAMPLE_PORT``: a whole number from 1 to 65535 (default 8000)."""
+    value = environ.get(PORT_VARIABLE, "").strip() or "8000"
+    port = int(value) if value.isascii() and value.isdigit() else 0
+    if not 1 <= port <= 65535:
+        raise SetupError(f"{PORT_VARIABLE} must be a port number from 1 to 65535")
+    return port
+
+
+def public_url_of(environ: Mapping[str, str], host: str, port: int) -> str:
+    """``PORTALKIT_EXAMPLE_PUBLIC_URL``, or the listening address when a browser on this
+    machine reaches the app there. The portal's return URL is built on it, so it must be
+    one portalkit accepts as a return URL (https, or http on this machine), and an origin
+    with at most a path: the app appends its own paths and query."""
+    value = environ.get(PUBLIC_URL_VARIABLE, "").strip()
+    if not value:
+        address = _ip_address(host)
+        if address is not None and address.is_unspecified:  # 0.0.0.0, ::: every interface
+            host = "127.0.0.1"
+        elif not is_loopback(host):
+            raise SetupError(
+                f"{PUBLIC_URL_VARIABLE} must be set when {HOST_VARIABLE} is not this machine's"
+                " loopback or every interface: the https:// URL browsers reach the app at"
+            )
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{port}"
+    parts = urlsplit(value)
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        raise SetupError(f"{PUBLIC_URL_VARIABLE} must not contain a query or fragment")
+    try:  # portalkit's own rule for a return URL, which is built on this one
+        PortalRequest("setup-check", return_url=f"{value.rstrip('/')}/")
+    except errors.InvalidRequest as exc:
+        raise SetupError(f"{PUBLIC_URL_VARIABLE} {exc.rule}") from None
+    return value.rstrip("/")
+
+
+def _ip_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+def is_loopback(host: str) -> bool:
+    address = _ip_address(host)
+    return host.lower() == "localhost" or (address is not None and address.is_loopback)
+
+
 def main(environ: Mapping[str, str] = os.environ) -> None:
     import uvicorn
 
-    host = environ.get("PORTALKIT_EXAMPLE_HOST", "127.0.0.1")
-    port = int(environ.get("PORTALKIT_EXAMPLE_PORT", "8000"))
-    public_url = environ.get("PORTALKIT_EXAMPLE_PUBLIC_URL", f"http://{host}:{port}")
     try:
+        host, port, public_url = server_settings(environ)
         with accounts_from_environment(environ, public_url) as (accounts, default_vendor):
             app = create_app(accounts, default_vendor=default_vendor, public_url=public_url)
             print(f"Manage billing example: open {public_url}/", file=sys.stderr)

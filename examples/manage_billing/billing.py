@@ -20,9 +20,12 @@ import attrs
 
 from portalkit import (
     Portal,
+    PortalProvider,
+    PortalRequest,
     Webhooks,
     available_twins,
     available_webhook_providers,
+    errors,
     get_vendor_webhooks,
 )
 
@@ -135,12 +138,56 @@ def live_account(vendor: str, environ: Mapping[str, str] = os.environ) -> Billin
             f"{CUSTOMER_VARIABLE} is not set: with real {vendor} credentials the example"
             " needs the id of a customer in that account to open the portal for"
         )
-    subscriptions = environ.get(SUBSCRIPTIONS_VARIABLE, "")
+    subscription_ids = subscriptions_from(environ)
+    portal = Portal.from_env(environ)
+    try:
+        check_ids(portal.provider, customer_id, subscription_ids)
+        webhooks = live_webhooks(vendor, environ)
+    except BaseException:
+        portal.close()
+        raise
     return BillingAccount(
         vendor=vendor,
         label=vendor.capitalize(),
-        portal=Portal.from_env(environ),
+        portal=portal,
         customer_id=customer_id,
-        subscription_ids=tuple(s.strip() for s in subscriptions.split(",") if s.strip()),
-        webhooks=live_webhooks(vendor, environ),
+        subscription_ids=subscription_ids,
+        webhooks=webhooks,
     )
+
+
+def subscriptions_from(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """``PORTALKIT_EXAMPLE_SUBSCRIPTION_IDS``: comma-separated ids, each once."""
+    value = environ.get(SUBSCRIPTIONS_VARIABLE, "")
+    ids = tuple(s.strip() for s in value.split(",") if s.strip())
+    if len(set(ids)) != len(ids):
+        raise SetupError(f"{SUBSCRIPTIONS_VARIABLE} must not name a subscription twice")
+    return ids
+
+
+def check_ids(provider: object, customer_id: str, subscription_ids: tuple[str, ...]) -> None:
+    """Refuse, before the app starts, ids that every click would have refused: portalkit's
+    rules for any id, then the vendor's own (its adapter builds the request, sending
+    nothing). The error names the variable and the rule, never the id."""
+    try:
+        request = PortalRequest(
+            customer_id,
+            subscription_ids=list(subscription_ids),
+            # What Portal adds to each request, so the adapter gets as far as the ids.
+            idempotency_key="portalkit-example-setup-check",
+        )
+        if isinstance(provider, PortalProvider):
+            provider.build_request(request)
+    except errors.InvalidRequest as exc:
+        variable = _variable_of(exc.field)
+        if variable is not None:
+            raise SetupError(f"{variable} {exc.rule or 'is refused'}") from None
+        # Another field: one the app fills in on each click (the return URL), not an id.
+
+
+def _variable_of(field: str | None) -> str | None:
+    if field == "customer_id":
+        return CUSTOMER_VARIABLE
+    if field is not None and field.startswith("subscription_ids"):
+        return SUBSCRIPTIONS_VARIABLE
+    return None
