@@ -308,6 +308,10 @@ def example() -> Any:
     return importlib.import_module("examples.manage_billing.app")
 
 
+def example_settings() -> Any:
+    return importlib.import_module("examples.manage_billing.settings")
+
+
 def example_billing() -> Any:
     return importlib.import_module("examples.manage_billing.billing")
 
@@ -334,7 +338,7 @@ BAD_EXAMPLE_SETTINGS = [
 @pytest.mark.parametrize(("variable", "value"), BAD_EXAMPLE_SETTINGS)
 def test_the_example_apps_settings_are_checked(variable: str, value: str) -> None:
     with pytest.raises(example_billing().SetupError) as caught:
-        example().server_settings({variable: value})
+        example_settings().server_settings({variable: value})
     assert str(caught.value).startswith(variable)
     assert value not in str(caught.value)
     assert MARK not in str(caught.value)
@@ -342,7 +346,7 @@ def test_the_example_apps_settings_are_checked(variable: str, value: str) -> Non
 
 def test_the_example_needs_a_public_url_when_it_listens_on_another_host() -> None:
     with pytest.raises(example_billing().SetupError, match=r"^PORTALKIT_EXAMPLE_PUBLIC_URL"):
-        example().server_settings({"PORTALKIT_EXAMPLE_HOST": "app.internal.example"})
+        example_settings().server_settings({"PORTALKIT_EXAMPLE_HOST": "app.internal.example"})
 
 
 @pytest.mark.parametrize(
@@ -362,7 +366,7 @@ def test_the_example_needs_a_public_url_when_it_listens_on_another_host() -> Non
 def test_the_example_apps_good_settings_pass(
     environ: dict[str, str], expected: tuple[str, int, str]
 ) -> None:
-    assert example().server_settings(environ) == expected
+    assert example_settings().server_settings(environ) == expected
 
 
 @pytest.mark.parametrize(("variable", "value"), BAD_EXAMPLE_SETTINGS[:3])
