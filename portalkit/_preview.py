@@ -11,8 +11,6 @@ acts on) for the per-feature outcomes. Then it stops: the exchange is closed uns
 
 from __future__ import annotations
 
-import inspect
-
 import attrs
 
 from ._call import Call, Settings
@@ -21,7 +19,7 @@ from ._features import SPECS
 from ._models import Feature, Flow, PortalRequest
 from ._protocol import PortalProvider
 from ._router import Dispatch, MigrationRouter, RequestRouter
-from .errors import ConfigurationError, UnsupportedFeature
+from .errors import UnsupportedFeature
 
 
 @attrs.frozen
@@ -107,16 +105,11 @@ def _dispatch(target: PortalProvider | RequestRouter, request: PortalRequest) ->
         return Dispatch(target, request)
     if not isinstance(target, MigrationRouter):
         return target.dispatch(request)
-    result = target._route(request)
-    if inspect.isawaitable(result):
-        if inspect.iscoroutine(result):
-            result.close()  # never awaited: close it so Python does not warn
-        raise ConfigurationError(
-            "preview cannot await the router's async route function: make it a plain"
-            " function, or preview through a Portal of the provider it picks"
-            " (router.providers[name])"
-        )
-    return target._steps(request, result)
+    return target.dispatch(
+        request,
+        when_async="preview cannot await it: make it a plain function, or preview through a"
+        " Portal of the provider it picks (router.providers[name])",
+    )
 
 
 def _preview_step(step: Dispatch, settings: Settings) -> RequestPreview:

@@ -191,16 +191,19 @@ class MigrationRouter:
             provider=link.provider,
         )
 
-    def dispatch(self, request: PortalRequest) -> Dispatch:
-        """The steps for ``request``; ``route`` must not be async here (use AsyncPortal)."""
+    def dispatch(
+        self,
+        request: PortalRequest,
+        *,
+        when_async: str = "use it with AsyncPortal, or make it a plain function for Portal",
+    ) -> Dispatch:
+        """The steps for ``request``, found without awaiting: an async ``route`` is refused
+        with ``ConfigurationError`` (``when_async`` says what to do instead)."""
         result = self._route(request)
         if inspect.isawaitable(result):
             if inspect.iscoroutine(result):
                 result.close()  # never awaited: close it so Python does not warn
-            raise ConfigurationError(
-                "the route function is async: use it with AsyncPortal, or make it a plain"
-                " function for Portal"
-            )
+            raise ConfigurationError(f"the route function is async: {when_async}")
         return self._steps(request, result)
 
     async def adispatch(self, request: PortalRequest) -> Dispatch:

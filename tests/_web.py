@@ -158,3 +158,22 @@ def assert_no_leak(*texts: str) -> None:
 def assert_security_headers(headers: Any) -> None:
     assert headers["Cache-Control"] == "no-store"
     assert headers["Referrer-Policy"] == "no-referrer"
+
+
+def configure_django() -> None:
+    """Django's settings for a test that calls views directly, made only when no other module
+    made them (tests/test_web_django.py configures Django at its import, with itself as the
+    URLconf): a test then overrides what it needs with ``override_settings``."""
+    import django
+    from django.conf import settings
+
+    if not settings.configured:
+        settings.configure(
+            DEBUG=False,
+            SECRET_KEY="portalkit-tests-only",
+            ALLOWED_HOSTS=["testserver"],
+            MIDDLEWARE=[],
+            INSTALLED_APPS=[],
+            USE_TZ=True,
+        )
+        django.setup()

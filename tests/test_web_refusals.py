@@ -29,6 +29,7 @@ from _web import (
     FakeVendor,
     assert_no_leak,
     assert_security_headers,
+    configure_django,
     request_for,
     unsupported_request,
     vendor_error,
@@ -56,19 +57,7 @@ APP_PAGE = "the app's own page"
 def _django_configured() -> None:
     """Django's settings, made here only when no other module made them (tests/
     test_web_django.py configures Django at its import); the views are called directly."""
-    import django
-    from django.conf import settings
-
-    if not settings.configured:
-        settings.configure(
-            DEBUG=False,
-            SECRET_KEY="portalkit-tests-only",
-            ALLOWED_HOSTS=["testserver"],
-            MIDDLEWARE=[],
-            INSTALLED_APPS=[],
-            USE_TZ=True,
-        )
-        django.setup()
+    configure_django()
 
 
 @attrs.frozen

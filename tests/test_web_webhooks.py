@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import attrs
-import django
 import flask
 import pytest
-from django.conf import settings
+from _web import configure_django
 from django.http import HttpRequest, HttpResponse
 from django.test import Client
 from django.test.utils import override_settings
@@ -217,16 +216,7 @@ def django_site() -> Iterator[None]:
     Django is configured here, at test time, only when no other module did: configuring it
     at import would take the settings from tests/test_web_django.py, which configures Django
     at its import with itself as the URLconf and overrides nothing."""
-    if not settings.configured:
-        settings.configure(
-            DEBUG=False,
-            SECRET_KEY="portalkit-tests-only",
-            ALLOWED_HOSTS=["testserver"],
-            MIDDLEWARE=[],
-            INSTALLED_APPS=[],
-            USE_TZ=True,
-        )
-        django.setup()
+    configure_django()
     with override_settings(
         ROOT_URLCONF=__name__, MIDDLEWARE=["django.middleware.csrf.CsrfViewMiddleware"]
     ):

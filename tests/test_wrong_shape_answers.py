@@ -28,6 +28,7 @@ import pytest
 from _raw_server import RawServer
 from _raw_server import Reply as Answer
 from _vendors import VENDORS, adapter, portal_customer, twin
+from _web import configure_django
 from starlette.applications import Starlette
 from starlette.routing import Route as StarletteRoute
 from starlette.testclient import TestClient
@@ -364,19 +365,7 @@ def django_configured() -> None:
     """Django's settings, made here only when no other module made them (tests/
     test_web_django.py configures Django at its import, with itself as the URLconf); the
     view is called directly, so no URLconf is needed."""
-    import django
-    from django.conf import settings
-
-    if not settings.configured:
-        settings.configure(
-            DEBUG=False,
-            SECRET_KEY="portalkit-tests-only",
-            ALLOWED_HOSTS=["testserver"],
-            MIDDLEWARE=[],
-            INSTALLED_APPS=[],
-            USE_TZ=True,
-        )
-        django.setup()
+    configure_django()
 
 
 @pytest.mark.parametrize(
