@@ -15,11 +15,12 @@ import inspect
 import io
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from _environ import variables_read
 
 import portalkit
 from portalkit import ProviderEnv, errors, get_provider_factory
@@ -57,35 +58,11 @@ def section(text: str, heading: str) -> str:
     return re.split(rf"^{level} ", after, maxsplit=1, flags=re.MULTILINE)[0]
 
 
-class _Recording(Mapping[str, str]):
-    """An environment that answers from ``values`` and remembers every name read."""
-
-    def __init__(self, values: Mapping[str, str]) -> None:
-        self._values = dict(values)
-        self.read: list[str] = []
-
-    def __getitem__(self, key: str) -> str:
-        self.read.append(key)
-        return self._values[key]
-
-    def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
-        self.read.append(key)
-        return self._values.get(key, default)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-
-def variables_read(vendor: str) -> list[str]:
+def vendor_variables(vendor: str) -> list[str]:
     """Every variable the vendor's ``from_env`` reads (required and optional), in order."""
     from portalkit.sandbox import Sandbox
 
-    env = _Recording(Sandbox().environment(vendor, base_url="http://127.0.0.1:1"))
-    get_provider_factory(vendor).from_env(ProviderEnv(vendor, env))
-    return list(dict.fromkeys(env.read))
+    return variables_read(vendor, Sandbox().environment(vendor, base_url="http://127.0.0.1:1"))
 
 
 def table(text: str, first_header: str) -> str:
@@ -157,7 +134,7 @@ def _resolve(dotted: str) -> object:
 
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_the_variable_tables_name_every_variable_the_code_reads(vendor: str) -> None:
-    read_names = [n for n in variables_read(vendor) if not n.endswith("_BASE_URL")]
+    read_names = [n for n in vendor_variables(vendor) if not n.endswith("_BASE_URL")]
     assert read_names, vendor
     for page in (README, INDEX):
         rows = table(read(page), "Variable")
@@ -182,7 +159,7 @@ def test_every_vendor_variable_a_page_names_is_one_the_code_reads() -> None:
     sandbox = Sandbox()
     known: set[str] = set()
     for vendor in VENDORS:
-        known.update(variables_read(vendor))
+        known.update(vendor_variables(vendor))
         known.add(ProviderEnv(vendor, {}).variable("base_url"))
         with contextlib.suppress(ValueError):  # a twin that sends no webhooks
             known.update(sandbox.webhook_env(vendor))

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
+from _environ import variables_read
 
 import portalkit
 from portalkit import (
@@ -53,38 +54,14 @@ MARK = "zq7xv"
 # -- helpers -------------------------------------------------------------------------------
 
 
-class _Recording(Mapping[str, str]):
-    """An environment that remembers every variable read, in order."""
-
-    def __init__(self, values: Mapping[str, str]) -> None:
-        self._values = dict(values)
-        self.read: list[str] = []
-
-    def __getitem__(self, key: str) -> str:
-        self.read.append(key)
-        return self._values[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        self.read.append(key)
-        return self._values.get(key, default)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-
 def good_env(vendor: str) -> dict[str, str]:
     """Every variable a working ``Portal.from_env`` needs for ``vendor`` (the sandbox's)."""
     return {"PORTALKIT_PROVIDER": vendor, **SANDBOX.environment(vendor, base_url=UNUSED_BASE_URL)}
 
 
-def variables_read(vendor: str) -> list[str]:
+def vendor_variables(vendor: str) -> list[str]:
     """The variables the vendor's ``from_env`` reads, required and optional."""
-    env = _Recording(good_env(vendor))
-    get_provider_factory(vendor).from_env(ProviderEnv(vendor, env))
-    return list(dict.fromkeys(env.read))
+    return variables_read(vendor, good_env(vendor))
 
 
 def refusing_client() -> httpx.Client:
@@ -117,7 +94,7 @@ def refused_from_env(environ: Mapping[str, str]) -> errors.ConfigurationError:
 
 
 def variable_cases() -> list[tuple[str, str]]:
-    return [(vendor, variable) for vendor in VENDORS for variable in variables_read(vendor)]
+    return [(vendor, variable) for vendor in VENDORS for variable in vendor_variables(vendor)]
 
 
 # -- every variable a vendor reads -----------------------------------------------------------
@@ -148,7 +125,7 @@ BAD_BASE_URLS = [
 @pytest.mark.parametrize("value", BAD_BASE_URLS)
 def test_a_bad_base_url_variable_is_named_before_anything_is_sent(vendor: str, value: str) -> None:
     variable = ProviderEnv(vendor, {}).variable("base_url")
-    assert variable in variables_read(vendor)
+    assert variable in vendor_variables(vendor)
     error = refused_from_env({**good_env(vendor), variable: value})
     assert_names_variable_not_value(error, variable, value)
 
@@ -165,10 +142,10 @@ def test_the_base_url_argument_is_held_to_the_same_rule(vendor: str, value: str)
 
 @pytest.mark.parametrize(
     "variable",
-    [v for vendor in VENDORS for v in variables_read(vendor) if v.endswith("_ENVIRONMENT")],
+    [v for vendor in VENDORS for v in vendor_variables(vendor) if v.endswith("_ENVIRONMENT")],
 )
 def test_an_environment_that_is_not_one_of_the_vendors_is_named(variable: str) -> None:
-    vendor = next(v for v in VENDORS if variable in variables_read(v))
+    vendor = next(v for v in VENDORS if variable in vendor_variables(v))
     value = f"staging-{MARK}"
     error = refused_from_env({**good_env(vendor), variable: value})
     assert_names_variable_not_value(error, variable, value)
@@ -200,7 +177,7 @@ VENDOR_SPECIFIC = [
 def test_a_vendor_setting_the_vendor_cannot_accept_is_named(
     vendor: str, variable: str, value: str
 ) -> None:
-    assert variable in variables_read(vendor)  # the case is about a variable the code reads
+    assert variable in vendor_variables(vendor)  # the case is about a variable the code reads
     error = refused_from_env({**good_env(vendor), variable: value})
     assert_names_variable_not_value(error, variable, value)
 
