@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.util
 import socket
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -44,6 +45,10 @@ from portalkit._http import httpx
 from portalkit.sandbox import Sandbox
 
 VENDORS = tuple(portalkit.available_providers())
+#: The HTTP stacks installed here: both in .venv, httpx alone in .venv-httpx (scripts/test.sh).
+INSTALLED_STACKS = [
+    name for name in ("httpx2", "httpx") if importlib.util.find_spec(name) is not None
+]
 SANDBOX = Sandbox()  # its credentials and seeded ids only: it is never served here
 #: A base URL nothing is sent to in these tests (port 1 on loopback).
 UNUSED_BASE_URL = "http://127.0.0.1:1"
@@ -813,7 +818,7 @@ def test_portals_own_client_names_the_host_too(refusing_port: int) -> None:
     assert_names_the_host(caught.value, f"127.0.0.1:{refusing_port}", request)
 
 
-@pytest.mark.parametrize("stack", ["httpx2", "httpx"])
+@pytest.mark.parametrize("stack", INSTALLED_STACKS)
 @pytest.mark.parametrize(
     ("failure", "says"),
     [
