@@ -42,19 +42,20 @@ portal configuration (``bpc_...``). portalkit manages one, in a multi-request ex
          Idempotency-Key: portalkit-bpc-<fingerprint of base id, base update time, toggles>
     POST /v1/billing_portal/sessions            configuration=bpc_<the managed one>
 
-and caches the managed id per process, so a distinct set of toggles costs those calls once.
+
+The adapter is this module (``Stripe``, its constants and its request and answer logic);
+beside it, one job each: ``stripe_wire`` (the form body sent, the JSON shapes read back),
+``stripe_locales`` (a BCP 47 tag to Stripe's closest locale) and ``stripe_configurations``
+(the managed configurations: the per-process cache, the fingerprint, the create parameters).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-import threading
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Mapping
 from datetime import date
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
 import attrs
 
@@ -74,13 +75,10 @@ from portalkit._models import (
 from portalkit._protocol import Exchange
 from portalkit._wire import (
     USER_AGENT,
-    LazyConverter,
     Reply,
     merge_options,
     request_id_from_headers,
     strip_slash,
-    text_or_none,
-    wire_converter,
 )
 from portalkit.errors import (
     CustomerNotFound,
@@ -91,6 +89,31 @@ from portalkit.errors import (
     RateLimited,
     UnsupportedFeature,
 )
+
+# `name as name`: a public name of this module before its helpers moved beside it, still
+# importable from here (forget_managed_configurations is documented as this module's).
+from portalkit.providers.stripe_configurations import (
+    FINGERPRINT_METADATA as FINGERPRINT_METADATA,
+)
+from portalkit.providers.stripe_configurations import (
+    configuration_fingerprint,
+    derived_params,
+    managed_configurations,
+)
+from portalkit.providers.stripe_configurations import (
+    forget_managed_configurations as forget_managed_configurations,
+)
+from portalkit.providers.stripe_locales import LOCALES as LOCALES
+from portalkit.providers.stripe_locales import stripe_locale as stripe_locale
+from portalkit.providers.stripe_wire import (
+    Configuration,
+    ConfigurationPage,
+    ErrorEnvelope,
+    Session,
+    converter,
+    is_error_envelope,
+)
+from portalkit.providers.stripe_wire import form_body as form_body
 
 API_BASE_URL = "https://api.stripe.com"
 #: The API version this adapter is written and tested against: the one stripe-python 16.1
@@ -120,89 +143,6 @@ PROMOTION_CODE_ID = re.compile(r"promo_[A-Za-z0-9]+")
 MAX_CONFIRM_ITEMS = 1
 #: Pages of 100 configurations read when looking for the default and a managed one.
 MAX_CONFIGURATION_PAGES = 5
-FINGERPRINT_METADATA = "portalkit_fingerprint"
-
-#: Stripe's 46 portal locales (session create, ``locale``), plus ``auto``.
-LOCALES = frozenset(
-    [
-        "auto",
-        "bg",
-        "cs",
-        "da",
-        "de",
-        "el",
-        "en",
-        "en-AU",
-        "en-CA",
-        "en-GB",
-        "en-IE",
-        "en-IN",
-        "en-NZ",
-        "en-SG",
-        "es",
-        "es-419",
-        "et",
-        "fi",
-        "fil",
-        "fr",
-        "fr-CA",
-        "hr",
-        "hu",
-        "id",
-        "it",
-        "ja",
-        "ko",
-        "lt",
-        "lv",
-        "ms",
-        "mt",
-        "nb",
-        "nl",
-        "pl",
-        "pt",
-        "pt-BR",
-        "ro",
-        "ru",
-        "sk",
-        "sl",
-        "sv",
-        "th",
-        "tr",
-        "vi",
-        "zh",
-        "zh-HK",
-        "zh-TW",
-    ]
-)
-_LOCALE_BY_KEY = {tag.lower(): tag for tag in LOCALES}
-# Languages Stripe knows under another (or the macrolanguage's) code.
-_LANGUAGE_ALIASES = {"no": "nb", "tl": "fil", "in": "id"}
-# Regions whose Spanish is Stripe's Latin American Spanish (es-419).
-_LATIN_AMERICA = frozenset(
-    [
-        "419",
-        "ar",
-        "bo",
-        "cl",
-        "co",
-        "cr",
-        "cu",
-        "do",
-        "ec",
-        "gt",
-        "hn",
-        "mx",
-        "ni",
-        "pa",
-        "pe",
-        "pr",
-        "py",
-        "sv",
-        "us",
-        "uy",
-        "ve",
-    ]
-)
 
 # Flow action -> Stripe's flow_data[type] (UPDATE_SUBSCRIPTION with items is the confirm).
 _FLOW_TYPES: dict[Action, str] = {
@@ -218,272 +158,6 @@ _AFTER_COMPLETION_TYPES: dict[AfterCompletionKind, str] = {
     AfterCompletionKind.CONFIRMATION: "hosted_confirmation",
     AfterCompletionKind.PORTAL_HOME: "portal_homepage",
 }
-
-# PortalConfiguration toggle -> the configuration feature it switches.
-_CONFIGURATION_FEATURES: dict[Action, str] = {
-    Action.CANCEL_SUBSCRIPTION: "subscription_cancel",
-    Action.UPDATE_SUBSCRIPTION: "subscription_update",
-    Action.UPDATE_PAYMENT_METHOD: "payment_method_update",
-    Action.VIEW_INVOICES: "invoice_history",
-}
-
-#: What POST /v1/billing_portal/configurations takes, as a shape to copy the base
-#: configuration through: a key maps to None (copy the value) or to the shape of an object
-#: (a dict) or of a list of objects (a one-element list). A configuration object holds more
-#: than its create call takes (login_page.url, livemode, ...); Stripe refuses an unknown
-#: parameter, so only these are copied.
-_CREATABLE: dict[str, Any] = {
-    "business_profile": {
-        "headline": None,
-        "privacy_policy_url": None,
-        "terms_of_service_url": None,
-    },
-    "default_return_url": None,
-    "features": {
-        "customer_update": {"allowed_updates": None, "enabled": None},
-        "invoice_history": {"enabled": None},
-        "payment_method_update": {"enabled": None, "payment_method_configuration": None},
-        "subscription_cancel": {
-            "cancellation_reason": {"enabled": None, "options": None},
-            "enabled": None,
-            "mode": None,
-            "proration_behavior": None,
-        },
-        "subscription_pause": {
-            "duration": {
-                "interval_options": [{"interval": None, "interval_count": None}],
-                "type": None,
-            },
-            "enabled": None,
-        },
-        "subscription_update": {
-            "billing_cycle_anchor": None,
-            "default_allowed_updates": None,
-            "enabled": None,
-            "products": [
-                {
-                    "adjustable_quantity": {"enabled": None, "maximum": None, "minimum": None},
-                    "prices": None,
-                    "product": None,
-                }
-            ],
-            "proration_behavior": None,
-            "schedule_at_period_end": {"conditions": [{"type": None}]},
-            "trial_update_behavior": None,
-        },
-    },
-    "login_page": {"enabled": None},
-}
-
-
-# -- the wire shapes ------------------------------------------------------------------------
-
-
-# The wire shapes are decoded once and read: never compared or printed, so attrs is not asked
-# for __repr__ or __eq__, nor for __slots__ (compiling those and building a slotted class a
-# second time are most of each class's import cost; issue 17).
-@attrs.frozen(repr=False, eq=False, slots=False)
-class _Session:
-    id: str
-    url: str
-    customer: str
-    created: int
-    return_url: str | None = None
-    flow: dict[str, Any] | None = None
-
-
-@attrs.frozen(repr=False, eq=False, slots=False)
-class _Configuration:
-    id: str
-    is_default: bool = False
-    updated: int | None = None
-    metadata: dict[str, Any] | None = None
-
-
-@attrs.frozen(repr=False, eq=False, slots=False)
-class _ConfigurationPage:
-    data: list[dict[str, Any]]
-    has_more: bool = False
-
-
-@attrs.frozen(repr=False, eq=False, slots=False)
-class _Error:
-    type: str | None = None
-    code: str | None = None
-    param: str | None = None
-    message: str | None = None
-
-
-@attrs.frozen(repr=False, eq=False, slots=False)
-class _ErrorEnvelope:
-    error: _Error = _Error()
-
-
-def _strict(kind: type) -> Any:
-    def hook(value: object, _: type) -> Any:
-        # cattrs' default calls int()/bool(): True would become 1, "false" True.
-        if type(value) is not kind:
-            raise TypeError(f"expected {kind.__name__}, not {type(value).__name__}")
-        return value
-
-    return hook
-
-
-def _make_converter() -> Any:
-    converter = wire_converter().converter
-    converter.register_structure_hook(int, _strict(int))
-    converter.register_structure_hook(bool, _strict(bool))
-    return converter
-
-
-_converter = LazyConverter(_make_converter)
-
-
-# -- Stripe's form encoding ---------------------------------------------------------------
-
-
-def _encode(params: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
-    """Stripe's bracket notation, as stripe-python's ``_api_encode`` writes it: nested
-    objects as ``a[b]``, lists indexed (``a[0][id]``), booleans ``true``/``false``, None
-    left out, an empty list left out (send ``""`` to clear a list)."""
-    for key, value in params.items():
-        name = f"{prefix}[{key}]" if prefix else str(key)
-        if value is None:
-            continue
-        if isinstance(value, str):  # most values: tested first, as the Mapping ABC is slow
-            yield name, str(value)
-        elif isinstance(value, dict | Mapping):
-            yield from _encode(value, name)
-        elif isinstance(value, list | tuple):
-            yield from _encode({str(index): item for index, item in enumerate(value)}, name)
-        elif isinstance(value, bool):
-            yield name, "true" if value else "false"
-        else:
-            yield name, str(value)
-
-
-def form_body(params: Mapping[str, Any]) -> bytes:
-    """The urlencoded body, brackets left unescaped as stripe-python leaves them."""
-    encoded = urlencode(list(_encode(params)))
-    return encoded.replace("%5B", "[").replace("%5D", "]").encode("ascii")
-
-
-# -- locales --------------------------------------------------------------------------------
-
-
-def stripe_locale(tag: str) -> str | None:
-    """The Stripe locale for a BCP 47 tag, or None when Stripe has nothing close.
-
-    An exact tag (any case, ``_`` or ``-``) is Stripe's; a regional variant Stripe lacks
-    falls back to its language (``en-US`` -> ``en``, ``pt-PT`` -> ``pt``, ``de-CH`` ->
-    ``de``); Spanish of the Americas is ``es-419``; Chinese goes by script and region
-    (``zh-Hant`` -> ``zh-TW``, ``zh-Hant-HK``/``zh-MO`` -> ``zh-HK``, ``zh-CN`` -> ``zh``)."""
-    key = tag.replace("_", "-").lower()
-    if key in _LOCALE_BY_KEY:
-        return _LOCALE_BY_KEY[key]
-    language, *rest = key.split("-")
-    language = _LANGUAGE_ALIASES.get(language, language)
-    script = next((part for part in rest if len(part) == 4 and part.isalpha()), None)
-    region = next((part for part in rest if len(part) == 2 or part.isdigit()), None)
-    if language == "zh":
-        if region in ("hk", "mo"):
-            return "zh-HK"
-        if region == "tw" or script == "hant":
-            return "zh-TW"
-        return "zh"
-    if language == "es" and region in _LATIN_AMERICA:
-        return "es-419"
-    if region is not None and f"{language}-{region}" in _LOCALE_BY_KEY:
-        return _LOCALE_BY_KEY[f"{language}-{region}"]
-    return _LOCALE_BY_KEY.get(language)
-
-
-# -- managed configurations -----------------------------------------------------------------
-
-
-class _ManagedConfigurations:
-    """Managed configuration ids, per process: (account, base, toggles) -> ``bpc_...``.
-
-    Thread-safe for its own reads and writes; no I/O under the lock. Two threads that miss
-    at once both derive the configuration, and Stripe's idempotency (the same derived key)
-    gives both the same one."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._ids: dict[tuple[str, ...], str] = {}
-
-    def get(self, key: tuple[str, ...]) -> str | None:
-        with self._lock:
-            return self._ids.get(key)
-
-    def put(self, key: tuple[str, ...], configuration_id: str) -> None:
-        with self._lock:
-            self._ids[key] = configuration_id
-
-    def forget(self, key: tuple[str, ...], configuration_id: str) -> None:
-        with self._lock:
-            if self._ids.get(key) == configuration_id:
-                del self._ids[key]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._ids.clear()
-
-
-_managed = _ManagedConfigurations()
-
-
-def forget_managed_configurations() -> None:
-    """Forget every managed configuration id this process cached: the next session with
-    configuration toggles reads the base configuration again (after you changed it in the
-    dashboard, say)."""
-    _managed.clear()
-
-
-def _fingerprint(base_id: str, base_updated: int | None, toggles: Mapping[Action, bool]) -> str:
-    material = json.dumps(
-        {
-            "base": base_id,
-            "updated": base_updated,
-            "toggles": {action.value: allowed for action, allowed in sorted(toggles.items())},
-        },
-        sort_keys=True,
-    )
-    return hashlib.sha256(material.encode()).hexdigest()[:32]
-
-
-def _copy_creatable(value: Any, shape: Any) -> Any:
-    """The parts of a configuration object its create call takes (see ``_CREATABLE``)."""
-    if shape is None:
-        return "" if value == [] else value  # Stripe's way to send an empty list
-    if isinstance(shape, list):
-        if not isinstance(value, list):
-            return None
-        copied = [_copy_creatable(item, shape[0]) for item in value]
-        return copied or ""
-    if not isinstance(value, Mapping):
-        return None
-    out = {}
-    for key, inner in shape.items():
-        copied = _copy_creatable(value.get(key), inner)
-        if copied is not None:
-            out[key] = copied
-    return out
-
-
-def _derived_params(
-    base: Mapping[str, Any], toggles: Mapping[Action, bool], fingerprint: str
-) -> dict[str, Any]:
-    params: dict[str, Any] = _copy_creatable(base, _CREATABLE)
-    features = params.setdefault("features", {})
-    for action, allowed in toggles.items():
-        features.setdefault(_CONFIGURATION_FEATURES[action], {})["enabled"] = allowed
-    shown = ", ".join(
-        f"{action.value}={str(allowed).lower()}" for action, allowed in toggles.items()
-    )
-    params["name"] = f"portalkit: {base['id']} with {shown}"
-    params["metadata"] = {FINGERPRINT_METADATA: fingerprint, "portalkit_base": base["id"]}
-    return params
 
 
 # -- the adapter ----------------------------------------------------------------------------
@@ -607,7 +281,7 @@ class Stripe:
         params, options = self._session_params(request)
         configuration = options.base
         if options.toggles:
-            configuration = _managed.get(self._cache_key(request, options))
+            configuration = managed_configurations.get(self._cache_key(request, options))
             if configuration is None:
                 raise InvalidRequest.local(
                     "configuration",
@@ -629,7 +303,7 @@ class Stripe:
         # may replay this exchange's earlier answers into a fresh one (to retry a step whose
         # answer was unreadable), and a replay must take the same path as the original.
         cache_key = self._cache_key(request, options)
-        cached = _managed.get(cache_key)
+        cached = managed_configurations.get(cache_key)
         if cached is not None:
             try:
                 response = yield self._session_request(request, params, options, cached)
@@ -642,8 +316,8 @@ class Stripe:
         response = yield self._session_request(request, params, options, configuration)
         link = self.parse_response(response, request)
         if cached is not None:  # deleted or deactivated since it was cached: made again
-            _managed.forget(cache_key, cached)
-        _managed.put(cache_key, configuration)
+            managed_configurations.forget(cache_key, cached)
+        managed_configurations.put(cache_key, configuration)
         return link
 
     def _session_params(self, request: PortalRequest) -> tuple[dict[str, Any], _Options]:
@@ -839,7 +513,7 @@ class Stripe:
             url = f"{self.base_url}{CONFIGURATIONS_PATH}?{form_body(query).decode()}"
             response = yield httpx.Request("GET", url, headers=self._headers(options, None))
             reply = _reply(response)
-            page = reply.structure(_converter, reply.json_object(), _ConfigurationPage)
+            page = reply.structure(converter, reply.json_object(), ConfigurationPage)
             for data in page.data:
                 configuration = _read_configuration(reply, data)
                 wanted = (
@@ -864,8 +538,8 @@ class Stripe:
                 " customer portal settings in the dashboard first",
                 provider=self.name,
             )
-        base_configuration = _reply(response).structure(_converter, base, _Configuration)
-        fingerprint = _fingerprint(
+        base_configuration = _reply(response).structure(converter, base, Configuration)
+        fingerprint = configuration_fingerprint(
             base_configuration.id, base_configuration.updated, options.toggles
         )
         if fingerprint in made_before:
@@ -874,7 +548,7 @@ class Stripe:
             "POST",
             self.base_url + CONFIGURATIONS_PATH,
             headers=self._headers(options, f"portalkit-bpc-{fingerprint}"),
-            content=form_body(_derived_params(base, options.toggles, fingerprint)),
+            content=form_body(derived_params(base, options.toggles, fingerprint)),
         )
         reply = _reply(created)
         return _read_configuration(reply, reply.json_object()).id
@@ -884,7 +558,7 @@ class Stripe:
     def parse_response(self, response: httpx.Response, request: PortalRequest) -> PortalLink:
         reply = _reply(response)
         body = reply.json_object()
-        session = reply.structure(_converter, body, _Session)
+        session = reply.structure(converter, body, Session)
         deep_links: tuple[DeepLink, ...] = ()
         flow = request.flow
         if flow is not None and flow.action is not Action.OVERVIEW:
@@ -909,9 +583,9 @@ class Stripe:
 
     def parse_error(self, response: httpx.Response) -> PortalError:
         reply = _reply(response)
-        if not _is_envelope(reply.error_json()):
+        if not is_error_envelope(reply.error_json()):
             return reply.unexpected_endpoint()
-        wire = reply.error_body(_converter, _ErrorEnvelope).error
+        wire = reply.error_body(converter, ErrorEnvelope).error
         kind, code, param = wire.type or None, wire.code or None, wire.param
         cls: type[PortalError] | None = None
         if kind == "idempotency_error":
@@ -967,20 +641,11 @@ def _after_completion(after: AfterCompletion) -> dict[str, Any]:
     return wire
 
 
-def _read_configuration(reply: Reply, data: object) -> _Configuration:
-    configuration = reply.structure(_converter, data, _Configuration)
+def _read_configuration(reply: Reply, data: object) -> Configuration:
+    configuration = reply.structure(converter, data, Configuration)
     if not CONFIGURATION_ID.fullmatch(configuration.id):
         raise reply.invalid("a configuration id that is not bpc_...")
     return configuration
-
-
-def _is_envelope(body: Mapping[str, Any]) -> bool:
-    """Stripe's own error answer: an ``error`` object with its ``type`` (or ``code``). A
-    proxy's page or another server's JSON is not."""
-    error = body.get("error")
-    return isinstance(error, dict) and any(
-        text_or_none(error.get(name)) for name in ("type", "code")
-    )
 
 
 def _reply(response: httpx.Response) -> Reply:

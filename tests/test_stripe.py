@@ -53,19 +53,15 @@ from portalkit import (
 from portalkit._http import httpx
 from portalkit.providers import stripe as stripe_module
 from portalkit.providers.paddle import Paddle
-from portalkit.providers.stripe import (
-    STRIPE_VERSION,
-    Stripe,
-    forget_managed_configurations,
-    form_body,
-    stripe_locale,
-)
+from portalkit.providers.stripe import STRIPE_VERSION, Stripe, forget_managed_configurations
+from portalkit.providers.stripe_locales import LOCALES, stripe_locale
 from portalkit.providers.stripe_sandbox import (
     CREDENTIALS,
     DEFAULT_CONFIGURATION,
     SEEDED_PRODUCT,
     TWIN,
 )
+from portalkit.providers.stripe_wire import form_body
 from portalkit.sandbox import Fault, Sandbox
 
 VENDOR = "stripe"
@@ -928,12 +924,12 @@ def test_locale_mapping(tag: str, sent: str) -> None:
 
 
 def test_every_stripe_locale_maps_to_itself() -> None:
-    assert len(stripe_module.LOCALES) == 47  # 46 tags and auto
+    assert len(LOCALES) == 47  # 46 tags and auto
     # "auto" is not a language tag, so no PortalRequest carries it: leaving locale out is
     # the same on Stripe ("blank or auto": the customer's preferred_locales or browser).
     with pytest.raises(errors.InvalidRequest):
         PortalRequest(DOC_CUSTOMER, locale="auto")
-    for tag in stripe_module.LOCALES:
+    for tag in LOCALES:
         assert stripe_locale(tag) == tag
 
 

@@ -382,7 +382,15 @@ def imported_modules(path: Path) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("name", ["stripe_sandbox.py", "stripe_twin_webhooks.py"])
+#: The twin's modules: providers/stripe_sandbox.py and its parts beside it.
+TWIN_MODULES = ["stripe_sandbox.py", *sorted(p.name for p in PROVIDERS.glob("stripe_twin_*.py"))]
+
+
+def test_the_twin_modules_are_all_listed() -> None:
+    assert {"stripe_twin_webhooks.py", "stripe_twin_sessions.py"} <= set(TWIN_MODULES)
+
+
+@pytest.mark.parametrize("name", TWIN_MODULES)
 def test_the_twin_imports_no_webhook_code_of_portalkit(name: str) -> None:
     modules = imported_modules(PROVIDERS / name)
     assert "portalkit.sandbox.twin" in modules  # the walk found the imports
