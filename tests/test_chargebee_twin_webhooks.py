@@ -12,14 +12,13 @@ from __future__ import annotations
 import ast
 import base64
 import dataclasses
-import json
-from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import chargebee
 import pytest
+from _twin_deliveries import NOW, TwinDeliveries, at
 from chargebee.models.customer.operations import Customer
 from chargebee.models.customer.responses import CustomerResponse, PaymentMethodResponse
 from chargebee.models.enums import EventType as ChargebeeEventType
@@ -34,66 +33,19 @@ from chargebee.models.subscription.responses import (
     SubscriptionResponse,
 )
 
-from portalkit import EventType, Webhooks, errors
+from portalkit import EventType, errors
 from portalkit.errors import RejectionReason
 from portalkit.providers import chargebee_sandbox
 from portalkit.providers.chargebee_sandbox import TWIN
-from portalkit.sandbox._subscriptions import transition
-from portalkit.sandbox.twin import Change, SubscriptionState, TwinWebhooks
+from portalkit.sandbox.twin import Change, TwinWebhooks
 
-NOW = 1_767_225_600  # 2026-01-01T00:00:00Z
-CUSTOMER, SUBSCRIPTION = next((c, s[0]) for c, s in TWIN.customers.items() if s)
-assert TWIN.webhooks is not None
-HOOKS: TwinWebhooks = TWIN.webhooks
-
-
-def state() -> SubscriptionState:
-    """A seeded subscription, ten days into its period."""
-    start = NOW - 10 * 86400
-    return SubscriptionState(
-        id=SUBSCRIPTION,
-        customer_id=CUSTOMER,
-        current_period_start=start,
-        current_period_end=start + 30 * 86400,
-        plan=HOOKS.plans[0],
-        payment_method=HOOKS.payment_method_id(start - 40 * 86400),
-        created_at=start - 40 * 86400,
-        updated_at=start - 40 * 86400,
-    )
-
-
-def apply(change: Change, before: SubscriptionState, now: float) -> SubscriptionState:
-    """The sandbox's own state transition (``portalkit.sandbox._subscriptions``)."""
-    return transition(before, change, HOOKS, now)
-
-
-def before_of(change: Change) -> SubscriptionState:
-    """The state a change starts from: a withdrawal needs a scheduled cancellation."""
-    if change is Change.SUBSCRIPTION_UNCANCELED:
-        return apply(Change.SUBSCRIPTION_CANCEL_SCHEDULED, state(), NOW - 3600)
-    return state()
-
-
-def delivered(
-    change: Change, before: SubscriptionState | None = None, secret: str | None = None
-) -> list[tuple[dict[str, Any], dict[str, str], bytes]]:
-    """(payload, headers, body) of each event the twin sends for ``change`` at NOW."""
-    before = before or before_of(change)
-    after = apply(change, before, NOW)
-    sent = []
-    for payload in HOOKS.events(change, before, after, NOW):
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        headers = HOOKS.sign(body, payload, secret or HOOKS.secret, NOW, "unused")
-        sent.append((payload, headers, body))
-    return sent
-
-
-def receiver() -> Webhooks:
-    return Webhooks.from_env(HOOKS.env, provider="chargebee")
-
-
-def at(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
+# The seeded subscription, each change's deliveries and the receiver (tests/_twin_deliveries.py).
+DELIVERIES = TwinDeliveries(TWIN, scheduled_ago=3600)
+HOOKS: TwinWebhooks = DELIVERIES.hooks
+CUSTOMER, SUBSCRIPTION = DELIVERIES.customer, DELIVERIES.subscription
+state, scheduled, before_of = DELIVERIES.state, DELIVERIES.scheduled, DELIVERIES.before_of
+delivered, receiver = DELIVERIES.delivered, DELIVERIES.receiver
+apply = DELIVERIES.apply
 
 
 # How portalkit reads each change: [(Chargebee's event type, EventType)].

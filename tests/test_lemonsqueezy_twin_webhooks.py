@@ -11,26 +11,27 @@ from __future__ import annotations
 import ast
 import hashlib
 import hmac
-import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _twin_deliveries import NOW, TwinDeliveries, at
 from starlette.datastructures import Headers
 
-from portalkit import EventType, Webhooks, errors
+from portalkit import EventType, errors
 from portalkit.errors import RejectionReason
 from portalkit.providers import lemonsqueezy_sandbox
 from portalkit.providers.lemonsqueezy_sandbox import TWIN, retrieve_subscription
 from portalkit.sandbox._store import Store, TwinStore
-from portalkit.sandbox._subscriptions import transition
-from portalkit.sandbox.twin import Call, Change, SubscriptionState, TwinWebhooks
+from portalkit.sandbox.twin import Call, Change, TwinWebhooks
 
-NOW = 1_767_225_600  # 2026-01-01T00:00:00Z
-CUSTOMER, SUBSCRIPTION = next((c, s[0]) for c, s in TWIN.customers.items() if s)
-assert TWIN.webhooks is not None
-HOOKS: TwinWebhooks = TWIN.webhooks
+# The seeded subscription, each change's deliveries and the receiver (tests/_twin_deliveries.py).
+DELIVERIES = TwinDeliveries(TWIN, scheduled_ago=3600)
+HOOKS: TwinWebhooks = DELIVERIES.hooks
+CUSTOMER, SUBSCRIPTION = DELIVERIES.customer, DELIVERIES.subscription
+state, scheduled, before_of = DELIVERIES.state, DELIVERIES.scheduled, DELIVERIES.before_of
+delivered, receiver = DELIVERIES.delivered, DELIVERIES.receiver
+apply = DELIVERIES.apply
 #: The subscription object's attributes (API reference, "The subscription object").
 DOCUMENTED = {
     "store_id",
@@ -60,55 +61,6 @@ DOCUMENTED = {
     "updated_at",
     "test_mode",
 }
-
-
-def state() -> SubscriptionState:
-    """A seeded subscription, ten days into its period."""
-    start = NOW - 10 * 86400
-    return SubscriptionState(
-        id=SUBSCRIPTION,
-        customer_id=CUSTOMER,
-        current_period_start=start,
-        current_period_end=start + 30 * 86400,
-        plan=HOOKS.plans[0],
-        payment_method=HOOKS.payment_method_id(start - 40 * 86400),
-        created_at=start - 40 * 86400,
-        updated_at=start - 40 * 86400,
-    )
-
-
-def apply(change: Change, before: SubscriptionState, now: float) -> SubscriptionState:
-    """The sandbox's own state transition (``portalkit.sandbox._subscriptions``)."""
-    return transition(before, change, HOOKS, now)
-
-
-def before_of(change: Change) -> SubscriptionState:
-    """The state a change starts from: a resumption needs a cancelled subscription."""
-    if change is Change.SUBSCRIPTION_UNCANCELED:
-        return apply(Change.SUBSCRIPTION_CANCEL_SCHEDULED, state(), NOW - 3600)
-    return state()
-
-
-def delivered(
-    change: Change, before: SubscriptionState | None = None, secret: str | None = None
-) -> list[tuple[dict[str, Any], dict[str, str], bytes]]:
-    """(payload, headers, body) of each event the twin sends for ``change`` at NOW."""
-    before = before or before_of(change)
-    after = apply(change, before, NOW)
-    sent = []
-    for payload in HOOKS.events(change, before, after, NOW):
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        headers = HOOKS.sign(body, payload, secret or HOOKS.secret, NOW, "unused")
-        sent.append((payload, headers, body))
-    return sent
-
-
-def receiver() -> Webhooks:
-    return Webhooks.from_env(HOOKS.env, provider="lemonsqueezy")
-
-
-def at(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
 
 
 # How portalkit reads each change: [(Lemon Squeezy's event name, EventType)].

@@ -12,39 +12,26 @@ from __future__ import annotations
 import ast
 import hashlib
 import hmac
-import json
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import attrs
 import pytest
+from _twin_deliveries import NOW, TwinDeliveries, at
 
-from portalkit import EventType, Webhooks, errors
+from portalkit import EventType, errors
 from portalkit.errors import RejectionReason
 from portalkit.providers import plugipay_sandbox
 from portalkit.providers.plugipay_sandbox import TWIN
 from portalkit.sandbox.twin import Change, SubscriptionState, TwinWebhooks
 
-NOW = 1_767_225_600  # 2026-01-01T00:00:00Z
-CUSTOMER, SUBSCRIPTION = next((c, s[0]) for c, s in TWIN.customers.items() if s)
-assert TWIN.webhooks is not None
-HOOKS: TwinWebhooks = TWIN.webhooks
-
-
-def state() -> SubscriptionState:
-    """A seeded subscription, a month into its second period."""
-    start = NOW - 10 * 86400
-    return SubscriptionState(
-        id=SUBSCRIPTION,
-        customer_id=CUSTOMER,
-        current_period_start=start,
-        current_period_end=start + 30 * 86400,
-        plan=HOOKS.plans[0],
-        payment_method=HOOKS.payment_method_id(start - 40 * 86400),
-        created_at=start - 40 * 86400,
-        updated_at=start - 40 * 86400,
-    )
+# The seeded subscription, each change's deliveries and the receiver (tests/_twin_deliveries.py).
+DELIVERIES = TwinDeliveries(
+    TWIN, transition=lambda before, change, _hooks, now: apply(change, before, now)
+)
+HOOKS: TwinWebhooks = DELIVERIES.hooks
+CUSTOMER, SUBSCRIPTION = DELIVERIES.customer, DELIVERIES.subscription
+state, scheduled, before_of = DELIVERIES.state, DELIVERIES.scheduled, DELIVERIES.before_of
+delivered, receiver = DELIVERIES.delivered, DELIVERIES.receiver
 
 
 def apply(change: Change, before: SubscriptionState, now: float) -> SubscriptionState:
@@ -63,28 +50,6 @@ def apply(change: Change, before: SubscriptionState, now: float) -> Subscription
     if change is Change.PAYMENT_METHOD_UPDATED:
         return attrs.evolve(after, payment_method=HOOKS.payment_method_id(now))
     return after
-
-
-def delivered(
-    change: Change, before: SubscriptionState | None = None, secret: str | None = None
-) -> list[tuple[dict[str, Any], dict[str, str], bytes]]:
-    """(payload, headers, body) of each event the twin sends for ``change`` at NOW."""
-    before = before or state()
-    after = apply(change, before, NOW)
-    sent = []
-    for payload in HOOKS.events(change, before, after, NOW):
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        headers = HOOKS.sign(body, payload, secret or HOOKS.secret, NOW, "unused")
-        sent.append((payload, headers, body))
-    return sent
-
-
-def receiver() -> Webhooks:
-    return Webhooks.from_env(HOOKS.env, provider="plugipay")
-
-
-def at(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
 
 
 # The events portalkit reads each change as: (change, [(vendor type, EventType)]).

@@ -14,14 +14,12 @@ patched to NOW, so the SDK and portalkit see the same instant.
 from __future__ import annotations
 
 import ast
-import json
 import types
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import polar.webhooks as polar_webhooks
 import pytest
+from _twin_deliveries import NOW, TwinDeliveries, at
 from polar.v2027_01.outputs import Subscription
 from polar.v2027_01.webhooks import (
     PolarWebhookVerificationError,
@@ -32,17 +30,19 @@ from polar.v2027_01.webhooks import (
     validate_event,
 )
 
-from portalkit import EventType, Webhooks, errors
+from portalkit import EventType, errors
 from portalkit.errors import RejectionReason
 from portalkit.providers import polar_sandbox, polar_twin_webhooks
 from portalkit.providers.polar_sandbox import TWIN
-from portalkit.sandbox._subscriptions import transition
-from portalkit.sandbox.twin import Change, SubscriptionState, TwinWebhooks
+from portalkit.sandbox.twin import Change, TwinWebhooks
 
-NOW = 1_767_225_600  # 2026-01-01T00:00:00Z
-CUSTOMER, SUBSCRIPTION = next((c, s[0]) for c, s in TWIN.customers.items() if s)
-assert TWIN.webhooks is not None
-HOOKS: TwinWebhooks = TWIN.webhooks
+# The seeded subscription, each change's deliveries and the receiver (tests/_twin_deliveries.py).
+DELIVERIES = TwinDeliveries(TWIN)
+HOOKS: TwinWebhooks = DELIVERIES.hooks
+CUSTOMER, SUBSCRIPTION = DELIVERIES.customer, DELIVERIES.subscription
+state, scheduled, before_of = DELIVERIES.state, DELIVERIES.scheduled, DELIVERIES.before_of
+delivered, receiver = DELIVERIES.delivered, DELIVERIES.receiver
+apply = DELIVERIES.apply
 OTHER_SECRET = "polar_whs_AnotherEndpointSecretQ8vN2cLx5RtY7bK0mJ4hG1sD9"
 PAYLOADS = {
     "subscription.updated": WebhookSubscriptionUpdatedPayload,
@@ -55,58 +55,6 @@ PAYLOADS = {
 @pytest.fixture(autouse=True)
 def _sdk_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(polar_webhooks, "time", types.SimpleNamespace(time=lambda: float(NOW)))
-
-
-def state() -> SubscriptionState:
-    """A seeded subscription, ten days into its period."""
-    start = NOW - 10 * 86400
-    return SubscriptionState(
-        id=SUBSCRIPTION,
-        customer_id=CUSTOMER,
-        current_period_start=start,
-        current_period_end=start + 30 * 86400,
-        plan=HOOKS.plans[0],
-        payment_method=HOOKS.payment_method_id(start - 40 * 86400),
-        created_at=start - 40 * 86400,
-        updated_at=start - 40 * 86400,
-    )
-
-
-def scheduled() -> SubscriptionState:
-    """The seeded subscription with a cancellation asked for a day ago."""
-    return apply(Change.SUBSCRIPTION_CANCEL_SCHEDULED, state(), NOW - 86400)
-
-
-def apply(change: Change, before: SubscriptionState, now: float) -> SubscriptionState:
-    """The sandbox's own state transition (``portalkit.sandbox._subscriptions``)."""
-    return transition(before, change, HOOKS, now)
-
-
-def delivered(
-    change: Change,
-    before: SubscriptionState | None = None,
-    secret: str | None = None,
-    timestamp: int = NOW,
-) -> list[tuple[dict[str, Any], dict[str, str], bytes]]:
-    """(payload, headers, body) of each event the twin sends for ``change`` at NOW."""
-    before = before or (scheduled() if change is Change.SUBSCRIPTION_UNCANCELED else state())
-    after = apply(change, before, NOW)
-    assert HOOKS.delivery_id is not None
-    sent = []
-    for payload in HOOKS.events(change, before, after, NOW):
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        delivery = HOOKS.delivery_id(NOW)
-        headers = HOOKS.sign(body, payload, secret or HOOKS.secret, timestamp, delivery)
-        sent.append((payload, headers, body))
-    return sent
-
-
-def receiver() -> Webhooks:
-    return Webhooks.from_env(HOOKS.env, provider="polar")
-
-
-def at(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
 
 
 # How portalkit reads each change: [(Polar's event type, EventType)], in the order Polar's
