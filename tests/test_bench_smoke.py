@@ -154,3 +154,22 @@ def test_the_report_is_written_between_markers(
     assert text.startswith("# Performance\n\nbefore\n")
     assert text.endswith("after\n")
     assert report.strip() in text
+
+
+@pytest.mark.parametrize(
+    ("portalkit", "baseline", "shown", "met"),
+    [
+        (1.1004, 1.0, "1.100", True),  # prints 1.100: the row must not read MISSED
+        (1.1006, 1.0, "1.101", False),
+        (1.0, 1.0, "1.000", True),
+    ],
+)
+def test_a_ratio_is_judged_as_the_table_prints_it(
+    bench: ModuleType, portalkit: float, baseline: float, shown: str, met: bool
+) -> None:
+    from bench._report import ratio_row
+    from bench._stats import Comparison
+
+    comparison = Comparison(a=(portalkit,), b=(baseline,))
+    row = ratio_row("4", "x", comparison, unit="ms", scale=1000, target=1.10)
+    assert (row.result, row.met) == (shown, met)
