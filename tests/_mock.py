@@ -6,6 +6,8 @@
 - ``mint``: one ``create_link`` call through ``Portal`` or ``AsyncPortal`` over that
   transport, so every test runs sync and async alike with ``@both_modes``.
 - ``end_session``: one ``end_session`` call, the same way.
+- ``create_link``: one ``create_link`` call on the Portal's own client, for a test that
+  serves the vendor itself (a sandbox or a raw server on 127.0.0.1).
 - ``record_sleeps``: replaces the retry loop's sleep with one that only records, so retry
   tests are instant and can assert on the waits without measuring time.
 - The vendors' documented example bodies, verbatim from shared/provider-docs.
@@ -160,6 +162,26 @@ def mint(
             httpx.AsyncClient(transport=transport) as client,
             AsyncPortal(provider, http_client=client, **portal_options) as portal,
         ):
+            return await portal.create_link(request)
+
+    return asyncio.run(run())
+
+
+def create_link(
+    mode: str,
+    provider: PortalProvider | MigrationRouter,
+    request: PortalRequest,
+    **portal_options: Any,
+) -> PortalLink:
+    """``create_link`` once, through Portal ("sync") or AsyncPortal ("async"), on the
+    client the Portal makes itself: for a test whose server is real (on 127.0.0.1)."""
+    if mode == "sync":
+        with Portal(provider, **portal_options) as portal:
+            return portal.create_link(request)
+    assert mode == "async", mode
+
+    async def run() -> PortalLink:
+        async with AsyncPortal(provider, **portal_options) as portal:
             return await portal.create_link(request)
 
     return asyncio.run(run())

@@ -15,6 +15,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from _user_app import clean_env, mypy_strict
+
 ROOT = Path(__file__).resolve().parent.parent
 
 APP = """\
@@ -32,58 +34,15 @@ def url_of(link: PortalLink) -> str:
 """
 
 
-def _clean_env() -> dict[str, str]:
-    # No PYTHONPATH or MYPYPATH: what mypy finds, it finds through the installed package.
-    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MYPYPATH")}
-
-
 def test_mypy_strict_resolves_portalkit_in_a_users_app(tmp_path: Path) -> None:
-    app = tmp_path / "app.py"
-    app.write_text(APP)
-    result = subprocess.run(  # noqa: S603 -- our own interpreter, fixed arguments
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--no-incremental",
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            str(app),
-        ],
-        cwd=tmp_path,  # outside the repository: nothing resolves through the working dir
-        env=_clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = mypy_strict(tmp_path, APP)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Success: no issues found in 1 source file" in result.stdout
 
 
 def test_a_wrong_type_in_the_users_app_is_reported(tmp_path: Path) -> None:
     # The check above is not vacuous: the same set-up sees portalkit's real types.
-    app = tmp_path / "app.py"
-    app.write_text(APP + "\n\nbroken: int = PortalRequest(customer_id='x')\n")
-    result = subprocess.run(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--no-incremental",
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            str(app),
-        ],
-        cwd=tmp_path,
-        env=_clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = mypy_strict(tmp_path, APP + "\n\nbroken: int = PortalRequest(customer_id='x')\n")
     assert result.returncode == 1
     assert 'has type "PortalRequest"' in result.stdout
 
@@ -93,7 +52,7 @@ def test_a_top_level_import_of_providers_fails_loudly() -> None:
     result = subprocess.run(  # noqa: S603
         [sys.executable, "-c", code],
         cwd=ROOT,  # the repository root is on sys.path here, as in an editable install
-        env=_clean_env(),
+        env=clean_env(),
         capture_output=True,
         text=True,
         timeout=60,

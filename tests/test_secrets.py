@@ -12,7 +12,6 @@ for each one in everything captured.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import logging
@@ -34,6 +33,7 @@ from _fault_matrix import (
     capture_logs,
     run,
 )
+from _mock import create_link
 from _raw_server import Forward, RawRequest, RawServer, Reply
 from _vendors import adapter, deduplicates, portal_customer, seeded_customer, twin
 
@@ -170,15 +170,7 @@ def echoed_credentials(server: RawServer) -> set[str]:
 
 
 def _create(provider: PortalProvider, request: PortalRequest, mode: str) -> PortalLink:
-    if mode == "sync":
-        with Portal(provider, retry=FAST) as portal:
-            return portal.create_link(request)
-
-    async def create() -> PortalLink:
-        async with AsyncPortal(provider, retry=FAST) as portal:
-            return await portal.create_link(request)
-
-    return asyncio.run(create())
+    return create_link(mode, provider, request, retry=FAST)
 
 
 @pytest.mark.parametrize("vendor", VENDORS)

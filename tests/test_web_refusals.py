@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import attrs
 import flask
 import pytest
+from _user_app import mypy_strict
 from _web import (
     API_KEY,
     CUSTOMER_ID,
@@ -539,35 +539,12 @@ RefusalKind.NO_SUCH_KIND
 """
 
 
-def mypy(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
-    app = tmp_path / "app.py"
-    app.write_text(textwrap.dedent(source))
-    return subprocess.run(  # noqa: S603 -- our own interpreter, fixed arguments
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--no-incremental",
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            "--ignore-missing-imports",
-            str(app),
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 def test_an_apps_renderers_type_check_and_a_wrong_one_does_not(tmp_path: Path) -> None:
     """One mypy --strict run over an app: its renderers for each framework check clean, and
     the two wrong lines at its end (a renderer that returns no response, a kind that does
     not exist) are the only errors."""
     source = TYPED_APP.format(wrong=WRONG)
-    run = mypy(tmp_path, source)
+    run = mypy_strict(tmp_path, source, ignore_missing_imports=True)
     found = [line for line in run.stdout.splitlines() if ": error:" in line]
     wrong_from = source.count("\n", 0, source.index("def wrong_page")) + 1
     lines = [int(line.split(":")[1]) for line in found]

@@ -16,7 +16,6 @@ Every server here is real and on 127.0.0.1: a raw one answering every request th
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import time
@@ -25,6 +24,7 @@ from typing import Any
 
 import flask
 import pytest
+from _mock import MODES, create_link
 from _raw_server import RawServer
 from _raw_server import Reply as Answer
 from _vendors import VENDORS, adapter, portal_customer, twin
@@ -51,7 +51,6 @@ from portalkit.web import _core as web_core
 from portalkit.web import flask as web_flask
 from portalkit.web import starlette as web_starlette
 
-MODES = ("sync", "async")
 RETURN_URL = "https://app.example.com/account"
 #: Retries allowed, but never a real sleep: an UnexpectedEndpoint must still be sent once.
 RETRIES = RetryPolicy(
@@ -106,15 +105,7 @@ def request_for(vendor: str) -> PortalRequest:
 def create(
     mode: str, provider: PortalProvider | MigrationRouter, request: PortalRequest
 ) -> PortalLink:
-    if mode == "sync":
-        with Portal(provider, retry=RETRIES) as portal:
-            return portal.create_link(request)
-
-    async def run() -> PortalLink:
-        async with AsyncPortal(provider, retry=RETRIES) as portal:
-            return await portal.create_link(request)
-
-    return asyncio.run(run())
+    return create_link(mode, provider, request, retry=RETRIES)
 
 
 @pytest.fixture
