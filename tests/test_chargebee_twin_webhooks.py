@@ -37,15 +37,10 @@ from portalkit import EventType, errors
 from portalkit.errors import RejectionReason
 from portalkit.providers import chargebee_sandbox
 from portalkit.providers.chargebee_sandbox import TWIN
-from portalkit.sandbox.twin import Change, TwinWebhooks
+from portalkit.sandbox.twin import Change
 
 # The seeded subscription, each change's deliveries and the receiver (tests/_twin_deliveries.py).
-DELIVERIES = TwinDeliveries(TWIN, scheduled_ago=3600)
-HOOKS: TwinWebhooks = DELIVERIES.hooks
-CUSTOMER, SUBSCRIPTION = DELIVERIES.customer, DELIVERIES.subscription
-state, scheduled, before_of = DELIVERIES.state, DELIVERIES.scheduled, DELIVERIES.before_of
-delivered, receiver = DELIVERIES.delivered, DELIVERIES.receiver
-apply = DELIVERIES.apply
+seeded = TwinDeliveries(TWIN, scheduled_ago=3600)
 
 
 # How portalkit reads each change: [(Chargebee's event type, EventType)].
@@ -65,42 +60,44 @@ EXPECTED = {
 
 
 def test_the_twin_declares_its_webhooks() -> None:
-    assert set(EXPECTED) == HOOKS.changes
-    user, _, password = HOOKS.secret.partition(":")
-    assert HOOKS.env == {
+    assert set(EXPECTED) == seeded.hooks.changes
+    user, _, password = seeded.hooks.secret.partition(":")
+    assert seeded.hooks.env == {
         "CHARGEBEE_WEBHOOK_USERNAME": user,
         "CHARGEBEE_WEBHOOK_PASSWORD": password,
     }
     assert user
     assert password
     assert ":" not in user
-    assert set(HOOKS.action_changes) <= {action for action, _ in TWIN.actions}
-    assert set(HOOKS.action_changes.values()) <= HOOKS.changes
-    assert HOOKS.action_changes["cancel_subscription"] is Change.SUBSCRIPTION_CANCEL_SCHEDULED
-    assert HOOKS.action_changes["update_subscription"] is Change.SUBSCRIPTION_PLAN_CHANGED
-    assert len(HOOKS.plans) >= 2
-    new = HOOKS.payment_method_id(NOW)
+    assert set(seeded.hooks.action_changes) <= {action for action, _ in TWIN.actions}
+    assert set(seeded.hooks.action_changes.values()) <= seeded.hooks.changes
+    assert (
+        seeded.hooks.action_changes["cancel_subscription"] is Change.SUBSCRIPTION_CANCEL_SCHEDULED
+    )
+    assert seeded.hooks.action_changes["update_subscription"] is Change.SUBSCRIPTION_PLAN_CHANGED
+    assert len(seeded.hooks.plans) >= 2
+    new = seeded.hooks.payment_method_id(NOW)
     assert new.startswith("pm___test__")
-    assert new != HOOKS.payment_method_id(NOW)
+    assert new != seeded.hooks.payment_method_id(NOW)
 
 
 @pytest.mark.parametrize("change", sorted(EXPECTED), ids=str)
 def test_portalkit_reads_each_change(change: Change) -> None:
-    before = before_of(change)
-    sent = delivered(change, before)
-    read = [receiver().parse(headers, body, now=NOW) for _, headers, body in sent]
+    before = seeded.before_of(change)
+    sent = seeded.delivered(change, before)
+    read = [seeded.receiver().parse(headers, body, now=NOW) for _, headers, body in sent]
     assert [(event.vendor_type, event.type) for event in read] == EXPECTED[change]
     for (payload, _, _), event in zip(sent, read, strict=True):
         assert event.id == payload["id"]
         assert event.id.startswith("ev___test__")
-        assert event.customer_id == CUSTOMER
+        assert event.customer_id == seeded.customer
         assert event.occurred_at == at(NOW)
         assert event.resource_version is not None
         assert event.resource_version > int(before.updated_at) * 1000
         if change is Change.PAYMENT_METHOD_UPDATED:
             assert event.subscription_id is None
         else:
-            assert event.subscription_id == SUBSCRIPTION
+            assert event.subscription_id == seeded.subscription
         if change is Change.SUBSCRIPTION_CANCEL_SCHEDULED:
             assert event.ends_at == at(before.current_period_end)
         elif change is Change.SUBSCRIPTION_CANCELED:
@@ -110,38 +107,38 @@ def test_portalkit_reads_each_change(change: Change) -> None:
 
 
 def test_the_subscription_says_what_changed() -> None:
-    [(scheduled, _, _)] = delivered(Change.SUBSCRIPTION_CANCEL_SCHEDULED)
-    sub = scheduled["content"]["subscription"]
+    [(scheduling, _, _)] = seeded.delivered(Change.SUBSCRIPTION_CANCEL_SCHEDULED)
+    sub = scheduling["content"]["subscription"]
     assert sub["status"] == "non_renewing"  # Chargebee: will be cancelled at the term's end
-    assert sub["cancelled_at"] == sub["current_term_end"] == int(state().current_period_end)
+    assert sub["cancelled_at"] == sub["current_term_end"] == int(seeded.state().current_period_end)
     assert sub["cancel_schedule_created_at"] == NOW
     assert "next_billing_at" not in sub
-    [(removed, _, _)] = delivered(Change.SUBSCRIPTION_UNCANCELED)
+    [(removed, _, _)] = seeded.delivered(Change.SUBSCRIPTION_UNCANCELED)
     sub = removed["content"]["subscription"]
     assert sub["status"] == "active"
     assert "cancelled_at" not in sub
     assert sub["next_billing_at"] == sub["current_term_end"]
-    [(ended, _, _)] = delivered(Change.SUBSCRIPTION_CANCELED)
+    [(ended, _, _)] = seeded.delivered(Change.SUBSCRIPTION_CANCELED)
     sub = ended["content"]["subscription"]
     assert (sub["status"], sub["cancelled_at"]) == ("cancelled", NOW)
-    [(changed, _, _)] = delivered(Change.SUBSCRIPTION_PLAN_CHANGED)
+    [(changed, _, _)] = seeded.delivered(Change.SUBSCRIPTION_PLAN_CHANGED)
     items = changed["content"]["subscription"]["subscription_items"]
-    assert [item["item_price_id"] for item in items] == [HOOKS.plans[1]]
-    [(added, _, _)] = delivered(Change.PAYMENT_METHOD_UPDATED)
+    assert [item["item_price_id"] for item in items] == [seeded.hooks.plans[1]]
+    [(added, _, _)] = seeded.delivered(Change.PAYMENT_METHOD_UPDATED)
     source = added["content"]["payment_source"]
     assert added["content"]["customer"]["primary_payment_source_id"] == source["id"]
-    assert source["id"] != state().payment_method
+    assert source["id"] != seeded.state().payment_method
 
 
 def test_resource_versions_grow_at_every_change_even_within_a_second() -> None:
-    first = apply(Change.SUBSCRIPTION_CANCEL_SCHEDULED, state(), NOW)
-    second = apply(Change.SUBSCRIPTION_UNCANCELED, first, NOW + 0.2)
+    first = seeded.apply(Change.SUBSCRIPTION_CANCEL_SCHEDULED, seeded.state(), NOW)
+    second = seeded.apply(Change.SUBSCRIPTION_UNCANCELED, first, NOW + 0.2)
     versions = [
-        HOOKS.events(change, before, after, after.updated_at)[0]["content"]["subscription"][
+        seeded.hooks.events(change, before, after, after.updated_at)[0]["content"]["subscription"][
             "resource_version"
         ]
         for change, before, after in (
-            (Change.SUBSCRIPTION_CANCEL_SCHEDULED, state(), first),
+            (Change.SUBSCRIPTION_CANCEL_SCHEDULED, seeded.state(), first),
             (Change.SUBSCRIPTION_UNCANCELED, first, second),
         )
     ]
@@ -160,7 +157,7 @@ def _values(enum: type[Enum]) -> set[Any]:
 @pytest.mark.parametrize("change", sorted(EXPECTED), ids=str)
 def test_chargebee_python_parses_every_delivery(change: Change) -> None:
     client = chargebee.Chargebee(api_key="test_unused", site=chargebee_sandbox.SITE)
-    for payload, _, body in delivered(change):
+    for payload, _, body in seeded.delivered(change):
         event = client.Event.deserialize(body.decode())
         assert isinstance(event, EventResponse)
         assert (event.id, event.event_type) == (payload["id"], payload["event_type"])
@@ -173,45 +170,45 @@ def test_chargebee_python_parses_every_delivery(change: Change) -> None:
             sub = SubscriptionResponse.construct(content["subscription"])
             assert set(content["subscription"]) <= _fields(SubscriptionResponse)
             assert sub.status in _values(Subscription.Status)
-            assert sub.id == SUBSCRIPTION
-            assert sub.customer_id == CUSTOMER
+            assert sub.id == seeded.subscription
+            assert sub.customer_id == seeded.customer
             for item in content["subscription"]["subscription_items"]:
                 assert set(item) <= _fields(SubscriptionItemResponse)
         customer = CustomerResponse.construct(content["customer"])
         assert set(content["customer"]) <= _fields(CustomerResponse)
         assert set(content["customer"]["payment_method"]) <= _fields(PaymentMethodResponse)
         assert customer.card_status in _values(Customer.CardStatus)
-        assert customer.id == CUSTOMER
+        assert customer.id == seeded.customer
         if "payment_source" in content:
             source = PaymentSourceResponse.construct(content["payment_source"])
             assert set(content["payment_source"]) <= _fields(PaymentSourceResponse)
             assert set(content["payment_source"]["card"]) <= _fields(CardResponse)
             assert source.status in _values(PaymentSource.Status)
             assert source.card.brand in _values(PaymentSource.CardBrand)
-            assert source.customer_id == CUSTOMER
+            assert source.customer_id == seeded.customer
 
 
 def test_the_credentials_are_http_basic() -> None:
     for change in EXPECTED:
-        for _, headers, _ in delivered(change):
+        for _, headers, _ in seeded.delivered(change):
             scheme, _, token = headers["Authorization"].partition(" ")
             assert scheme == "Basic"
-            assert base64.b64decode(token).decode() == HOOKS.secret
+            assert base64.b64decode(token).decode() == seeded.hooks.secret
 
 
 @pytest.mark.parametrize("wrong", ["portalkit-sandbox:another-password", "someone:else", "x"])
 def test_other_credentials_are_refused(wrong: str) -> None:
     for change in EXPECTED:
-        for _, headers, body in delivered(change, secret=wrong):
+        for _, headers, body in seeded.delivered(change, secret=wrong):
             with pytest.raises(errors.WebhookRejected) as caught:
-                receiver().parse(headers, body, now=NOW)
+                seeded.receiver().parse(headers, body, now=NOW)
             assert caught.value.reason is RejectionReason.WRONG_CREDENTIALS
 
 
 def test_a_late_delivery_is_accepted() -> None:
     # Nothing is signed, no timestamp: a delivery days late is the same delivery.
-    [(_, headers, body)] = delivered(Change.SUBSCRIPTION_CANCEL_SCHEDULED)
-    assert receiver().parse(headers, body, now=NOW + 3 * 86400)
+    [(_, headers, body)] = seeded.delivered(Change.SUBSCRIPTION_CANCEL_SCHEDULED)
+    assert seeded.receiver().parse(headers, body, now=NOW + 3 * 86400)
 
 
 def test_the_twin_imports_nothing_of_the_receiver() -> None:

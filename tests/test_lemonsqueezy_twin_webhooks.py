@@ -23,15 +23,10 @@ from portalkit.errors import RejectionReason
 from portalkit.providers import lemonsqueezy_sandbox
 from portalkit.providers.lemonsqueezy_sandbox import TWIN, retrieve_subscription
 from portalkit.sandbox._store import Store, TwinStore
-from portalkit.sandbox.twin import Call, Change, TwinWebhooks
+from portalkit.sandbox.twin import Call, Change
 
 # The seeded subscription, each change's deliveries and the receiver (tests/_twin_deliveries.py).
-DELIVERIES = TwinDeliveries(TWIN, scheduled_ago=3600)
-HOOKS: TwinWebhooks = DELIVERIES.hooks
-CUSTOMER, SUBSCRIPTION = DELIVERIES.customer, DELIVERIES.subscription
-state, scheduled, before_of = DELIVERIES.state, DELIVERIES.scheduled, DELIVERIES.before_of
-delivered, receiver = DELIVERIES.delivered, DELIVERIES.receiver
-apply = DELIVERIES.apply
+seeded = TwinDeliveries(TWIN, scheduled_ago=3600)
 #: The subscription object's attributes (API reference, "The subscription object").
 DOCUMENTED = {
     "store_id",
@@ -79,15 +74,17 @@ EXPECTED = {
 
 
 def test_the_twin_declares_its_webhooks() -> None:
-    assert set(EXPECTED) == HOOKS.changes
-    assert HOOKS.env == {"LEMONSQUEEZY_WEBHOOK_SECRET": HOOKS.secret}
-    assert 6 <= len(HOOKS.secret) <= 40  # "a signing secret of 6 to 40 characters"
-    assert set(HOOKS.action_changes) <= {action for action, _ in TWIN.actions}
-    assert set(HOOKS.action_changes.values()) <= HOOKS.changes
-    assert HOOKS.action_changes["cancel_subscription"] is Change.SUBSCRIPTION_CANCEL_SCHEDULED
-    assert all(plan.isdigit() for plan in HOOKS.plans)  # variant ids
-    assert len(set(HOOKS.plans)) >= 2
-    first, second = HOOKS.payment_method_id(NOW), HOOKS.payment_method_id(NOW)
+    assert set(EXPECTED) == seeded.hooks.changes
+    assert seeded.hooks.env == {"LEMONSQUEEZY_WEBHOOK_SECRET": seeded.hooks.secret}
+    assert 6 <= len(seeded.hooks.secret) <= 40  # "a signing secret of 6 to 40 characters"
+    assert set(seeded.hooks.action_changes) <= {action for action, _ in TWIN.actions}
+    assert set(seeded.hooks.action_changes.values()) <= seeded.hooks.changes
+    assert (
+        seeded.hooks.action_changes["cancel_subscription"] is Change.SUBSCRIPTION_CANCEL_SCHEDULED
+    )
+    assert all(plan.isdigit() for plan in seeded.hooks.plans)  # variant ids
+    assert len(set(seeded.hooks.plans)) >= 2
+    first, second = seeded.hooks.payment_method_id(NOW), seeded.hooks.payment_method_id(NOW)
     assert first != second
     assert first.isdigit()
     assert len(first) == 4  # a card's last four: all Lemon Squeezy shows of it
@@ -95,15 +92,15 @@ def test_the_twin_declares_its_webhooks() -> None:
 
 @pytest.mark.parametrize("change", sorted(EXPECTED), ids=str)
 def test_portalkit_reads_each_change(change: Change) -> None:
-    before = before_of(change)
-    sent = delivered(change, before)
-    read = [receiver().parse(headers, body, now=NOW) for _, headers, body in sent]
+    before = seeded.before_of(change)
+    sent = seeded.delivered(change, before)
+    read = [seeded.receiver().parse(headers, body, now=NOW) for _, headers, body in sent]
     assert [(event.vendor_type, event.type) for event in read] == EXPECTED[change]
     for (payload, headers, _), event in zip(sent, read, strict=True):
         assert headers["X-Event-Name"] == payload["meta"]["event_name"] == event.vendor_type
         assert event.id.startswith("sha256:")  # no event id: the body's digest
-        assert event.customer_id == CUSTOMER
-        assert event.subscription_id == SUBSCRIPTION
+        assert event.customer_id == seeded.customer
+        assert event.subscription_id == seeded.subscription
         assert event.occurred_at == at(NOW)  # the subscription's updated_at
         if change is Change.SUBSCRIPTION_CANCEL_SCHEDULED:
             assert event.ends_at == at(before.current_period_end)
@@ -114,36 +111,36 @@ def test_portalkit_reads_each_change(change: Change) -> None:
 
 
 def test_the_subscription_says_what_changed() -> None:
-    [(cancelled, _, _)] = delivered(Change.SUBSCRIPTION_CANCEL_SCHEDULED)
+    [(cancelled, _, _)] = seeded.delivered(Change.SUBSCRIPTION_CANCEL_SCHEDULED)
     attributes = cancelled["data"]["attributes"]
     assert (attributes["status"], attributes["cancelled"]) == ("cancelled", True)
     assert attributes["ends_at"] == attributes["renews_at"] == "2026-01-21T00:00:00.000000Z"
-    [(resumed, _, _)] = delivered(Change.SUBSCRIPTION_UNCANCELED)
+    [(resumed, _, _)] = seeded.delivered(Change.SUBSCRIPTION_UNCANCELED)
     attributes = resumed["data"]["attributes"]
     assert (attributes["status"], attributes["cancelled"], attributes["ends_at"]) == (
         "active",
         False,
         None,
     )
-    [(expired, _, _)] = delivered(Change.SUBSCRIPTION_CANCELED)
+    [(expired, _, _)] = seeded.delivered(Change.SUBSCRIPTION_CANCELED)
     attributes = expired["data"]["attributes"]
     assert (attributes["status"], attributes["status_formatted"]) == ("expired", "Expired")
-    [(changed, _, _)] = delivered(Change.SUBSCRIPTION_PLAN_CHANGED)
-    assert changed["data"]["attributes"]["variant_id"] == int(HOOKS.plans[1])
+    [(changed, _, _)] = seeded.delivered(Change.SUBSCRIPTION_PLAN_CHANGED)
+    assert changed["data"]["attributes"]["variant_id"] == int(seeded.hooks.plans[1])
     assert changed["data"]["attributes"]["variant_name"] != "Monthly"
-    [(card, _, _)] = delivered(Change.PAYMENT_METHOD_UPDATED)
-    assert card["data"]["attributes"]["card_last_four"] != state().payment_method
+    [(card, _, _)] = seeded.delivered(Change.PAYMENT_METHOD_UPDATED)
+    assert card["data"]["attributes"]["card_last_four"] != seeded.state().payment_method
 
 
 def test_the_shape_is_lemon_squeezys() -> None:
     for change in EXPECTED:
-        for payload, _, _ in delivered(change):
+        for payload, _, _ in seeded.delivered(change):
             assert set(payload) == {"meta", "data"}
             meta = payload["meta"]
             assert set(meta) == {"event_name", "test_mode", "webhook_id"}
             assert meta["test_mode"] is True
             data = payload["data"]
-            assert (data["type"], data["id"]) == ("subscriptions", SUBSCRIPTION)
+            assert (data["type"], data["id"]) == ("subscriptions", seeded.subscription)
             assert set(data["attributes"]) == DOCUMENTED
             assert isinstance(data["attributes"]["customer_id"], int)  # integers on the wire
             urls = data["attributes"]["urls"]
@@ -152,24 +149,24 @@ def test_the_shape_is_lemon_squeezys() -> None:
 
 def test_the_signature_is_the_hex_hmac_of_the_body() -> None:
     for change in EXPECTED:
-        for _, headers, body in delivered(change):
-            expected = hmac.new(HOOKS.secret.encode(), body, hashlib.sha256).hexdigest()
+        for _, headers, body in seeded.delivered(change):
+            expected = hmac.new(seeded.hooks.secret.encode(), body, hashlib.sha256).hexdigest()
             assert headers["X-Signature"] == expected
 
 
 def test_a_wrong_secret_is_refused() -> None:
     for change in EXPECTED:
-        for _, headers, body in delivered(change, secret="another-secret"):
+        for _, headers, body in seeded.delivered(change, secret="another-secret"):
             with pytest.raises(errors.WebhookRejected) as caught:
-                receiver().parse(headers, body, now=NOW)
+                seeded.receiver().parse(headers, body, now=NOW)
             assert caught.value.reason is RejectionReason.SIGNATURE_MISMATCH
 
 
 def test_a_late_delivery_is_the_same_delivery() -> None:
     # No timestamp is signed: days later, the same bytes still verify.
-    [(_, headers, body)] = delivered(Change.SUBSCRIPTION_CANCEL_SCHEDULED)
-    assert receiver().parse(headers, body, now=NOW + 3 * 86400).id == (
-        receiver().parse(headers, body, now=NOW).id
+    [(_, headers, body)] = seeded.delivered(Change.SUBSCRIPTION_CANCEL_SCHEDULED)
+    assert seeded.receiver().parse(headers, body, now=NOW + 3 * 86400).id == (
+        seeded.receiver().parse(headers, body, now=NOW).id
     )
 
 
@@ -198,14 +195,16 @@ def _read(store: Store, subscription_id: str) -> dict[str, Any]:
 
 def test_a_read_of_the_subscription_shows_its_state_after_a_change() -> None:
     store = Store([TWIN], clock=lambda: float(NOW))
-    fresh = _read(store, SUBSCRIPTION)
+    fresh = _read(store, seeded.subscription)
     assert (fresh["status"], fresh["cancelled"], fresh["ends_at"]) == ("active", False, None)
     assert fresh["urls"]["customer_portal"].startswith("http://127.0.0.1:9/lemonsqueezy/")
 
-    before, after = store.apply("lemonsqueezy", SUBSCRIPTION, Change.SUBSCRIPTION_CANCEL_SCHEDULED)
-    read = _read(store, SUBSCRIPTION)
+    before, after = store.apply(
+        "lemonsqueezy", seeded.subscription, Change.SUBSCRIPTION_CANCEL_SCHEDULED
+    )
+    read = _read(store, seeded.subscription)
     assert (read["status"], read["cancelled"]) == ("cancelled", True)
-    [event] = HOOKS.events(Change.SUBSCRIPTION_CANCEL_SCHEDULED, before, after, NOW)
+    [event] = seeded.hooks.events(Change.SUBSCRIPTION_CANCEL_SCHEDULED, before, after, NOW)
     sent = event["data"]["attributes"]
     # The read and the webhook render one state; only the links' host differs.
     assert {k: v for k, v in read.items() if k != "urls"} == {
@@ -214,11 +213,11 @@ def test_a_read_of_the_subscription_shows_its_state_after_a_change() -> None:
     assert read["ends_at"] == sent["ends_at"] is not None
     assert read["urls"]["customer_portal"] is not None  # the portal link is still read here
 
-    store.apply("lemonsqueezy", SUBSCRIPTION, Change.SUBSCRIPTION_PLAN_CHANGED)
-    assert _read(store, SUBSCRIPTION)["variant_id"] == int(HOOKS.plans[1])
-    store.apply("lemonsqueezy", SUBSCRIPTION, Change.SUBSCRIPTION_CANCELED)
-    assert _read(store, SUBSCRIPTION)["status"] == "expired"
-    other = TWIN.customers[CUSTOMER][1]
+    store.apply("lemonsqueezy", seeded.subscription, Change.SUBSCRIPTION_PLAN_CHANGED)
+    assert _read(store, seeded.subscription)["variant_id"] == int(seeded.hooks.plans[1])
+    store.apply("lemonsqueezy", seeded.subscription, Change.SUBSCRIPTION_CANCELED)
+    assert _read(store, seeded.subscription)["status"] == "expired"
+    other = TWIN.customers[seeded.customer][1]
     assert _read(store, other)["status"] == "active"  # each subscription has its own state
 
 

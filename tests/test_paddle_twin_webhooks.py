@@ -31,15 +31,10 @@ from portalkit import EventType, errors
 from portalkit.errors import RejectionReason
 from portalkit.providers import paddle_sandbox
 from portalkit.providers.paddle_sandbox import TWIN
-from portalkit.sandbox.twin import Change, TwinWebhooks
+from portalkit.sandbox.twin import Change
 
 # The seeded subscription, each change's deliveries and the receiver (tests/_twin_deliveries.py).
-DELIVERIES = TwinDeliveries(TWIN)
-HOOKS: TwinWebhooks = DELIVERIES.hooks
-CUSTOMER, SUBSCRIPTION = DELIVERIES.customer, DELIVERIES.subscription
-state, scheduled, before_of = DELIVERIES.state, DELIVERIES.scheduled, DELIVERIES.before_of
-delivered, receiver = DELIVERIES.delivered, DELIVERIES.receiver
-apply = DELIVERIES.apply
+seeded = TwinDeliveries(TWIN)
 OTHER_SECRET = "pdl_ntfset_01hzseed000000000000000009_AnotherNotificationSecretKey9"
 # The module, not the class the package re-exports under the same name.
 VERIFIER_MODULE = importlib.import_module("paddle_billing.Notifications.Verifier")
@@ -73,26 +68,26 @@ EXPECTED = {
 
 
 def test_the_twin_declares_its_webhooks() -> None:
-    assert set(EXPECTED) == HOOKS.changes
-    assert HOOKS.env == {"PADDLE_WEBHOOK_SECRET": HOOKS.secret}
-    assert HOOKS.secret.startswith("pdl_ntfset_01")
+    assert set(EXPECTED) == seeded.hooks.changes
+    assert seeded.hooks.env == {"PADDLE_WEBHOOK_SECRET": seeded.hooks.secret}
+    assert seeded.hooks.secret.startswith("pdl_ntfset_01")
     action_ids = {action for action, _ in TWIN.actions}
-    assert set(HOOKS.action_changes) <= action_ids
-    assert dict(HOOKS.action_changes) == {
+    assert set(seeded.hooks.action_changes) <= action_ids
+    assert dict(seeded.hooks.action_changes) == {
         "cancel_subscription": Change.SUBSCRIPTION_CANCEL_SCHEDULED,
         "update_payment_method": Change.PAYMENT_METHOD_UPDATED,
     }
-    assert len(set(HOOKS.plans)) == 2
-    assert all(plan.startswith("pri_") and len(plan) == 30 for plan in HOOKS.plans)
-    assert HOOKS.payment_method_id(NOW).startswith("paymtd_")
-    assert HOOKS.payment_method_id(NOW) != HOOKS.payment_method_id(NOW)
-    assert HOOKS.delivery_id is None  # Paddle sends no delivery id header
+    assert len(set(seeded.hooks.plans)) == 2
+    assert all(plan.startswith("pri_") and len(plan) == 30 for plan in seeded.hooks.plans)
+    assert seeded.hooks.payment_method_id(NOW).startswith("paymtd_")
+    assert seeded.hooks.payment_method_id(NOW) != seeded.hooks.payment_method_id(NOW)
+    assert seeded.hooks.delivery_id is None  # Paddle sends no delivery id header
 
 
 @pytest.mark.parametrize("change", sorted(EXPECTED), ids=str)
 def test_paddle_sdk_verifies_and_parses_each_delivery(change: Change) -> None:
-    for payload, headers, body in delivered(change):
-        assert Verifier().verify(Request(headers, body), Secret(HOOKS.secret)) is True
+    for payload, headers, body in seeded.delivered(change):
+        assert Verifier().verify(Request(headers, body), Secret(seeded.hooks.secret)) is True
         event = NotificationEvent.from_dict(payload)
         assert event.event_id == payload["event_id"]
         assert event.notification_id == payload["notification_id"]
@@ -105,77 +100,79 @@ def test_paddle_sdk_verifies_and_parses_each_delivery(change: Change) -> None:
 
 @pytest.mark.parametrize("change", sorted(EXPECTED), ids=str)
 def test_portalkit_reads_each_change(change: Change) -> None:
-    sent = delivered(change)
-    read = [receiver().parse(headers, body, now=NOW) for _, headers, body in sent]
+    sent = seeded.delivered(change)
+    read = [seeded.receiver().parse(headers, body, now=NOW) for _, headers, body in sent]
     assert [(event.vendor_type, event.type) for event in read] == EXPECTED[change]
     for (payload, _, _), event in zip(sent, read, strict=True):
         assert event.id == payload["event_id"]
         assert event.id.startswith("evt_")
         assert payload["notification_id"].startswith("ntf_")
         assert event.occurred_at == at(NOW)
-        assert event.customer_id == CUSTOMER
+        assert event.customer_id == seeded.customer
         is_payment_method = change is Change.PAYMENT_METHOD_UPDATED
-        assert event.subscription_id == (None if is_payment_method else SUBSCRIPTION)
+        assert event.subscription_id == (None if is_payment_method else seeded.subscription)
 
 
 def test_a_scheduled_cancellation_ends_at_the_period_end() -> None:
-    before = state()
-    [(payload, headers, body)] = delivered(Change.SUBSCRIPTION_CANCEL_SCHEDULED, before)
+    before = seeded.state()
+    [(payload, headers, body)] = seeded.delivered(Change.SUBSCRIPTION_CANCEL_SCHEDULED, before)
     change = payload["data"]["scheduled_change"]
     assert change["action"] == "cancel"
     assert change["resume_at"] is None
     assert payload["data"]["status"] == "active"
     assert payload["data"]["next_billed_at"] is None
-    event = receiver().parse(headers, body, now=NOW)
+    event = seeded.receiver().parse(headers, body, now=NOW)
     assert event.ends_at == at(before.current_period_end)
 
 
 def test_a_withdrawn_cancellation_clears_the_scheduled_change() -> None:
-    [(payload, _, _)] = delivered(Change.SUBSCRIPTION_UNCANCELED, scheduled())
+    [(payload, _, _)] = seeded.delivered(Change.SUBSCRIPTION_UNCANCELED, seeded.scheduled())
     assert payload["data"]["scheduled_change"] is None
     assert payload["data"]["next_billed_at"] is not None
 
 
-@pytest.mark.parametrize("before", [state, scheduled], ids=["at once", "at period end"])
+@pytest.mark.parametrize(
+    "before", [seeded.state, seeded.scheduled], ids=["at once", "at period end"]
+)
 def test_the_end_is_a_canceled_subscription(before: Any) -> None:
-    [(payload, headers, body)] = delivered(Change.SUBSCRIPTION_CANCELED, before())
+    [(payload, headers, body)] = seeded.delivered(Change.SUBSCRIPTION_CANCELED, before())
     data = payload["data"]
     assert (data["status"], data["scheduled_change"], data["next_billed_at"]) == (
         "canceled",
         None,
         None,
     )
-    event = receiver().parse(headers, body, now=NOW)
+    event = seeded.receiver().parse(headers, body, now=NOW)
     assert event.ends_at == at(NOW)  # canceled_at: when it became canceled
 
 
 def test_a_plan_change_moves_the_item_to_the_next_price() -> None:
-    [(payload, _, _)] = delivered(Change.SUBSCRIPTION_PLAN_CHANGED)
-    assert [item["price"]["id"] for item in payload["data"]["items"]] == [HOOKS.plans[1]]
+    [(payload, _, _)] = seeded.delivered(Change.SUBSCRIPTION_PLAN_CHANGED)
+    assert [item["price"]["id"] for item in payload["data"]["items"]] == [seeded.hooks.plans[1]]
 
 
 def test_a_saved_payment_method_is_the_new_one() -> None:
-    before = state()
-    [(payload, _, _)] = delivered(Change.PAYMENT_METHOD_UPDATED, before)
+    before = seeded.state()
+    [(payload, _, _)] = seeded.delivered(Change.PAYMENT_METHOD_UPDATED, before)
     assert payload["data"]["id"].startswith("paymtd_")
     assert payload["data"]["id"] != before.payment_method
 
 
 @pytest.mark.parametrize("change", sorted(EXPECTED), ids=str)
 def test_a_wrong_secret_is_refused_by_both(change: Change) -> None:
-    for _, headers, body in delivered(change, secret=OTHER_SECRET):
-        assert Verifier().verify(Request(headers, body), Secret(HOOKS.secret)) is False
+    for _, headers, body in seeded.delivered(change, secret=OTHER_SECRET):
+        assert Verifier().verify(Request(headers, body), Secret(seeded.hooks.secret)) is False
         with pytest.raises(errors.WebhookRejected) as caught:
-            receiver().parse(headers, body, now=NOW)
+            seeded.receiver().parse(headers, body, now=NOW)
         assert caught.value.reason is RejectionReason.SIGNATURE_MISMATCH
 
 
 def test_a_late_delivery_is_refused_by_both() -> None:
-    [(payload, _, body)] = delivered(Change.SUBSCRIPTION_UPDATED)
-    headers = HOOKS.sign(body, payload, HOOKS.secret, NOW - 60, "unused")
-    assert Verifier().verify(Request(headers, body), Secret(HOOKS.secret)) is False
+    [(payload, _, body)] = seeded.delivered(Change.SUBSCRIPTION_UPDATED)
+    headers = seeded.hooks.sign(body, payload, seeded.hooks.secret, NOW - 60, "unused")
+    assert Verifier().verify(Request(headers, body), Secret(seeded.hooks.secret)) is False
     with pytest.raises(errors.WebhookRejected) as caught:
-        receiver().parse(headers, body, now=NOW)
+        seeded.receiver().parse(headers, body, now=NOW)
     assert caught.value.reason is RejectionReason.TIMESTAMP_OUT_OF_TOLERANCE
 
 

@@ -34,15 +34,10 @@ from portalkit import EventType, errors
 from portalkit.errors import RejectionReason
 from portalkit.providers import polar_sandbox, polar_twin_webhooks
 from portalkit.providers.polar_sandbox import TWIN
-from portalkit.sandbox.twin import Change, TwinWebhooks
+from portalkit.sandbox.twin import Change
 
 # The seeded subscription, each change's deliveries and the receiver (tests/_twin_deliveries.py).
-DELIVERIES = TwinDeliveries(TWIN)
-HOOKS: TwinWebhooks = DELIVERIES.hooks
-CUSTOMER, SUBSCRIPTION = DELIVERIES.customer, DELIVERIES.subscription
-state, scheduled, before_of = DELIVERIES.state, DELIVERIES.scheduled, DELIVERIES.before_of
-delivered, receiver = DELIVERIES.delivered, DELIVERIES.receiver
-apply = DELIVERIES.apply
+seeded = TwinDeliveries(TWIN)
 OTHER_SECRET = "polar_whs_AnotherEndpointSecretQ8vN2cLx5RtY7bK0mJ4hG1sD9"
 PAYLOADS = {
     "subscription.updated": WebhookSubscriptionUpdatedPayload,
@@ -79,47 +74,47 @@ EXPECTED = {
 
 
 def test_the_twin_declares_its_webhooks() -> None:
-    assert set(EXPECTED) == HOOKS.changes
-    assert HOOKS.env == {"POLAR_WEBHOOK_SECRET": HOOKS.secret}
-    assert HOOKS.secret.startswith("polar_whs_")
+    assert set(EXPECTED) == seeded.hooks.changes
+    assert seeded.hooks.env == {"POLAR_WEBHOOK_SECRET": seeded.hooks.secret}
+    assert seeded.hooks.secret.startswith("polar_whs_")
     action_ids = {action for action, _ in TWIN.actions}
-    assert set(HOOKS.action_changes) <= action_ids
-    assert dict(HOOKS.action_changes) == {
+    assert set(seeded.hooks.action_changes) <= action_ids
+    assert dict(seeded.hooks.action_changes) == {
         "cancel_subscription": Change.SUBSCRIPTION_CANCEL_SCHEDULED,
         "update_subscription": Change.SUBSCRIPTION_PLAN_CHANGED,
     }
-    assert len(set(HOOKS.plans)) == 2
-    assert all(polar_sandbox.UUID4.fullmatch(plan) for plan in HOOKS.plans)
-    assert polar_sandbox.UUID4.fullmatch(HOOKS.payment_method_id(NOW))
-    assert HOOKS.delivery_id is not None
-    assert HOOKS.delivery_id(NOW) != HOOKS.delivery_id(NOW)
+    assert len(set(seeded.hooks.plans)) == 2
+    assert all(polar_sandbox.UUID4.fullmatch(plan) for plan in seeded.hooks.plans)
+    assert polar_sandbox.UUID4.fullmatch(seeded.hooks.payment_method_id(NOW))
+    assert seeded.hooks.delivery_id is not None
+    assert seeded.hooks.delivery_id(NOW) != seeded.hooks.delivery_id(NOW)
 
 
 @pytest.mark.parametrize("change", sorted(EXPECTED), ids=str)
 def test_polar_sdk_verifies_and_loads_each_delivery(change: Change) -> None:
-    for payload, headers, body in delivered(change):
-        loaded = validate_event(body, headers, HOOKS.secret)
+    for payload, headers, body in seeded.delivered(change):
+        loaded = validate_event(body, headers, seeded.hooks.secret)
         assert isinstance(loaded, PAYLOADS[payload["type"]])
         assert isinstance(loaded.data, Subscription)
-        assert (loaded.data.id, loaded.data.customer_id) == (SUBSCRIPTION, CUSTOMER)
-        assert loaded.data.customer.id == CUSTOMER
+        assert (loaded.data.id, loaded.data.customer_id) == (seeded.subscription, seeded.customer)
+        assert loaded.data.customer.id == seeded.customer
         assert loaded.api_version == polar_twin_webhooks.API_VERSION
 
 
 @pytest.mark.parametrize("change", sorted(EXPECTED), ids=str)
 def test_portalkit_reads_each_change(change: Change) -> None:
-    sent = delivered(change)  # an end at once; the end of a scheduled one is below
-    read = [receiver().parse(headers, body, now=NOW) for _, headers, body in sent]
+    sent = seeded.delivered(change)  # an end at once; the end of a scheduled one is below
+    read = [seeded.receiver().parse(headers, body, now=NOW) for _, headers, body in sent]
     assert [(event.vendor_type, event.type) for event in read] == EXPECTED[change]
     for (_, headers, _), event in zip(sent, read, strict=True):
         assert event.id == headers["webhook-id"]
         assert event.occurred_at == at(NOW)
-        assert (event.customer_id, event.subscription_id) == (CUSTOMER, SUBSCRIPTION)
+        assert (event.customer_id, event.subscription_id) == (seeded.customer, seeded.subscription)
 
 
 def test_a_cancellation_at_period_end_is_still_active() -> None:
-    before = state()
-    sent = delivered(Change.SUBSCRIPTION_CANCEL_SCHEDULED, before)
+    before = seeded.state()
+    sent = seeded.delivered(Change.SUBSCRIPTION_CANCEL_SCHEDULED, before)
     for payload, _, _ in sent:
         data = payload["data"]
         assert (data["status"], data["cancel_at_period_end"], data["ended_at"]) == (
@@ -128,12 +123,12 @@ def test_a_cancellation_at_period_end_is_still_active() -> None:
             None,
         )
     _, headers, body = sent[-1]
-    event = receiver().parse(headers, body, now=NOW)
+    event = seeded.receiver().parse(headers, body, now=NOW)
     assert event.ends_at == at(before.current_period_end)
 
 
 def test_a_withdrawn_cancellation_clears_it() -> None:
-    for payload, _, _ in delivered(Change.SUBSCRIPTION_UNCANCELED, scheduled()):
+    for payload, _, _ in seeded.delivered(Change.SUBSCRIPTION_UNCANCELED, seeded.scheduled()):
         data = payload["data"]
         assert (data["cancel_at_period_end"], data["canceled_at"], data["ends_at"]) == (
             False,
@@ -146,8 +141,8 @@ def test_the_end_of_a_scheduled_cancellation() -> None:
     """Polar's cycle revokes it, keeps ``cancel_at_period_end`` true and, as the cancellation
     was scheduled, sends ``subscription.canceled`` again before ``subscription.revoked``
     (server/polar/subscription/service.py, ``_after_subscription_updated``)."""
-    before = scheduled()
-    sent = delivered(Change.SUBSCRIPTION_CANCELED, before)
+    before = seeded.scheduled()
+    sent = seeded.delivered(Change.SUBSCRIPTION_CANCELED, before)
     assert [payload["type"] for payload, _, _ in sent] == [
         "subscription.updated",
         "subscription.canceled",
@@ -158,52 +153,52 @@ def test_the_end_of_a_scheduled_cancellation() -> None:
         assert (data["status"], data["cancel_at_period_end"]) == ("canceled", True)
         assert data["ended_at"] is not None
     _, headers, body = sent[-1]
-    event = receiver().parse(headers, body, now=NOW)
+    event = seeded.receiver().parse(headers, body, now=NOW)
     assert (event.type, event.ends_at) == (EventType.SUBSCRIPTION_CANCELED, at(NOW))
 
 
 def test_an_immediate_end() -> None:
-    sent = delivered(Change.SUBSCRIPTION_CANCELED, state())
+    sent = seeded.delivered(Change.SUBSCRIPTION_CANCELED, seeded.state())
     for payload, _, _ in sent:
         data = payload["data"]
         assert (data["status"], data["cancel_at_period_end"]) == ("canceled", False)
         assert data["ends_at"] == data["ended_at"]
     for _, headers, body in sent[1:]:
-        assert receiver().parse(headers, body, now=NOW).ends_at == at(NOW)
+        assert seeded.receiver().parse(headers, body, now=NOW).ends_at == at(NOW)
 
 
 def test_a_plan_change_moves_to_the_next_product() -> None:
-    [(payload, _, _)] = delivered(Change.SUBSCRIPTION_PLAN_CHANGED)
+    [(payload, _, _)] = seeded.delivered(Change.SUBSCRIPTION_PLAN_CHANGED)
     data = payload["data"]
-    assert data["product_id"] == data["product"]["id"] == HOOKS.plans[1]
-    assert [price["product_id"] for price in data["prices"]] == [HOOKS.plans[1]]
+    assert data["product_id"] == data["product"]["id"] == seeded.hooks.plans[1]
+    assert [price["product_id"] for price in data["prices"]] == [seeded.hooks.plans[1]]
 
 
 @pytest.mark.parametrize("change", sorted(EXPECTED), ids=str)
 def test_a_wrong_secret_is_refused_by_both(change: Change) -> None:
-    for _, headers, body in delivered(change, secret=OTHER_SECRET):
+    for _, headers, body in seeded.delivered(change, secret=OTHER_SECRET):
         with pytest.raises(PolarWebhookVerificationError):
-            validate_event(body, headers, HOOKS.secret)
+            validate_event(body, headers, seeded.hooks.secret)
         with pytest.raises(errors.WebhookRejected) as caught:
-            receiver().parse(headers, body, now=NOW)
+            seeded.receiver().parse(headers, body, now=NOW)
         assert caught.value.reason is RejectionReason.SIGNATURE_MISMATCH
 
 
 def test_a_late_delivery_is_refused_by_both() -> None:
-    [(_, headers, body)] = delivered(Change.SUBSCRIPTION_UPDATED, timestamp=NOW - 301)
+    [(_, headers, body)] = seeded.delivered(Change.SUBSCRIPTION_UPDATED, timestamp=NOW - 301)
     with pytest.raises(PolarWebhookVerificationError):
-        validate_event(body, headers, HOOKS.secret)
+        validate_event(body, headers, seeded.hooks.secret)
     with pytest.raises(errors.WebhookRejected) as caught:
-        receiver().parse(headers, body, now=NOW)
+        seeded.receiver().parse(headers, body, now=NOW)
     assert caught.value.reason is RejectionReason.TIMESTAMP_OUT_OF_TOLERANCE
 
 
 def test_a_retry_keeps_the_delivery_id_and_signs_anew() -> None:
-    [(payload, headers, body)] = delivered(Change.SUBSCRIPTION_UPDATED)
-    retry = HOOKS.sign(body, payload, HOOKS.secret, NOW + 60, headers["webhook-id"])
+    [(payload, headers, body)] = seeded.delivered(Change.SUBSCRIPTION_UPDATED)
+    retry = seeded.hooks.sign(body, payload, seeded.hooks.secret, NOW + 60, headers["webhook-id"])
     assert retry["webhook-id"] == headers["webhook-id"]
     assert retry["webhook-signature"] != headers["webhook-signature"]
-    assert receiver().parse(retry, body, now=NOW + 60).id == headers["webhook-id"]
+    assert seeded.receiver().parse(retry, body, now=NOW + 60).id == headers["webhook-id"]
 
 
 def imported_modules(module: types.ModuleType) -> set[str]:
