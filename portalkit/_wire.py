@@ -537,6 +537,14 @@ class Reply:
         ``parse_error`` to tell the vendor's own error envelope from another shape."""
         return error_body(self.response)
 
+    def has_error_object(self, *names: str) -> bool:
+        """The error body is the envelope many vendors answer errors in: an ``error`` object
+        in which one of ``names`` (the fields that name the error: ``"code"``, ``"type"``)
+        is a non-empty text. A proxy's page, a framework's ``{"detail": ...}`` or a
+        gateway's ``{"message": ...}`` is not."""
+        error = self.error_json().get("error")
+        return isinstance(error, dict) and any(text_or_none(error.get(n)) for n in names)
+
     def unexpected_endpoint(
         self, reason: str | None = None, *, message: str | None = None
     ) -> PortalError:

@@ -299,7 +299,7 @@ class Paddle:
 
     def parse_error(self, response: httpx.Response) -> PortalError:
         reply = Reply.of(response, self.name)
-        if not _is_envelope(reply.error_json()):
+        if not reply.has_error_object("code", "type"):  # Paddle's own answer, or another's
             header_id = response.headers.get("X-Request-Id")
             return Reply.of(response, self.name, request_id=header_id).unexpected_endpoint()
         envelope = reply.error_body(_converter, _ErrorEnvelope)
@@ -311,15 +311,6 @@ class Paddle:
             request_id=envelope.meta.request_id or response.headers.get("X-Request-Id"),
             overrides=_ERROR_CODES,
         )
-
-
-def _is_envelope(body: Mapping[str, Any]) -> bool:
-    """Paddle's own error answer: an ``error`` object with its ``code`` or ``type`` (a
-    proxy's page or another server's JSON is not)."""
-    error = body.get("error")
-    return isinstance(error, dict) and any(
-        text_or_none(error.get(name)) for name in ("code", "type")
-    )
 
 
 def _meta_request_id(body: Mapping[str, Any]) -> str | None:

@@ -23,7 +23,6 @@ plan change and payment-method update; invoices cannot be configured per session
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import attrs
@@ -39,7 +38,6 @@ from portalkit._wire import (
     merge_options,
     request_id_from_headers,
     strip_slash,
-    text_or_none,
     wire_converter,
 )
 from portalkit.errors import InvalidRequest, PortalError
@@ -173,21 +171,12 @@ class Paylera:
 
     def parse_error(self, response: httpx.Response) -> PortalError:
         reply = Reply.of(response, self.name, request_id=_request_id(response))
-        if not _is_envelope(reply.error_json()):
+        if not reply.has_error_object("type", "code"):  # Paylera's own answer, or another's
             return reply.unexpected_endpoint()
         error = reply.error_body(_converter, _ErrorEnvelope).error
         return reply.error(
             code=error.code or error.type, message=error.message, request_id=error.request_id
         )
-
-
-def _is_envelope(body: Mapping[str, Any]) -> bool:
-    """Paylera's own error answer: an ``error`` object with its ``type`` or ``code`` (a
-    proxy's page or another server's JSON is not)."""
-    error = body.get("error")
-    return isinstance(error, dict) and any(
-        text_or_none(error.get(name)) for name in ("type", "code")
-    )
 
 
 def _request_id(response: httpx.Response) -> str | None:

@@ -25,8 +25,8 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import ClassVar
 
 import attrs
 
@@ -41,7 +41,6 @@ from portalkit._wire import (
     json_body,
     request_id_from_headers,
     strip_slash,
-    text_or_none,
 )
 from portalkit.errors import (
     AuthenticationFailed,
@@ -225,7 +224,7 @@ class Plugipay:
 
     def parse_error(self, response: httpx.Response) -> PortalError:
         reply = Reply.of(response, self.name, request_id=_request_id(response))
-        if not _is_envelope(reply.error_json()):
+        if not reply.has_error_object("code"):  # Plugipay's own answer, or another's
             return reply.unexpected_endpoint()
         error = reply.error_body(_converter, _ErrorEnvelope).error
         return reply.error(
@@ -234,13 +233,6 @@ class Plugipay:
             request_id=error.request_id,
             overrides=_ERROR_CODES,
         )
-
-
-def _is_envelope(body: Mapping[str, Any]) -> bool:
-    """Plugipay's own error answer: an ``error`` object with its ``code`` (a proxy's page,
-    a framework's ``{"detail": ...}`` or a gateway's ``{"message": ...}`` is not)."""
-    error = body.get("error")
-    return isinstance(error, dict) and bool(text_or_none(error.get("code")))
 
 
 def _request_id(response: httpx.Response) -> str | None:

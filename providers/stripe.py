@@ -111,7 +111,6 @@ from portalkit.providers.stripe_wire import (
     ErrorEnvelope,
     Session,
     converter,
-    is_error_envelope,
 )
 from portalkit.providers.stripe_wire import form_body as form_body
 
@@ -583,7 +582,7 @@ class Stripe:
 
     def parse_error(self, response: httpx.Response) -> PortalError:
         reply = _reply(response)
-        if not is_error_envelope(reply.error_json()):
+        if not reply.has_error_object("type", "code"):  # Stripe's own answer, or another's
             return reply.unexpected_endpoint()
         wire = reply.error_body(converter, ErrorEnvelope).error
         kind, code, param = wire.type or None, wire.code or None, wire.param

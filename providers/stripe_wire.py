@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import attrs
 
-from portalkit._wire import LazyConverter, text_or_none, wire_converter
+from portalkit._wire import LazyConverter, wire_converter
 
 # -- the form body --------------------------------------------------------------------------
 
@@ -104,12 +104,3 @@ def _make_converter() -> Any:
 
 
 converter = LazyConverter(_make_converter)
-
-
-def is_error_envelope(body: Mapping[str, Any]) -> bool:
-    """Stripe's own error answer: an ``error`` object with its ``type`` (or ``code``). A
-    proxy's page or another server's JSON is not."""
-    error = body.get("error")
-    return isinstance(error, dict) and any(
-        text_or_none(error.get(name)) for name in ("type", "code")
-    )
